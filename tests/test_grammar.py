@@ -1,0 +1,66 @@
+"""The chat grammar: Bengali digits, phone forms, amounts, redaction."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wa_addon.commands import grammar
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["01711111111", "+8801711111111", "8801711111111", "008801711111111", "০১৭১১১১১১১১", "017-1111-1111",
+     "+880 1711-111111"],
+)
+def test_every_local_and_international_form_is_the_same_number(text):
+    assert grammar.parse_phone(text) == "8801711111111"
+
+
+@pytest.mark.parametrize("text", ["12345", "abc", "0171111", "", "01211111111", "+"])
+def test_non_numbers_are_refused(text):
+    assert grammar.parse_phone(text) is None
+
+
+def test_national_form():
+    assert grammar.national("8801822222222") == "01822222222"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("50", "50"), ("৫০", "50"), ("50tk", "50"), ("৳50", "50"), ("50.5", "50.5"), ("100/-", "100"),
+     ("১২৫০.৫০", "1250.50")],
+)
+def test_amounts(text, value):
+    assert grammar.parse_amount(text) == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "abc", "50.555", "5e3", "1234567890"])
+def test_bad_amounts(text):
+    assert grammar.parse_amount(text) is None
+
+
+def test_tokens_are_ascii_and_keywords_case_insensitive():
+    assert grammar.tokenize("  bal   ১২৩ ") == ["bal", "123"]
+    assert grammar.keyword("bAl") == "BAL"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("FL 01711111111 50 1234", "FL 01711111111 50 ****"), ("pin 1234 5678", "pin **** ****"),
+     ("BAL", "BAL"), ("ADDBAL retail1 500 ৪৩২১", "ADDBAL retail1 500 ****")],
+)
+def test_redact_hides_pins(text, shown):
+    assert grammar.redact(text) == shown
+
+
+@given(st.text())
+def test_grammar_never_crashes(text):
+    for token in grammar.tokenize(text):
+        grammar.parse_phone(token)
+        grammar.parse_amount(token)
+        grammar.parse_int(token)
+    grammar.redact(text)

@@ -1,0 +1,90 @@
+"""The WSGI side: ``create_app`` wires every route; ``mount`` serves it under a prefix.
+
+Routes are relative to the prefix (``/webhooks/cloud`` is served at
+``{prefix}/webhooks/cloud``): :func:`mount` moves the prefix from ``PATH_INFO``
+to ``SCRIPT_NAME`` and hands over, so the add-on fits inside any WSGI host.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import falcon
+
+from wa_addon.host import Host
+from wa_addon.inbound import Intake
+from wa_addon.runtime import Runtime
+from wa_addon.settings import Settings
+from wa_addon.store import DOWN
+from wa_addon.transports.cloud_resource import CloudWebhook
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class Health:
+    """``GET /health``: Redis reachable and the add-on's switch."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        try:
+            self.rt.conn.ping()
+            resp.media = {"ok": True, "enabled": self.rt.switches.enabled()}
+        except DOWN:
+            resp.status = falcon.HTTP_503
+            resp.media = {"ok": False, "error": {"code": "redis_unavailable", "message": "Redis is down"}}
+
+
+def _json_errors(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError, params: Any) -> None:
+    resp.content_type = falcon.MEDIA_JSON
+    code = (exc.title or "error").lower().replace(" ", "_")
+    resp.text = json.dumps({"error": {"code": code, "message": exc.description or exc.title}})
+
+
+def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None) -> falcon.App:
+    """The add-on's Falcon WSGI app (routes relative to ``settings.prefix``)."""
+    rt = runtime or Runtime(settings, host)
+    intake = Intake(rt)
+    app = falcon.App()
+    app.set_error_serializer(lambda req, resp, exc: _json_errors(req, resp, exc, None))
+    app.add_route("/health", Health(rt))
+    app.add_route("/webhooks/cloud", CloudWebhook(settings, intake))
+    return app
+
+
+class Addon:
+    """The add-on as a Python host embeds it: its app and its runtime."""
+
+    def __init__(self, settings: Settings, host: Host, *, runtime: Runtime | None = None):
+        self.settings = settings
+        self.runtime = runtime or Runtime(settings, host)
+        self.app = create_app(settings, host, runtime=self.runtime)
+
+    def mount(self, host_app: WSGIApp) -> WSGIApp:
+        """``host_app`` with the add-on served under ``settings.prefix``."""
+        return mount(host_app, self.app, self.settings.prefix)
+
+
+def mount(host_app: WSGIApp, addon_app: WSGIApp, prefix: str = "/wa") -> WSGIApp:
+    """Serve ``addon_app`` under ``prefix`` inside ``host_app`` (werkzeug-dispatcher style)."""
+    prefix = "/" + prefix.strip("/")
+
+    def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        if path != prefix and not path.startswith(prefix + "/"):
+            return host_app(environ, start_response)
+        environ = {**environ, "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + prefix}
+        environ["PATH_INFO"] = path[len(prefix) :] or "/"
+        return addon_app(environ, start_response)
+
+    return dispatch
+
+
+def not_found(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The WSGI app behind a standalone add-on: everything outside the prefix is 404."""
+    body = b'{"error": {"code": "not_found", "message": "Not found"}}'
+    start_response("404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]

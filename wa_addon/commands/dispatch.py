@@ -1,0 +1,140 @@
+"""From one inbound chat message to the replies it gets.
+
+Steps, each separate: who is talking, which command, may they, the PIN,
+the handler, the reply text.  Host outages propagate (the job retries the
+message later); every other failure gets a short answer, never silence.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from wa_addon import journal
+from wa_addon.commands import grammar
+from wa_addon.commands.pin import PinGuard
+from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply, Usage, lookup
+from wa_addon.host import HostError, HostUnavailable
+from wa_addon.messages import Inbound, Outbound, short_hash
+from wa_addon.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# The keyword a reseller's service request is filed under ("FL 017... 50 1234").
+SERVICE = "SERVICE"
+ONCE_TTL = 3600  # "unknown number" and "paused" answers: one an hour per sender
+
+
+def handle(rt: Runtime, msg: Inbound) -> list[Outbound]:
+    """The replies (and notices) for one inbound message."""
+    if not rt.switches.enabled():
+        return _once(rt, msg, "paused")
+    ctx_or_reply = _identify(rt, msg)
+    if isinstance(ctx_or_reply, list):
+        return ctx_or_reply
+    ctx = ctx_or_reply
+    tokens = grammar.tokenize(msg.text)
+    cmd = _command(ctx, tokens)
+    reply = _run(ctx, cmd, tokens) if cmd else Reply("unknown_command", {"word": tokens[0] if tokens else ""})
+    return _outbound(rt, ctx, reply)
+
+
+def _identify(rt: Runtime, msg: Inbound) -> Context | list[Outbound]:
+    lang = rt.switches.default_language()
+    if msg.sender and msg.sender in rt.switches.admin_numbers():
+        return Context(rt, msg, ADMIN, None, lang)
+    reseller = rt.host.find_reseller(phone=msg.sender or None, wa_user_id=msg.user_id)
+    if reseller is None:
+        return _once(rt, msg, "unknown_sender")
+    ctx = Context(rt, msg, RESELLER, reseller, reseller.language or lang)
+    if reseller.status != "active":
+        return _outbound(rt, ctx, Reply("suspended", {"name": reseller.name}))
+    return ctx
+
+
+def _command(ctx: Context, tokens: list[str]) -> Command | None:
+    if not tokens:
+        return None
+    name = grammar.keyword(tokens[0])
+    cmd = lookup(ctx.role, name)
+    if cmd is None and ctx.role == RESELLER and name.isalnum():
+        cmd = lookup(ctx.role, SERVICE)  # "FL 017... 50 1234": the word is a service code
+    return cmd
+
+
+def _run(ctx: Context, cmd: Command, tokens: list[str]) -> Reply:
+    args = tokens[1:] if cmd.name != SERVICE else tokens
+    outcome = "ok"
+    try:
+        if cmd.pin:
+            args = _check_pin(ctx, cmd, args)
+        reply = cmd.handler(ctx, args)
+    except Usage:
+        outcome, reply = "usage", Reply("usage", {"usage": cmd.usage})
+    except Refused as refusal:
+        outcome, reply = refusal.template, Reply(refusal.template, refusal.context)
+    except HostError as err:
+        outcome, reply = err.code, Reply("host_error", {"code": err.code, "message": err.message})
+    _audit(ctx, cmd, tokens, outcome)
+    return reply
+
+
+def _check_pin(ctx: Context, cmd: Command, args: list[str]) -> list[str]:
+    if not args or not grammar.is_pin(args[-1]):
+        raise Usage()
+    assert ctx.actor is not None, "PIN commands are reseller commands"
+    guard = PinGuard(ctx.rt.conn, ctx.rt.keys, ctx.rt.settings)
+    who = str(ctx.actor.id)
+    until = guard.locked_until(who)
+    if until:
+        raise Refused("pin_locked", until=_clock(until))
+    if not ctx.host.verify_pin(ctx.actor.id, grammar.ascii_digits(args[-1])):
+        until = guard.failed(who)
+        if until:
+            raise Refused("pin_locked", until=_clock(until))
+        raise Refused("pin_wrong", left=guard.remaining(who))
+    guard.succeeded(who)
+    return args[:-1]
+
+
+def _clock(until: float) -> str:
+    return time.strftime("%H:%M", time.localtime(until))
+
+
+def masked(cmd: Command, tokens: list[str]) -> str:
+    """The command as the audit may keep it: PINs hidden."""
+    if cmd.secret:
+        return " ".join(tokens[:1] + ["****"] * (len(tokens) - 1))
+    return grammar.redact(" ".join(tokens))
+
+
+def _audit(ctx: Context, cmd: Command, tokens: list[str], outcome: str) -> None:
+    entry = {"who": ctx.msg.sender or ctx.msg.user_id, "role": ctx.role, "reseller": ctx.actor_id,
+             "command": masked(cmd, tokens), "outcome": outcome, "msg": ctx.msg.dedupe_id}
+    pipe = ctx.rt.conn.pipeline()
+    journal.audit(pipe, ctx.rt.keys, entry)
+    pipe.execute()
+
+
+def _once(rt: Runtime, msg: Inbound, template: str) -> list[Outbound]:
+    """Answer ``template`` at most once an hour per sender (no reply loops)."""
+    who = msg.sender or msg.user_id or ""
+    if not rt.conn.set(rt.keys.seen(f"once-{template}", short_hash(who)), "1", nx=True, ex=ONCE_TTL):
+        return []
+    ctx = Context(rt, msg, "", None, rt.switches.default_language())
+    return _outbound(rt, ctx, Reply(template))
+
+
+def _outbound(rt: Runtime, ctx: Context, reply: Reply) -> list[Outbound]:
+    msg = ctx.msg
+    text = rt.renderer.render(ctx.lang, reply.template, **reply.context)
+    out = [Outbound(id=short_hash(f"{msg.dedupe_id}:reply"), to=msg.sender or msg.user_id or "", text=text,
+                    kind="reply", language=ctx.lang)]
+    for i, notice in enumerate(reply.notices):
+        body = rt.renderer.render(notice.language, notice.template, **notice.context)
+        out.append(Outbound(id=short_hash(f"{msg.dedupe_id}:notice:{i}"), to=notice.to, text=body,
+                            kind=notice.kind, language=notice.language))
+    return out
+
+
+__all__ = ["SERVICE", "HostUnavailable", "handle"]

@@ -1,0 +1,114 @@
+"""The typed messages every layer shares: what came in, what goes out.
+
+Transports turn their wire formats into :class:`Inbound` and
+:class:`StatusUpdate`, and take :class:`Outbound` to send.  Nothing else knows
+Meta's JSON or the phone app's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One chat message received on a transport.
+
+    Attributes:
+        transport: the transport's name (``cloud``, ``device``, ...).
+        msg_id: the transport's id of the message (``wamid...`` on Cloud API).
+        sender: the sender's phone in E.164 digits without ``+``, or "" when
+            the transport withholds it.
+        text: the text (for an interactive reply, the chosen reply's id/title).
+        user_id: the business-scoped user id, when the transport gives one.
+        name: the profile name the transport shows, if any.
+        timestamp: unix seconds as the transport reported them.
+        kind: ``text``, ``interactive`` or ``button``.
+    """
+
+    transport: str
+    msg_id: str
+    sender: str
+    text: str
+    user_id: str | None = None
+    name: str | None = None
+    timestamp: int = 0
+    kind: str = "text"
+
+    @property
+    def dedupe_id(self) -> str:
+        """A short stable id for dedupe keys and RQ-safe job ids."""
+        return short_hash(f"{self.transport}:{self.msg_id}")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Inbound:
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A delivery status of a message we sent (sent, delivered, read, failed)."""
+
+    transport: str
+    wa_msg_id: str
+    status: str
+    recipient: str = ""
+    timestamp: int = 0
+    error: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> StatusUpdate:
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One message to send.
+
+    Attributes:
+        id: our id for the message; the same id is never queued twice.
+        to: recipient phone, E.164 digits without ``+``.
+        text: the rendered text.
+        kind: what produced it (``reply``, ``notify.balance_added``, ...).
+        template: an approved Cloud API template name to use outside the
+            24-hour window, with ``params`` its body parameters.
+        mode: ``text``, or ``template`` to send ``template`` with ``params``.
+        secret: the text holds a password or PIN; never journaled or logged.
+        attempts: sends tried so far.
+    """
+
+    id: str
+    to: str
+    text: str
+    kind: str = "reply"
+    template: str | None = None
+    params: list[str] = field(default_factory=list)
+    language: str = "en"
+    mode: str = "text"  # text | template (outside the Cloud API's 24-hour window)
+    secret: bool = False  # carries a password or PIN: journals keep no text
+    attempts: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Outbound:
+        return cls(**json.loads(raw))
+
+
+def short_hash(text: str, size: int = 24) -> str:
+    """A hex digest prefix: safe in Redis keys and RQ job ids."""
+    return hashlib.sha256(text.encode()).hexdigest()[:size]
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    return asdict(obj)

@@ -1,0 +1,117 @@
+"""The outbox: outbound messages queued per transport, drained in batches.
+
+A message leaves the outbox only after its send is recorded: each send's
+status and its ack go to Redis in one round trip.  Transient errors (rate
+limits, outages) keep the message at the head of its partition and retry it
+later, in order; permanent ones land in the failed list for the admin.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from wa_addon import journal
+from wa_addon.lanes import Item
+from wa_addon.messages import Outbound
+from wa_addon.runtime import Runtime, out_lane
+from wa_addon.store import MSG_TTL
+from wa_addon.transports.base import REENGAGE, RETRY, SendResult, Transport
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETRY = 5.0
+STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
+
+def push(rt: Runtime, messages: Iterable[Outbound], transport: str | None = None) -> int:
+    """Queue messages on a transport's outbox (each id at most once)."""
+    items = [Item(m.to_json(), order_key=m.to, dedupe=m.id) for m in messages]
+    lane = rt.lanes[out_lane(transport or rt.default_transport)]
+    lane.push(items, rt.start_drain)
+    return len(items)
+
+
+def drain(rt: Runtime, lane_name: str, part: int, token: str) -> int:
+    """Send a partition's messages until it is empty, paused or rate-limited.
+
+    Returns:
+        How many messages were sent.
+    """
+    lane = rt.lanes[lane_name]
+    transport = rt.transports[lane_name.split(":", 1)[1]]
+    sent = 0
+    while True:
+        if not rt.switches.enabled():
+            lane.release(part, token)  # kept, not lost: a kick resumes when switched on
+            return sent
+        batch = lane.claim(part, token, rt.settings.batch_size)
+        if not batch:
+            return sent
+        for raw in batch:
+            result = _send(transport, Outbound.from_json(raw))
+            if result.outcome == RETRY:
+                lane.defer(part, token, result.retry_after or DEFAULT_RETRY)
+                return sent
+            pipe = rt.conn.pipeline(transaction=False)
+            _record(rt, pipe, transport.name, Outbound.from_json(raw), result)
+            lane.ack(part, token, 1, pipe=pipe)
+            pipe.execute()
+            sent += result.ok
+
+
+def _send(transport: Transport, msg: Outbound) -> SendResult:
+    result = transport.send(msg)
+    if result.outcome == REENGAGE and msg.template and msg.mode != "template":
+        # Outside the 24-hour window only an approved template may go.
+        result = transport.send(_as_template(msg))
+    return result
+
+
+def _as_template(msg: Outbound) -> Outbound:
+    data = {**msg.__dict__, "mode": "template"}
+    return Outbound(**data)
+
+
+def _record(rt: Runtime, pipe, transport: str, msg: Outbound, result: SendResult) -> None:  # type: ignore[no-untyped-def]
+    status = "sent" if result.ok else "failed"
+    fields = {"status": status, "to": msg.to, "kind": msg.kind, "transport": transport,
+              "at": f"{time.time():.3f}", "wamid": result.wa_msg_id or "", "error": result.error or ""}
+    pipe.hset(rt.keys.msg(msg.id), mapping=fields)
+    pipe.expire(rt.keys.msg(msg.id), MSG_TTL)
+    if result.wa_msg_id:
+        pipe.set(rt.keys.wamid(result.wa_msg_id), msg.id, ex=MSG_TTL)
+    if not result.ok:
+        log.warning("send failed: msg=%s code=%s %s", msg.id, result.error_code, result.error)
+        pipe.rpush(rt.keys.failed(transport), msg.to_json())
+    text = "(hidden)" if msg.secret else msg.text
+    journal.log_messages(pipe, rt.keys, "out", [{"id": msg.id, "to": msg.to, "text": text,
+                                                 "kind": msg.kind, "status": status, "via": transport}])
+
+
+def record_status(rt: Runtime, transport: str, wa_msg_id: str, status: str, error: str | None) -> bool:
+    """Apply a delivery status from the transport; never moves a status back."""
+    ours = rt.conn.get(rt.keys.wamid(wa_msg_id))
+    if ours is None:
+        return False
+    key = rt.keys.msg(ours.decode())
+    current = (rt.conn.hget(key, "status") or b"queued").decode()
+    if STATUS_RANK.get(status, 0) <= STATUS_RANK.get(current, 0) and status != "failed":
+        return False
+    rt.conn.hset(key, mapping={"status": status, "error": error or "", "at": f"{time.time():.3f}"})
+    return True
+
+
+def retry_failed(rt: Runtime, transport: str, msg_id: str | None = None) -> int:
+    """Move failed messages (one, or all) back to the outbox; returns how many."""
+    key = rt.keys.failed(transport)
+    moved = []
+    for raw in rt.conn.lrange(key, 0, -1):
+        msg = Outbound.from_json(raw)
+        if msg_id is None or msg.id == msg_id:
+            rt.conn.lrem(key, 1, raw)
+            moved.append(Outbound(**{**msg.__dict__, "id": f"{msg.id}r{msg.attempts + 1}",
+                                     "attempts": msg.attempts + 1}))
+    push(rt, moved, transport)
+    return len(moved)

@@ -1,0 +1,131 @@
+"""The runtime: one object wiring settings, Redis, lanes, host and transports.
+
+The web app and the worker each build one; RQ jobs look up their process's
+runtime with :func:`current` (jobs take only ids and primitives).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+import redis
+from rq import Queue
+
+from wa_addon.host import Host
+from wa_addon.lanes import Lane
+from wa_addon.render import Renderer
+from wa_addon.settings import Settings
+from wa_addon.store import Keys, Scripts
+from wa_addon.switches import Switches
+from wa_addon.transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+IN_LANE = "in"
+
+
+def out_lane(transport: str) -> str:
+    return f"out:{transport}"
+
+
+class Runtime:
+    """Everything a request handler or a job needs, built once per process.
+
+    Args:
+        settings: the deployment settings (``redis_url`` must be set).
+        host: the Host adapter.
+        transports: name -> Transport; built from settings when omitted.
+        conn: a Redis connection; built from ``settings.redis_url`` when omitted.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        host: Host,
+        transports: Mapping[str, Transport] | None = None,
+        conn: redis.Redis | None = None,
+    ):
+        self.settings = settings
+        self.host = host
+        self.conn = conn or redis.Redis.from_url(settings.redis_url, socket_timeout=5, health_check_interval=30)
+        self.keys = Keys(settings.namespace)
+        self.scripts = Scripts(self.conn)
+        self.switches = Switches(self.conn, self.keys, settings)
+        self.renderer = Renderer()
+        self.transports = dict(transports) if transports is not None else build_transports(settings)
+        self.lanes = {IN_LANE: self._lane(IN_LANE)}
+        self.lanes.update({out_lane(t): self._lane(out_lane(t)) for t in self.transports})
+        self.queues = {n: Queue(self.keys.queue(n), connection=self.conn) for n in ("in", "out")}
+
+    @property
+    def default_transport(self) -> str:
+        return next(iter(self.transports), "cloud")
+
+    def start_drain(self, lane: str, part: int, token: str) -> None:
+        """Enqueue the RQ job that drains one lane partition."""
+        from wa_addon import jobs  # jobs imports the layers that import us
+
+        queue = self.queues["in" if lane == IN_LANE else "out"]
+        queue.enqueue(jobs.drain, lane, part, token, result_ttl=60, failure_ttl=7 * 24 * 3600)
+
+    def housekeep(self, now: float | None = None) -> int:
+        """Restart deferred partitions that are due and orphaned ones; returns how many."""
+        now = time.time() if now is None else now
+        started = 0
+        for lane in self.lanes.values():
+            for part, token in lane.due(now):
+                self.start_drain(lane.name, part, token)
+                started += 1
+            if lane.name == IN_LANE or self.switches.enabled():
+                started += lane.kick(self.start_drain)
+        return started
+
+    def close(self) -> None:
+        for transport in self.transports.values():
+            transport.close()
+
+    def _lane(self, name: str) -> Lane:
+        return Lane(self.conn, self.keys, self.scripts, name, self.settings.outbox_partitions)
+
+
+TransportFactory = Callable[[Settings], Transport]
+
+
+def _cloud(settings: Settings) -> Transport:
+    from wa_addon.transports.cloud import CloudTransport
+
+    return CloudTransport(settings)
+
+
+TRANSPORT_FACTORIES: dict[str, TransportFactory] = {"cloud": _cloud}
+
+
+def build_transports(settings: Settings) -> dict[str, Transport]:
+    """The transports named in ``settings.transports``."""
+    unknown = [t for t in settings.transports if t not in TRANSPORT_FACTORIES]
+    if unknown:
+        raise ValueError(f"unknown transport(s): {', '.join(unknown)}")
+    return {name: TRANSPORT_FACTORIES[name](settings) for name in settings.transports}
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime) -> Runtime:
+    """Make ``runtime`` the one this process's jobs use."""
+    global _current
+    _current = runtime
+    return runtime
+
+
+def current() -> Runtime:
+    """This process's runtime; built from the environment on first use."""
+    global _current
+    if _current is None:
+        from wa_addon.host.http import HttpHost
+
+        settings = Settings.from_env()
+        _current = Runtime(settings, HttpHost(settings.host_url, settings.host_key))
+    return _current

@@ -1,0 +1,37 @@
+"""Serving the add-on with gunicorn (sync workers: the stable p99 measured here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from wa_addon.settings import Settings
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, load_app: Any, options: dict[str, Any]):
+        self._load_app, self._options = load_app, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self._load_app()  # in each worker, after the fork: its own Redis sockets
+
+
+def standalone_app(settings: Settings) -> Any:
+    """The add-on under its prefix, 404 elsewhere, talking to the host over HTTP."""
+    from wa_addon.app import Addon, not_found
+    from wa_addon.host.http import HttpHost
+
+    addon = Addon(settings, HttpHost(settings.host_url, settings.host_key))
+    return addon.mount(not_found)
+
+
+def serve_gunicorn(settings: Settings, bind: str, workers: int, load_app: Any = None) -> None:
+    """Run gunicorn in the foreground."""
+    options = {"bind": bind, "workers": workers, "worker_class": "sync", "accesslog": None, "timeout": 30}
+    _Gunicorn(load_app or (lambda: standalone_app(settings)), options).run()

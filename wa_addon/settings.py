@@ -1,0 +1,113 @@
+"""One :class:`Settings` object, read from ``WA_*`` variables in one place.
+
+An optional TOML file (``WA_CONFIG`` or ``--config``) may hold the same
+``WA_*`` names; the environment wins over the file.  Runtime switches that the
+admin flips (add-on on/off, notification kinds, ...) are not here: they live
+in Redis, see :mod:`wa_addon.switches`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+
+# Settings whose values must never be printed or logged.
+SECRET_FIELDS = frozenset(
+    {"host_key", "hook_secret", "cloud_token", "cloud_app_secret", "cloud_verify_token", "admin_token"}
+)
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings.  Each field maps to ``WA_<FIELD NAME UPPERCASE>``."""
+
+    redis_url: str = ""  # empty: start the embedded Redis
+    namespace: str = "wa"  # every Redis key and RQ queue name starts with it
+    prefix: str = "/wa"
+    state_dir: str = ""  # embedded Redis data, demo database; empty: ~/.wa-addon
+    host_url: str = ""
+    host_key: str = ""
+    hook_secret: str = ""
+    admin_numbers: tuple[str, ...] = ()
+    admin_token: str = ""
+    default_language: str = "bn"
+    country: str = "BD"  # region for local phone numbers
+    transports: tuple[str, ...] = ("cloud",)
+    cloud_token: str = ""
+    cloud_phone_number_id: str = ""
+    cloud_app_secret: str = ""
+    cloud_verify_token: str = ""
+    cloud_graph_url: str = DEFAULT_GRAPH_URL
+    cloud_api_version: str = "v21.0"
+    cloud_timeout: float = 10.0
+    outbox_partitions: int = 8
+    batch_size: int = 100
+    duplicate_window: int = 600  # seconds a same number+amount request is held
+    pin_max_failures: int = 5
+    pin_window: int = 900
+    pin_lockout: int = 900
+    hook_tolerance: int = 300
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:
+        """Settings from a TOML file (optional) overlaid by the environment."""
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        path = config_file or env.get("WA_CONFIG")
+        if path:
+            with open(path, "rb") as fh:
+                values.update({k.upper(): v for k, v in tomllib.load(fh).items()})
+        values.update({k: v for k, v in env.items() if k.startswith("WA_")})
+        return cls._from_values(values)
+
+    @classmethod
+    def _from_values(cls, values: Mapping[str, Any]) -> Settings:
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            key = "WA_" + f.name.upper()
+            if f.name == "extra" or key not in values:
+                continue
+            kwargs[f.name] = _coerce(f.type, values[key])
+        known = {"WA_" + f.name.upper() for f in fields(cls)} | {"WA_CONFIG"}
+        kwargs["extra"] = {k: str(v) for k, v in values.items() if k not in known}
+        return cls(**kwargs)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests, demo)."""
+        return replace(self, **changes)
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a dict, secrets shown only as set or not set."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS:
+                value = "(set)" if value else "(not set)"
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        out["extra"] = dict(self.extra)
+        return out
+
+    @property
+    def graph_base(self) -> str:
+        return f"{self.cloud_graph_url.rstrip('/')}/{self.cloud_api_version}"
+
+
+def _coerce(kind: Any, value: Any) -> Any:
+    kind = str(kind)
+    if kind.startswith("tuple"):
+        return tuple(value) if isinstance(value, list | tuple) else _csv(str(value))
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    return str(value)
