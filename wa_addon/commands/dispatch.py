@@ -14,7 +14,7 @@ from wa_addon import journal
 from wa_addon.commands import grammar
 from wa_addon.commands.pin import PinGuard
 from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply, Usage, lookup
-from wa_addon.host import HostError, HostUnavailable
+from wa_addon.host import HostError
 from wa_addon.messages import Inbound, Outbound, short_hash
 from wa_addon.runtime import Runtime
 
@@ -137,4 +137,4 @@ def _outbound(rt: Runtime, ctx: Context, reply: Reply) -> list[Outbound]:
     return out
 
 
-__all__ = ["SERVICE", "HostUnavailable", "handle"]
+__all__ = ["SERVICE", "handle"]

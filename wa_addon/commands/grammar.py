@@ -14,7 +14,7 @@ import phonenumbers
 
 # Bengali and Arabic-Indic digits to ASCII.
 _DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯٠١٢٣٤٥٦٧٨٩", "0123456789" * 2)
-_AMOUNT = re.compile(r"^(?:tk|৳)?(\d{1,9}(?:\.\d{1,2})?)(?:tk|৳|/-|/=)?$", re.IGNORECASE)
+_AMOUNT = re.compile(r"^(?:tk|৳)?([0-9]{1,9}(?:\.[0-9]{1,2})?)(?:tk|৳|/-|/=)?$", re.IGNORECASE)
 
 
 def ascii_digits(text: str) -> str:
@@ -35,7 +35,7 @@ def keyword(token: str) -> str:
 def parse_phone(token: str, region: str = "BD") -> str | None:
     """E.164 digits without ``+`` (``8801712345678``), or None if not a valid number."""
     text = ascii_digits(token).strip()
-    if not re.fullmatch(r"\+?[\d\- ]{6,20}", text):
+    if not re.fullmatch(r"\+?[0-9\- ]{6,20}", text):
         return None
     if text.startswith("00"):
         text = "+" + text[2:]
@@ -73,12 +73,12 @@ def parse_amount(token: str) -> Decimal | None:
 def parse_int(token: str) -> int | None:
     """A non-negative integer id (``#123`` accepted), or None."""
     text = ascii_digits(token).lstrip("#")
-    return int(text) if text.isdigit() and len(text) <= 12 else None
+    return int(text) if re.fullmatch(r"[0-9]{1,12}", text) else None
 
 
 def is_pin(token: str) -> bool:
     """Whether a token looks like a PIN (4 to 8 digits)."""
-    return bool(re.fullmatch(r"\d{4,8}", ascii_digits(token)))
+    return bool(re.fullmatch(r"[0-9]{4,8}", ascii_digits(token)))
 
 
 SECRET_KEYWORDS = frozenset({"PIN"})

@@ -1,0 +1,29 @@
+# make test  — create .venv, install, lint, type-check, run every test
+# make demo  — run the whole stack on embedded defaults
+# make bench — run the performance suite and print its figures
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+.PHONY: install test lint demo bench
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check wa_addon tests benchmarks
+	$(PY) -m mypy wa_addon
+
+test: lint
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(VENV)/bin/wa-addon demo
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
