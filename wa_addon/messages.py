@@ -26,7 +26,8 @@ class Inbound:
         user_id: the business-scoped user id, when the transport gives one.
         name: the profile name the transport shows, if any.
         timestamp: unix seconds as the transport reported them.
-        kind: ``text``, ``interactive`` or ``button``.
+        kind: ``text``, ``interactive``, ``button``, or the media type (``image``,
+            ``audio``, ...; text "") so the command layer can answer with a usage line.
     """
 
     transport: str

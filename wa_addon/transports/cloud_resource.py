@@ -1,0 +1,92 @@
+"""``{prefix}/webhooks/cloud``: Meta's webhook handshake and deliveries.
+
+Only HTTP translation lives here; the checks and parsing are in
+:mod:`wa_addon.transports.cloud`, the storing is the ``intake``'s job.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Protocol
+
+import falcon
+
+from wa_addon.messages import Inbound, StatusUpdate
+from wa_addon.settings import Settings
+from wa_addon.store import StoreUnavailable
+from wa_addon.transports.cloud import SIGNATURE_HEADER, WebhookError, parse_webhook, verify_signature
+
+log = logging.getLogger(__name__)
+
+
+class Intake(Protocol):
+    """Where parsed webhook items go (queued for the workers)."""
+
+    def submit(self, inbound: list[Inbound], statuses: list[StatusUpdate]) -> int:
+        """Queue the items; may raise :class:`StoreUnavailable`."""
+        ...
+
+
+def _error(resp: falcon.Response, status: str, code: str, message: str) -> None:
+    resp.status = status
+    resp.media = {"error": {"code": code, "message": message}}
+
+
+class CloudWebhook:
+    """The Cloud API webhook resource.
+
+    Args:
+        settings: uses ``cloud_verify_token`` and ``cloud_app_secret``.
+        intake: receives every inbound message and status of a delivery.
+    """
+
+    def __init__(self, settings: Settings, intake: Intake) -> None:
+        self._settings = settings
+        self._intake = intake
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Answer Meta's subscription handshake with ``hub.challenge``."""
+        token = self._settings.cloud_verify_token
+        given = req.get_param("hub.verify_token") or ""
+        if req.get_param("hub.mode") != "subscribe" or not token or not _same(given, token):
+            _error(resp, falcon.HTTP_403, "bad_verify_token", "hub.mode or hub.verify_token is wrong")
+            return
+        resp.content_type = falcon.MEDIA_TEXT
+        resp.text = req.get_param("hub.challenge") or ""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Check the signature, parse, hand everything to the intake, answer fast."""
+        raw = req.bounded_stream.read()
+        secret = self._settings.cloud_app_secret
+        if not verify_signature(secret, raw, req.get_header(SIGNATURE_HEADER)):
+            log.warning("cloud webhook: bad signature (%d bytes, app secret %s)", len(raw), _set(secret))
+            _error(resp, falcon.HTTP_401, "bad_signature", f"{SIGNATURE_HEADER} does not match the body")
+            return
+        try:
+            inbound, statuses = parse_webhook(raw)
+        except WebhookError as exc:
+            log.warning("cloud webhook: unreadable body: %s", exc.reason)
+            _error(resp, falcon.HTTP_400, "bad_payload", exc.reason)
+            return
+        try:
+            self._intake.submit(inbound, statuses)
+        except StoreUnavailable:
+            # 503 makes Meta deliver the same webhook again later.
+            log.warning(
+                "cloud webhook: store unavailable, %d messages deferred to Meta's retry", len(inbound)
+            )
+            _error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
+            return
+        # Counts only: message text is chat content and stays out of the logs.
+        log.info("cloud webhook: %d messages, %d statuses", len(inbound), len(statuses))
+        resp.media = {"ok": True}
+
+
+def _set(secret: str) -> str:
+    return "set" if secret else "NOT SET (WA_CLOUD_APP_SECRET)"
+
+
+def _same(given: str, expected: str) -> bool:
+    # Constant time, on bytes: compare_digest refuses non-ASCII str.
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
