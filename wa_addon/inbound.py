@@ -1,15 +1,14 @@
 """Inbound intake and processing.
 
 Intake (in the web process) dedupes each message id atomically and queues it;
-processing (in an RQ job) runs the command and queues the replies.  A host
-outage leaves the message queued, in order, and retries it later.
+processing (in an RQ job, see :mod:`wa_addon.consume`) runs the command and
+queues the replies.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 
 from wa_addon import commands, journal, outbox
 from wa_addon.commands.grammar import redact
@@ -21,8 +20,6 @@ from wa_addon.runtime import IN_LANE, Runtime
 from wa_addon.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-HOST_RETRY = 5.0  # seconds before a message that met a host outage is tried again
 
 
 class Intake:
@@ -45,38 +42,15 @@ def _wrap(kind: str, body: str) -> str:
     return f'{{"k":"{kind}","v":{body}}}'
 
 
-def drain(rt: Runtime, part: int, token: str) -> int:
-    """Process a partition of the inbound lane in batches; returns items done."""
-    lane = rt.lanes[IN_LANE]
-    total = 0
-    while True:
-        batch = lane.claim(part, token, rt.settings.batch_size)
-        if not batch:
-            return total
-        done, replies = _process(rt, batch)
-        for transport, msgs in replies.items():
-            outbox.push(rt, msgs, transport)  # before the ack: a crash re-runs, dedupe drops repeats
-        lane.ack(part, token, done)
-        total += done
-        if done < len(batch):
-            lane.defer(part, token, HOST_RETRY)
-            return total
-
-
-def _process(rt: Runtime, batch: list[str]) -> tuple[int, dict[str, list[Outbound]]]:
-    replies: dict[str, list[Outbound]] = defaultdict(list)
-    for done, raw in enumerate(batch):
-        entry = json.loads(raw)
-        try:
-            if entry["k"] == "status":
-                _status(rt, StatusUpdate(**entry["v"]))
-            else:
-                msg = Inbound(**entry["v"])
-                replies[msg.transport] += _message(rt, msg)
-        except HostUnavailable:
-            log.warning("host unavailable; message kept for a retry")
-            return done, replies
-    return len(batch), replies
+def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
+    """One queued item: a chat message (run its command) or a delivery status."""
+    entry = json.loads(raw)
+    if entry["k"] == "status":
+        status = StatusUpdate(**entry["v"])
+        outbox.record_status(rt, status.transport, status.wa_msg_id, status.status, status.error)
+        return None, []
+    msg = Inbound(**entry["v"])
+    return msg.transport, _message(rt, msg)
 
 
 def _message(rt: Runtime, msg: Inbound) -> list[Outbound]:
@@ -92,7 +66,3 @@ def _message(rt: Runtime, msg: Inbound) -> list[Outbound]:
         log.exception("command failed for message %s", msg.dedupe_id)
         text = rt.renderer.render(rt.switches.default_language(), Reply("error").template)
         return [Outbound(id=short_hash(f"{msg.dedupe_id}:reply"), to=msg.sender or msg.user_id or "", text=text)]
-
-
-def _status(rt: Runtime, status: StatusUpdate) -> None:
-    outbox.record_status(rt, status.transport, status.wa_msg_id, status.status, status.error)

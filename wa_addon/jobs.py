@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from wa_addon import inbound, outbox
+from wa_addon.consume import Processor, consume
 from wa_addon.runtime import IN_LANE, current
+
+# Work lanes and what processes one of their items; every other lane is an outbox.
+PROCESSORS: dict[str, Processor] = {IN_LANE: inbound.process}
 
 
 def drain(lane: str, part: int, token: str) -> int:
-    """Drain one lane partition (inbound commands or a transport's outbox)."""
+    """Drain one lane partition: inbound chats, host events, or a transport's outbox."""
     rt = current()
-    if lane == IN_LANE:
-        return inbound.drain(rt, part, token)
+    if lane in PROCESSORS:
+        return consume(rt, lane, part, token, PROCESSORS[lane])
     return outbox.drain(rt, lane, part, token)

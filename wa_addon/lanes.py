@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import redis
 
-from wa_addon.store import BUSY_TTL, DOWN, SEEN_TTL, Keys, Scripts, StoreUnavailable
+from wa_addon.store import BUSY_TTL, DOWN, SEEN_TTL, Keys, Scripts, StoreUnavailable, text
 
 # Called with (lane name, partition, token) when a drain job must be enqueued.
 Starter = Callable[[str, int, str], None]
@@ -63,7 +63,7 @@ class Lane:
         tokens = [uuid.uuid4().hex for _ in items]
         args = [SEEN_TTL, BUSY_TTL, *(i.payload for i in items), *tokens]
         started = self._call(self.scripts.push, keys, args)
-        begun = {p: t.decode() for p, t in zip(parts, started, strict=True) if t}
+        begun = {p: text(t) for p, t in zip(parts, started, strict=True) if t}
         for part, token in begun.items():
             start(self.name, part, token)
         return len(begun)
@@ -73,7 +73,7 @@ class Lane:
         got = self._call(self.scripts.claim, self._pkeys(part, "q", "proc", "busy"), [token, size, BUSY_TTL])
         if got is None:
             return None
-        return [x.decode() for x in got]
+        return [text(x) for x in got]
 
     def ack(self, part: int, token: str, count: int, pipe: redis.client.Pipeline | None = None) -> bool:
         """Drop the first ``count`` held items (they are done).
@@ -103,8 +103,8 @@ class Lane:
     def due(self, now: float) -> list[tuple[int, str]]:
         """Deferred partitions whose time has come, removed from the schedule."""
         key = self.keys.due(self.name)
-        members = self.conn.zrangebyscore(key, 0, now)
-        taken = [m.decode() for m in members if self.conn.zrem(key, m)]
+        members = [text(m) for m in self.conn.zrangebyscore(key, 0, now)]
+        taken = [m for m in members if self.conn.zrem(key, m)]
         return [(int(p), t) for p, t in (m.split(":", 1) for m in taken)]
 
     def kick(self, start: Starter) -> int:
@@ -130,7 +130,7 @@ class Lane:
 
     def _deferred(self) -> Iterable[tuple[int, str]]:
         for member in self.conn.zrange(self.keys.due(self.name), 0, -1):
-            part, token = member.decode().split(":", 1)
+            part, token = text(member).split(":", 1)
             yield int(part), token
 
     def _pkeys(self, part: int, *what: str) -> list[str]:

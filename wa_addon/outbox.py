@@ -16,7 +16,7 @@ from wa_addon import journal
 from wa_addon.lanes import Item
 from wa_addon.messages import Outbound
 from wa_addon.runtime import Runtime, out_lane
-from wa_addon.store import MSG_TTL
+from wa_addon.store import MSG_TTL, text
 from wa_addon.transports.base import REENGAGE, RETRY, SendResult, Transport
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,8 @@ def record_status(rt: Runtime, transport: str, wa_msg_id: str, status: str, erro
     ours = rt.conn.get(rt.keys.wamid(wa_msg_id))
     if ours is None:
         return False
-    key = rt.keys.msg(ours.decode())
-    current = (rt.conn.hget(key, "status") or b"queued").decode()
+    key = rt.keys.msg(text(ours))
+    current = text(rt.conn.hget(key, "status") or b"queued")
     if STATUS_RANK.get(status, 0) <= STATUS_RANK.get(current, 0) and status != "failed":
         return False
     rt.conn.hset(key, mapping={"status": status, "error": error or "", "at": f"{time.time():.3f}"})
@@ -107,7 +107,7 @@ def retry_failed(rt: Runtime, transport: str, msg_id: str | None = None) -> int:
     """Move failed messages (one, or all) back to the outbox; returns how many."""
     key = rt.keys.failed(transport)
     moved = []
-    for raw in rt.conn.lrange(key, 0, -1):
+    for raw in map(text, rt.conn.lrange(key, 0, -1)):
         msg = Outbound.from_json(raw)
         if msg_id is None or msg.id == msg_id:
             rt.conn.lrem(key, 1, raw)

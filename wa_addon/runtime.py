@@ -23,7 +23,9 @@ from wa_addon.transports.base import Transport
 
 log = logging.getLogger(__name__)
 
-IN_LANE = "in"
+IN_LANE = "in"  # chats received, to run as commands
+EVENT_LANE = "ev"  # host events (hooks), to turn into notifications
+WORK_LANES = (IN_LANE, EVENT_LANE)
 
 
 def out_lane(transport: str) -> str:
@@ -55,7 +57,7 @@ class Runtime:
         self.switches = Switches(self.conn, self.keys, settings)
         self.renderer = Renderer()
         self.transports = dict(transports) if transports is not None else build_transports(settings)
-        self.lanes = {IN_LANE: self._lane(IN_LANE)}
+        self.lanes = {name: self._lane(name) for name in WORK_LANES}
         self.lanes.update({out_lane(t): self._lane(out_lane(t)) for t in self.transports})
         self.queues = {n: Queue(self.keys.queue(n), connection=self.conn) for n in ("in", "out")}
 
@@ -67,7 +69,7 @@ class Runtime:
         """Enqueue the RQ job that drains one lane partition."""
         from wa_addon import jobs  # jobs imports the layers that import us
 
-        queue = self.queues["in" if lane == IN_LANE else "out"]
+        queue = self.queues["in" if lane in WORK_LANES else "out"]
         queue.enqueue(jobs.drain, lane, part, token, result_ttl=60, failure_ttl=7 * 24 * 3600)
 
     def housekeep(self, now: float | None = None) -> int:
@@ -78,7 +80,7 @@ class Runtime:
             for part, token in lane.due(now):
                 self.start_drain(lane.name, part, token)
                 started += 1
-            if lane.name == IN_LANE or self.switches.enabled():
+            if lane.name in WORK_LANES or self.switches.enabled():
                 started += lane.kick(self.start_drain)
         return started
 

@@ -40,6 +40,11 @@ class StoreUnavailable(Exception):
     """Redis could not be reached: the caller answers 503 or retries."""
 
 
+def text(value: object) -> str:
+    """A Redis reply as str (replies are bytes: connections don't decode)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 # The redis-py errors that mean "Redis is down or unreachable", not a bug.
 DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import redis
 
 from wa_addon.settings import Settings
-from wa_addon.store import Keys
+from wa_addon.store import Keys, text
 
 NOTIFICATION_KINDS = (
     "request_created",
@@ -61,7 +61,7 @@ class Switches:
 
     def _get(self, name: str, default: str | None) -> str | None:
         value = self.conn.hget(self.key, name)
-        return default if value is None else value.decode()
+        return default if value is None else text(value)
 
 
 def _flag(value: str | bool) -> str:
