@@ -77,6 +77,9 @@ class NewReseller:
     reseller: Reseller
     password: str
     pin: str
+    # True when the host answered a repeated Idempotency-Key: it keeps only hashes,
+    # so password and pin are empty then (issue new ones with a reset).
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ class BalanceRequest:
     amount: str
     status: str  # pending | approved | denied
     note: str | None = None
+    payment_id: int | None = None  # the payment an approval made
+    created_at: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BalanceRequest:
