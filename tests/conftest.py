@@ -48,3 +48,106 @@ def namespace(redis_url: str) -> Iterator[str]:
 @pytest.fixture
 def conn(redis_url: str) -> redis.Redis:
     return redis.Redis.from_url(redis_url)
+
+
+# --- the running pieces, for end-to-end tests --------------------------------
+
+ADMIN_PHONE = "8801711000000"
+HOST_KEY = "sandbox-test-key"
+APP_SECRET = "test-app-secret"
+GRAPH_TOKEN = "test-graph-token"
+PHONE_NUMBER_ID = "109876543210"
+
+
+@pytest.fixture
+def sandbox(tmp_path) -> Iterator[str]:
+    """The sandbox host, seeded, served over HTTP on loopback; yields its base URL."""
+    from wa_addon.sandbox import SandboxDB, create_sandbox_app, seed
+    from wa_addon.testing.wsgi_server import serve_in_thread
+
+    db = SandboxDB(str(tmp_path / "host.sqlite3"), kdf_cost=4)  # cheap hashing: tests, not security
+    seed(db)
+    url, stop = serve_in_thread(create_sandbox_app(db, HOST_KEY))
+    yield url
+    stop()
+
+
+@pytest.fixture
+def graph() -> Iterator[object]:
+    from wa_addon.testing.fake_graph import FakeGraph
+
+    with FakeGraph(token=GRAPH_TOKEN, phone_number_id=PHONE_NUMBER_ID) as fake:
+        yield fake
+
+
+@pytest.fixture
+def stack_settings(redis_url, namespace, sandbox, graph):
+    from wa_addon.settings import Settings
+
+    return Settings(
+        redis_url=redis_url, namespace=namespace, host_url=sandbox, host_key=HOST_KEY,
+        admin_numbers=(ADMIN_PHONE,), cloud_token=GRAPH_TOKEN, cloud_phone_number_id=PHONE_NUMBER_ID,
+        cloud_app_secret=APP_SECRET, cloud_verify_token="verify-me", cloud_graph_url=graph.url,
+    )
+
+
+def settings_env(settings) -> dict[str, str]:
+    """The WA_* environment that reproduces ``settings`` in a child process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}
+    for key, value in settings.redacted().items():
+        if key == "extra":
+            continue
+        raw = getattr(settings, key)
+        env["WA_" + key.upper()] = ",".join(raw) if isinstance(raw, tuple) else str(raw)
+    return env
+
+
+@pytest.fixture
+def worker(stack_settings) -> Iterator[object]:
+    """A real `wa-addon worker` process for the test's namespace."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "wa_addon.cli", "worker"], env=settings_env(stack_settings))
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+class Stack:
+    """The add-on served over HTTP, with its runtime for inspection."""
+
+    def __init__(self, url: str, settings, runtime, graph):
+        self.url, self.settings, self.rt, self.graph = url, settings, runtime, graph
+
+    def post_cloud(self, raw: bytes, signature: str | None = None):
+        import requests
+
+        from wa_addon.testing.cloud_payloads import sign
+
+        header = sign(APP_SECRET, raw) if signature is None else signature
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": header}
+        return requests.post(f"{self.url}/webhooks/cloud", data=raw, headers=headers, timeout=10)
+
+    def say(self, sender: str, text: str):
+        """Post one signed Cloud API text message; returns (raw body, response)."""
+        from wa_addon.testing import cloud_payloads as cp
+
+        raw = cp.dumps(cp.messages_webhook(cp.text(sender, text)))
+        return raw, self.post_cloud(raw)
+
+
+@pytest.fixture
+def stack(stack_settings, graph, worker) -> Iterator[Stack]:
+    """The add-on app on a loopback HTTP server, the sandbox host, a worker, the fake Graph API."""
+    from wa_addon.app import Addon, not_found
+    from wa_addon.host.http import HttpHost
+    from wa_addon.testing.wsgi_server import serve_in_thread
+
+    addon = Addon(stack_settings, HttpHost(stack_settings.host_url, HOST_KEY))
+    base, stop = serve_in_thread(addon.mount(not_found))
+    yield Stack(base + stack_settings.prefix, stack_settings, addon.runtime, graph)
+    stop()
