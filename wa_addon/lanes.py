@@ -82,7 +82,10 @@ class Lane:
         """
         keys = self._pkeys(part, "proc", "busy")
         if pipe is not None:
-            self.scripts.ack(keys=keys, args=[token, count, BUSY_TTL], client=pipe)
+            # EVALSHA, not the Script object: a pipeline holding a Script asks
+            # SCRIPT EXISTS first, one more round trip per message.  The claim
+            # that preceded this ack loaded the scripts.
+            pipe.evalsha(self.scripts.ack.sha, len(keys), *keys, token, count, BUSY_TTL)
             return True
         return bool(self._call(self.scripts.ack, keys, [token, count, BUSY_TTL]))
 

@@ -22,7 +22,8 @@ from wa_addon.transports.base import REENGAGE, RETRY, SendResult, Transport
 log = logging.getLogger(__name__)
 
 DEFAULT_RETRY = 5.0
-STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
+# "handed": given to a relay that sends later (the device transport's phones).
+STATUS_RANK = {"queued": 0, "handed": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5}
 
 
 def push(rt: Runtime, messages: Iterable[Outbound], transport: str | None = None) -> int:
@@ -42,6 +43,8 @@ def drain(rt: Runtime, lane_name: str, part: int, token: str) -> int:
     lane = rt.lanes[lane_name]
     transport = rt.transports[lane_name.split(":", 1)[1]]
     sent = 0
+    ok_status = getattr(transport, "sent_status", "sent")  # a relay's SENT means "handed"
+    rt.scripts.load_ack()  # once a job: a restarted Redis has forgotten its scripts
     while True:
         if not rt.switches.enabled():
             lane.release(part, token)  # kept, not lost: a kick resumes when switched on
@@ -50,12 +53,13 @@ def drain(rt: Runtime, lane_name: str, part: int, token: str) -> int:
         if not batch:
             return sent
         for raw in batch:
-            result = _send(transport, Outbound.from_json(raw))
+            msg = Outbound.from_json(raw)
+            result = _send(transport, msg)
             if result.outcome == RETRY:
                 lane.defer(part, token, result.retry_after or DEFAULT_RETRY)
                 return sent
             pipe = rt.conn.pipeline(transaction=False)
-            _record(rt, pipe, transport.name, Outbound.from_json(raw), result)
+            _record(rt, pipe, transport.name, msg, result, ok_status)
             lane.ack(part, token, 1, pipe=pipe)
             pipe.execute()
             sent += result.ok
@@ -74,8 +78,9 @@ def _as_template(msg: Outbound) -> Outbound:
     return Outbound(**data)
 
 
-def _record(rt: Runtime, pipe, transport: str, msg: Outbound, result: SendResult) -> None:  # type: ignore[no-untyped-def]
-    status = "sent" if result.ok else "failed"
+def _record(rt: Runtime, pipe, transport: str, msg: Outbound, result: SendResult,  # type: ignore[no-untyped-def]
+            ok_status: str = "sent") -> None:
+    status = ok_status if result.ok else "failed"
     fields = {"status": status, "to": msg.to, "kind": msg.kind, "transport": transport,
               "at": f"{time.time():.3f}", "wamid": result.wa_msg_id or "", "error": result.error or ""}
     pipe.hset(rt.keys.msg(msg.id), mapping=fields)

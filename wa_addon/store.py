@@ -20,6 +20,32 @@ key                                    what / TTL
 ``{ns}:dup:{who}:{svc}:{num}:{amt}``   a recent request, for the duplicate hold
 ``{ns}:log:in`` / ``{ns}:log:out``     capped lists of recent messages (500)
 ``{ns}:audit``                         capped list of commands run (2,000)
+``{ns}:wf:{workflow}:{id}``            hash: a request's or balance request's
+                                       lifecycle state, version, causes; 90 d
+                                       from its last change
+``{ns}:wft:{workflow}``                zset id -> when it entered the timed
+                                       state (processing / pending); no TTL,
+                                       members leave with the state
+``{ns}:otp:{phone}``                   hash: a one-time code's HMAC and wrong
+                                       tries; ``otp_ttl`` (5 min)
+``{ns}:otprate:{phone}``               codes issued in the window; ``otp_window``
+``{ns}:dev:q``                         device transport: FIFO of message ids
+                                       waiting for a phone; no TTL
+``{ns}:dev:m:{id}``                    hash: a device message (body, recipient,
+                                       lease, state); no TTL until final, then
+                                       7 days (late acks are recognised)
+``{ns}:dev:leases``                    zset message id -> lease deadline
+``{ns}:dev:inflight``                  hash recipient -> its leased message id
+``{ns}:dev:unapplied``                 set of acked ids whose ``msg`` hash the
+                                       outbox has not written yet; no TTL
+``{ns}:dev:tokens``                    hash sha256(token) -> phone name; no TTL
+``{ns}:dev:phone:{name}``              hash: a phone (created, token hash)
+``{ns}:dev:seen``                      zset phone name -> last contact
+``{ns}:dev:aff:{number}``              phone a contact last wrote to; 1 day
+``{ns}:dev:names``                     hash contact name -> number; no TTL
+``{ns}:dev:chat:{hash}``               AutoResponder dedupe (sender+text) ->
+                                       message id; the dedupe window
+``{ns}:dev:wake``                      pub/sub channel (no key): work queued
 =====================================  ========================================
 """
 
@@ -34,6 +60,7 @@ BUSY_TTL = 60
 MSG_TTL = 30 * 24 * 3600
 LOG_SIZE = 500
 AUDIT_SIZE = 2000
+WORKFLOW_TTL = 90 * 24 * 3600
 
 
 class StoreUnavailable(Exception):
@@ -103,6 +130,57 @@ if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
 return 0
 """
 
+# Compare-and-set a lifecycle's state.  KEYS: state hash, timer zset; ARGV:
+# expected state ('' = no record yet), new state, cause, now, ttl, timed state,
+# id, info JSON ('' = keep), source.  A cause seen before answers what it did
+# then (a re-run changes nothing); a state other than the expected one loses.
+# Returns {1 changed | 2 replay | 0 lost, state, version}.
+WORKFLOW_CAS_LUA = """
+local done = redis.call('HGET', KEYS[1], 'c:' .. ARGV[3])
+if done then
+  local v, s = string.match(done, '^(%d+):(.*)$')
+  return {2, s, tonumber(v)}
+end
+local cur = redis.call('HMGET', KEYS[1], 's', 'v')
+local state, version = cur[1] or '', tonumber(cur[2] or '0')
+if state ~= ARGV[1] then return {0, state, version} end
+version = version + 1
+redis.call('HSET', KEYS[1], 's', ARGV[2], 'v', version, 'at', ARGV[4], 'by', ARGV[9],
+           'c:' .. ARGV[3], version .. ':' .. ARGV[2])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'info', ARGV[8]) end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+if ARGV[2] == ARGV[6] then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[7]) else redis.call('ZREM', KEYS[2], ARGV[7]) end
+return {1, ARGV[2], version}
+"""
+
+# Store a new one-time code.  KEYS: code hash, rate counter; ARGV: digest, ttl,
+# window, max per window.  Returns 1 stored, 2 the same code again (a re-run:
+# not counted), 0 rate-limited.
+OTP_ISSUE_LUA = """
+if redis.call('HGET', KEYS[1], 'h') == ARGV[1] then return 2 end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+if n > tonumber(ARGV[4]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'h', ARGV[1], 'tries', 0)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# Check a one-time code.  KEYS: code hash; ARGV: digest, max tries.  A match
+# burns the code (1); a miss counts a try and burns it at the limit (0);
+# no code: -1.
+OTP_VERIFY_LUA = """
+local h = redis.call('HGET', KEYS[1], 'h')
+if not h then return -1 end
+if h == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+if redis.call('HINCRBY', KEYS[1], 'tries', 1) >= tonumber(ARGV[2]) then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 
 @dataclass(frozen=True)
 class Keys:
@@ -151,9 +229,39 @@ class Keys:
     def audit(self) -> str:
         return f"{self.ns}:audit"
 
+    def workflow(self, workflow: str, ident: str) -> str:
+        return f"{self.ns}:wf:{workflow}:{ident}"
+
+    def workflow_timer(self, workflow: str) -> str:
+        return f"{self.ns}:wft:{workflow}"
+
+    def otp(self, phone: str) -> str:
+        return f"{self.ns}:otp:{phone}"
+
+    def otp_rate(self, phone: str) -> str:
+        return f"{self.ns}:otprate:{phone}"
+
     def queue(self, name: str) -> str:
         """An RQ queue name (RQ adds its own ``rq:queue:`` prefix)."""
         return f"{self.ns}-{name}"
+
+    # The device transport (phones); see wa_addon.transports.device_queue.
+    def device(self, what: str) -> str:
+        """A device-transport singleton: ``q``, ``leases``, ``inflight``, ``unapplied``,
+        ``tokens``, ``seen``, ``names``, or the ``wake`` pub/sub channel."""
+        return f"{self.ns}:dev:{what}"
+
+    def device_msg(self, msg_id: str) -> str:
+        return f"{self.ns}:dev:m:{msg_id}"
+
+    def device_phone(self, name: str) -> str:
+        return f"{self.ns}:dev:phone:{name}"
+
+    def device_affinity(self, number: str) -> str:
+        return f"{self.ns}:dev:aff:{number}"
+
+    def device_chat(self, digest: str) -> str:
+        return f"{self.ns}:dev:chat:{digest}"
 
 
 class Scripts:
@@ -164,3 +272,11 @@ class Scripts:
         self.claim = conn.register_script(CLAIM_LUA)
         self.ack = conn.register_script(ACK_LUA)
         self.kick = conn.register_script(KICK_LUA)
+        self.conn = conn
+        self.workflow_cas = conn.register_script(WORKFLOW_CAS_LUA)
+        self.otp_issue = conn.register_script(OTP_ISSUE_LUA)
+        self.otp_verify = conn.register_script(OTP_VERIFY_LUA)
+
+    def load_ack(self) -> None:
+        """Load the ack script, which pipelines call by bare EVALSHA (see Lane.ack)."""
+        self.conn.script_load(ACK_LUA)
