@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from wa_addon import inbound, outbox
 from wa_addon.consume import Processor, consume
-from wa_addon.runtime import IN_LANE, current
+from wa_addon.hooks import notify
+from wa_addon.runtime import EVENT_LANE, IN_LANE, Runtime, current
 
 # Work lanes and what processes one of their items; every other lane is an outbox.
-PROCESSORS: dict[str, Processor] = {IN_LANE: inbound.process}
+PROCESSORS: dict[str, Processor] = {IN_LANE: inbound.process, EVENT_LANE: notify.process}
+
+# What the worker's housekeeper runs besides restarting lanes, as timer(runtime, now).
+TIMERS: list[Callable[[Runtime, float], object]] = [notify.housekeep]
 
 
 def drain(lane: str, part: int, token: str) -> int:

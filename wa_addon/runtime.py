@@ -28,8 +28,14 @@ EVENT_LANE = "ev"  # host events (hooks), to turn into notifications
 WORK_LANES = (IN_LANE, EVENT_LANE)
 
 
-def out_lane(transport: str) -> str:
-    return f"out:{transport}"
+def out_lane(transport: str, system: bool = False) -> str:
+    """A transport's outbox lane; the system lane is sent even while the add-on is off."""
+    return f"{'sys' if system else 'out'}:{transport}"
+
+
+def held_when_off(lane: str) -> bool:
+    """Whether the admin's off switch holds this lane (every outbox but the system lanes)."""
+    return lane.startswith("out:")
 
 
 class Runtime:
@@ -58,7 +64,8 @@ class Runtime:
         self.renderer = Renderer()
         self.transports = dict(transports) if transports is not None else build_transports(settings)
         self.lanes = {name: self._lane(name) for name in WORK_LANES}
-        self.lanes.update({out_lane(t): self._lane(out_lane(t)) for t in self.transports})
+        outboxes = [out_lane(t, system) for t in self.transports for system in (False, True)]
+        self.lanes.update({name: self._lane(name) for name in outboxes})
         self.queues = {n: Queue(self.keys.queue(n), connection=self.conn) for n in ("in", "out")}
 
     @property
@@ -80,8 +87,16 @@ class Runtime:
             for part, token in lane.due(now):
                 self.start_drain(lane.name, part, token)
                 started += 1
-            if lane.name in WORK_LANES or self.switches.enabled():
+            if not held_when_off(lane.name) or self.switches.enabled():
                 started += lane.kick(self.start_drain)
+        for transport in self.transports.values():
+            tidy = getattr(transport, "housekeep", None)  # optional: e.g. the phones' expired leases
+            if tidy is not None:
+                tidy(now)
+        from wa_addon import jobs  # jobs imports the layers that import us
+
+        for timer in jobs.TIMERS:  # lifecycle timers: stuck requests, expiring balance requests
+            timer(self, now)
         return started
 
     def close(self) -> None:
@@ -101,7 +116,13 @@ def _cloud(settings: Settings) -> Transport:
     return CloudTransport(settings)
 
 
-TRANSPORT_FACTORIES: dict[str, TransportFactory] = {"cloud": _cloud}
+def _device(settings: Settings) -> Transport:
+    from wa_addon.transports.device import DeviceTransport
+
+    return DeviceTransport(settings)
+
+
+TRANSPORT_FACTORIES: dict[str, TransportFactory] = {"cloud": _cloud, "device": _device}
 
 
 def build_transports(settings: Settings) -> dict[str, Transport]:

@@ -57,6 +57,29 @@ class Settings:
     pin_lockout: int = 900
     hook_tolerance: int = 300
     extra: Mapping[str, str] = field(default_factory=dict)
+    request_stuck_after: int = 900  # seconds in processing before the admin is told
+    balance_request_expiry: int = 86400  # seconds a balance request waits for ACCEPT / DENY
+    otp_ttl: int = 300  # seconds a one-time code is good for
+    otp_window: int = 900  # rate-limit window for one-time codes, per phone
+    otp_max_per_window: int = 3
+    otp_max_tries: int = 5  # wrong codes before the code is burnt
+    # Approved Cloud API templates for outside the 24-hour window, as
+    # "message:template" items (message: a notification's template file name,
+    # e.g. notify_balance_added, or its switch kind, e.g. balance_added).
+    cloud_templates: tuple[str, ...] = ()
+    # The device transport (Android phones), see docs/device-protocol.md.
+    device_lease: int = 30  # seconds a phone has to send a leased message and ack it
+    device_poll_max: int = 25  # cap on GET /device/outbox?wait=N (below gunicorn's 30 s timeout)
+    device_online: int = 60  # a phone heard from this recently counts as online
+    device_max_attempts: int = 5  # leases (expired or given back) before a message is failed
+    # "phone:number;number" items: messages to those numbers go only through that phone.
+    device_pins: tuple[str, ...] = ()
+    # "contact name=number" items: AutoResponder and notification senders are names.
+    device_names: tuple[str, ...] = ()
+    device_reply_wait: float = 8.0  # seconds an AutoResponder exchange waits for the reply
+    device_dedupe_window: int = 60  # seconds a repeated AutoResponder sender+text is one message
+    # The admin page (standalone: WA_ADMIN_TOKEN signs in; see wa_addon/admin/auth.py).
+    admin_session_ttl: int = 12 * 3600  # seconds a signed-in admin page session lasts
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:
@@ -85,6 +108,15 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests, demo)."""
         return replace(self, **changes)
+
+    def to_env(self) -> dict[str, str]:
+        """The ``WA_*`` variables that rebuild these settings in a child process (workers)."""
+        env: dict[str, str] = dict(self.extra)
+        for f in fields(self):
+            if f.name != "extra":
+                value = getattr(self, f.name)
+                env["WA_" + f.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
+        return env
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict, secrets shown only as set or not set."""

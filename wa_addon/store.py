@@ -7,7 +7,8 @@ key                                    what / TTL
 =====================================  ========================================
 ``{ns}:seen:{kind}:{id}``              dedupe mark of an inbound message, an
                                        outbound message or a hook event; 7 days
-                                       (Meta resends webhooks for days)
+                                       (Meta resends webhooks for days); kind
+                                       ``cmd-{what}``: a command's first run
 ``{ns}:lane:{lane}:{p}:q``             FIFO of a lane partition; no TTL
 ``{ns}:lane:{lane}:{p}:proc``          items a drainer holds; no TTL (recovered)
 ``{ns}:lane:{lane}:{p}:busy``          the drainer's token; 60 s, refreshed
@@ -17,7 +18,13 @@ key                                    what / TTL
 ``{ns}:failed:{transport}``            list of failed outbound messages; no TTL
 ``{ns}:switch``                        hash of runtime switches; no TTL
 ``{ns}:pinfail:{who}`` / ``pinlock``   PIN failures (window) / lockout end
-``{ns}:dup:{who}:{svc}:{num}:{amt}``   a recent request, for the duplicate hold
+``{ns}:dup:{who}:{svc}:{num}:{amt}``   a recent request, for the duplicate hold:
+                                       "message id|request id";
+                                       ``duplicate_window`` (10 min)
+``{ns}:confirm:{who}``                 hash code -> a held repeat request
+                                       waiting for YES / CONFIRM <code>;
+                                       ``duplicate_window``, restarted by
+                                       each hold
 ``{ns}:log:in`` / ``{ns}:log:out``     capped lists of recent messages (500)
 ``{ns}:audit``                         capped list of commands run (2,000)
 ``{ns}:wf:{workflow}:{id}``            hash: a request's or balance request's
@@ -46,6 +53,8 @@ key                                    what / TTL
 ``{ns}:dev:chat:{hash}``               AutoResponder dedupe (sender+text) ->
                                        message id; the dedupe window
 ``{ns}:dev:wake``                      pub/sub channel (no key): work queued
+``{ns}:adminfail:{client}``            failed admin-page sign-ins from one
+                                       address; 15 min from the first
 =====================================  ========================================
 """
 
@@ -61,6 +70,7 @@ MSG_TTL = 30 * 24 * 3600
 LOG_SIZE = 500
 AUDIT_SIZE = 2000
 WORKFLOW_TTL = 90 * 24 * 3600
+ADMIN_LOGIN_WINDOW = 15 * 60
 
 
 class StoreUnavailable(Exception):
@@ -262,6 +272,10 @@ class Keys:
 
     def device_chat(self, digest: str) -> str:
         return f"{self.ns}:dev:chat:{digest}"
+
+    def admin_login_failures(self, client: str) -> str:
+        """Failed admin-page sign-ins from one client address (throttle); TTL ``ADMIN_LOGIN_WINDOW``."""
+        return f"{self.ns}:adminfail:{client}"
 
 
 class Scripts:

@@ -14,8 +14,11 @@ from wa_addon.store import Keys, text
 NOTIFICATION_KINDS = (
     "request_created",
     "request_updated",
+    "request_stuck",
     "balance_added",
     "balance_request",
+    "balance_request_updated",
+    "reseller_created",
     "reseller_updated",
     "reseller_reset",
     "otp",

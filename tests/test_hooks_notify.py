@@ -1,0 +1,261 @@
+"""Event -> lifecycle -> notifications, on real Redis and the real sandbox host (over HTTP).
+
+The worker's processor is called directly; the messages it returns are what
+the outbox would send.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from wa_addon import otp
+from wa_addon.hooks import PARAMS, events, notify
+from wa_addon.host import Request
+from wa_addon.host.http import HttpHost
+from wa_addon.render import LANGUAGES, Renderer
+from wa_addon.runtime import Runtime
+from wa_addon.settings import Settings
+from wa_addon.workflows import request as rq
+
+HOST_KEY = "notify-test-key"
+ADMIN = "8801711000000"
+RETAIL1 = "8801822222222"  # seeded: id 3, Karim Store, 2,500.00, English
+RETAIL2 = "8801933333333"  # seeded: id 4, Salma Shop, 500.00, Bengali
+KARIM = {"id": 3, "username": "retail1", "name": "Karim Store", "phone": RETAIL1, "language": "en"}
+
+
+@pytest.fixture(scope="module")
+def host_url(tmp_path_factory):
+    """The seeded sandbox host, shared by this module's tests (they only read from it)."""
+    from wa_addon.sandbox import SandboxDB, create_sandbox_app, seed
+    from wa_addon.testing.wsgi_server import serve_in_thread
+
+    db = SandboxDB(str(tmp_path_factory.mktemp("host") / "host.sqlite3"))
+    seed(db)
+    url, stop = serve_in_thread(create_sandbox_app(db, HOST_KEY))
+    yield url
+    stop()
+
+
+@pytest.fixture
+def rt(redis_url, namespace, host_url):
+    settings = Settings(redis_url=redis_url, namespace=namespace, host_url=host_url, host_key=HOST_KEY,
+                        hook_secret="s", admin_numbers=(ADMIN,), default_language="bn",
+                        cloud_templates=("notify_request_success:req_ok_v1", "balance_added:bal_v2"))
+    runtime = Runtime(settings, HttpHost(host_url, HOST_KEY))
+    runtime.start_drain = lambda *args: None  # no worker: the outbox is read directly
+    yield runtime
+    runtime.close()
+
+
+def run(rt, type, data, event_id=None):
+    event = events.new(type, data)
+    if event_id:
+        event = events.Event(event_id, event.type, event.created_at, event.data)
+    transport, msgs = notify.process(rt, event.to_json())
+    assert transport is None
+    return msgs
+
+
+def request(status="pending", **extra):
+    data = {"id": 12, "reseller_id": 3, "service": "FL", "operator": "GP", "number": "01712345678",
+            "amount": "50.00", "type": "prepaid", "status": status, "balance_after": "2450.00", "reseller": KARIM}
+    return {**data, **extra}
+
+
+# -- requests -------------------------------------------------------------------
+
+def test_a_new_request_goes_to_the_admin_with_the_number_masked(rt):
+    (msg,) = run(rt, "request.created", request())
+    assert (msg.to, msg.kind, msg.language) == (ADMIN, "notify.request_created", "bn")
+    assert "01712***678" in msg.text and "01712345678" not in msg.text
+    assert "CANCEL 12" in msg.text and "Karim Store" in msg.text
+
+
+def test_a_rerun_makes_the_same_ids_and_another_event_for_it_nothing(rt):
+    first = run(rt, "request.created", request(), event_id="evt_a")
+    rerun = run(rt, "request.created", request(), event_id="evt_a")  # the worker died before acking
+    other = run(rt, "request.created", request(), event_id="evt_b")  # the host sent it twice
+    assert [m.id for m in rerun] == [m.id for m in first]
+    assert other == []
+
+
+def test_success_tells_the_reseller_everything_unmasked(rt):
+    run(rt, "request.created", request())
+    run(rt, "request.updated", request("processing", previous_status="pending"))
+    (msg,) = run(rt, "request.updated", request("success", trx_id="TX77", previous_status="processing"))
+    assert (msg.to, msg.language, msg.kind) == (RETAIL1, "en", "notify.request_updated")
+    assert msg.text == "✅ Request #12 successful\nFL 01712345678 — ৳50.00\nTrx ID: TX77\nBalance: ৳2,450.00"
+    assert (msg.template, msg.params) == ("req_ok_v1", ["12", "01712345678", "৳50.00", "TX77", "৳2,450.00"])
+
+
+def test_cancelled_asks_the_host_for_the_balance_after_the_refund(rt):
+    data = request("cancelled", note="wrong number")
+    del data["reseller"]  # a host that sends no summary: the add-on looks the reseller up
+    run(rt, "request.created", request())
+    (msg,) = run(rt, "request.updated", data)
+    assert msg.to == RETAIL1
+    assert "Reason: wrong number" in msg.text and "Balance: ৳2,500.00" in msg.text
+
+
+def test_out_of_order_and_duplicate_updates_send_nothing(rt):
+    run(rt, "request.created", request())
+    assert len(run(rt, "request.updated", request("success", trx_id="T1"))) == 1
+    assert run(rt, "request.updated", request("processing")) == []  # late: processing after success
+    assert run(rt, "request.updated", request("success", trx_id="T1")) == []  # the host said it twice
+    assert rq.state(rt, 12) == rq.SUCCESS
+
+
+def test_an_update_for_an_unknown_request_is_adopted_once(rt):
+    (msg,) = run(rt, "request.updated", request("failed", id=99, note="operator down"))
+    assert msg.to == RETAIL1 and "Request #99 failed" in msg.text
+    assert rq.state(rt, 99) == rq.FAILED
+    assert run(rt, "request.created", request(id=99)) == []  # created arriving late: absorbed
+
+
+def test_the_admin_path_notifies_with_a_host_request(rt):
+    run(rt, "request.created", request())
+    outcome = rq.apply(rt, 12, rq.CANCEL, source="admin", cause="wamid-1")
+    req = Request(id=12, reseller_id=3, service="FL", operator="GP", number="01712345678", amount="50.00",
+                  type="prepaid", status="cancelled")
+    (msg,) = notify.request_changed(rt, outcome, req)
+    assert msg.to == RETAIL1 and msg.text.startswith("🚫 Request #12 cancelled")
+    # the host's own request.updated for that cancel comes later and is absorbed
+    assert run(rt, "request.updated", request("cancelled")) == []
+
+
+def test_a_stuck_request_is_flagged_to_the_admin_once(rt):
+    run(rt, "request.created", request())
+    run(rt, "request.updated", request("processing"))
+    later = rt.conn.time()[0] + rt.settings.request_stuck_after + 90  # 16.5 min
+    assert notify.housekeep(rt, now=later) == 1
+    assert notify.housekeep(rt, now=later + 3600) == 0
+    (msg,) = _outbox(rt)
+    assert msg.to == ADMIN and msg.kind == "notify.request_stuck"
+    assert "১৬ মিনিট" in msg.text and "01712***678" in msg.text and "CANCEL 12" in msg.text
+
+
+# -- balance --------------------------------------------------------------------
+
+def test_balance_added_names_who_paid_and_dedupes_by_payment(rt):
+    data = {"payment_id": 41, "reseller_id": 4, "amount": "300.00", "balance": "800.00",
+            "by": {"id": 2, "name": "Rahim Telecom"}, "reseller": {"phone": RETAIL2, "language": "bn"}}
+    (msg,) = run(rt, "balance.added", data)
+    assert msg.to == RETAIL2
+    assert msg.text == "💰 Rahim Telecom আপনার অ্যাকাউন্টে ৳৩০০.০০ যোগ করেছেন।\nনতুন ব্যালেন্স: ৳৮০০.০০"
+    assert (msg.template, msg.params) == ("bal_v2", ["৳৩০০.০০", "৳৮০০.০০", "Rahim Telecom"])
+    assert [m.id for m in run(rt, "balance.added", data)] == [msg.id]  # another event id, same payment
+
+
+def test_a_balance_request_goes_to_the_admin_with_the_reply_line(rt):
+    data = {"id": 7, "reseller_id": 3, "amount": "5000.00", "note": "weekend stock", "reseller": KARIM}
+    (msg,) = run(rt, "balance_request.created", data)
+    assert msg.to == ADMIN and "ACCEPT 7" in msg.text and "DENY 7" in msg.text and "weekend stock" in msg.text
+    assert run(rt, "balance_request.created", data) == []
+
+
+def test_a_denied_balance_request_is_told_and_an_approved_one_left_to_balance_added(rt):
+    run(rt, "balance_request.created", {"id": 7, "reseller_id": 3, "amount": "5000.00", "reseller": KARIM})
+    run(rt, "balance_request.created", {"id": 8, "reseller_id": 3, "amount": "100.00", "reseller": KARIM})
+    (msg,) = run(rt, "balance_request.updated", {"id": 7, "reseller_id": 3, "amount": "5000.00", "status": "denied"})
+    assert msg.to == RETAIL1 and msg.text == "Your balance request #7 for ৳5,000.00 was denied."
+    approved = {"id": 8, "reseller_id": 3, "amount": "100.00", "status": "approved"}
+    assert run(rt, "balance_request.updated", approved) == []
+
+
+def test_an_undecided_balance_request_expires_with_a_notice(rt):
+    run(rt, "balance_request.created", {"id": 9, "reseller_id": 3, "amount": "700.00", "reseller": KARIM})
+    later = rt.conn.time()[0] + rt.settings.balance_request_expiry + 1
+    assert notify.housekeep(rt, now=later) == 1
+    (msg,) = _outbox(rt)
+    assert msg.to == RETAIL1 and "expired" in msg.text
+    late = run(rt, "balance_request.updated", {"id": 9, "reseller_id": 3, "amount": "700.00", "status": "approved"})
+    assert late == []
+
+
+# -- resellers --------------------------------------------------------------------
+
+def test_an_edit_lists_what_changed_in_the_resellers_language(rt):
+    data = {**KARIM, "id": 4, "phone": RETAIL2, "language": "bn",
+            "changes": {"status": {"from": "active", "to": "suspended"}, "wa_user_id": {"from": None, "to": "BD.1"}}}
+    (msg,) = run(rt, "reseller.updated", data)
+    assert msg.to == RETAIL2 and msg.text == "✏️ আপনার অ্যাকাউন্টে পরিবর্তন হয়েছে:\n• অবস্থা: সক্রিয় → স্থগিত"
+    assert run(rt, "reseller.updated", {**data, "changes": {"wa_user_id": {"from": None, "to": "x"}}}) == []
+
+
+def test_a_reset_carries_password_and_pin_as_a_secret(rt):
+    (msg,) = run(rt, "reseller.reset", {"id": 3, "password": "Pa55word", "pin": "8642"})  # no phone: host lookup
+    assert msg.to == RETAIL1 and msg.secret
+    assert "Pa55word" in msg.text and "8642" in msg.text
+
+
+def test_a_new_reseller_is_welcomed(rt):
+    (msg,) = run(rt, "reseller.created", {"id": 7, "username": "rahim2", "name": "Rahim 2", "phone": "8801700000007",
+                                          "language": "bn"})
+    assert msg.to == "8801700000007" and "স্বাগতম, Rahim 2" in msg.text and not msg.secret
+
+
+# -- codes and free text ------------------------------------------------------------
+
+def test_otp_requested_sends_a_code_that_verifies_once(rt):
+    (msg,) = run(rt, "otp.requested", {"phone": "01822222222", "language": "en"}, event_id="evt_otp")
+    code = msg.text.split()[0]
+    assert msg.secret and msg.to == RETAIL1 and len(code) == 6
+    (again,) = run(rt, "otp.requested", {"phone": "01822222222", "language": "en"}, event_id="evt_otp")
+    assert again.text == msg.text  # a re-run sends the same code under the same id
+    assert otp.verify(rt, RETAIL1, code)
+    assert not otp.verify(rt, RETAIL1, code)
+
+
+def test_otp_requested_with_the_hosts_own_code_delivers_it(rt):
+    (msg,) = run(rt, "otp.requested", {"phone": RETAIL1, "code": "4711", "language": "en", "expires_in": 600})
+    assert msg.text.startswith("4711 is your verification code. It expires in 10 minutes.")
+
+
+def test_message_send_delivers_the_text_as_it_is(rt):
+    (msg,) = run(rt, "message.send", {"phone": "+8801822222222", "text": "Eid offer {{ 7*7 }}"})
+    assert (msg.to, msg.text, msg.kind) == (RETAIL1, "Eid offer {{ 7*7 }}", "notify.message")
+
+
+def test_a_switched_off_kind_sends_nothing(rt):
+    rt.switches.set(notify__request_created=False)
+    assert run(rt, "request.created", request()) == []
+    assert rq.state(rt, 12) == rq.PENDING  # the lifecycle still moves
+
+
+def test_a_bug_in_a_handler_does_not_jam_the_lane(rt, monkeypatch):
+    def broken(rt, event):
+        raise KeyError("bug")
+
+    monkeypatch.setitem(notify.HANDLERS, "message.send", broken)
+    assert run(rt, "message.send", {"phone": RETAIL1, "text": "x"}) == []
+
+
+# -- templates ------------------------------------------------------------------------
+
+SAMPLES = {
+    "id": 12, "service": "FL", "type": "prepaid", "number": "01712***678", "amount": "50.00", "name": "Karim Store",
+    "trx_id": "TX9", "reason": "operator down", "balance": "2450.00", "minutes": 15, "by": "Rahim Telecom",
+    "username": "retail1", "note": "urgent", "password": "Xy12ab", "pin": "4821", "code": "123456",
+    "changes": [{"field": "status", "old": "active", "new": "suspended"}], "summary": "status: suspended",
+}
+
+
+NOTIFICATIONS = sorted(name for name in PARAMS if name != "message")  # message.send is sent as written
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_notification_renders_short_in_both_languages(lang):
+    renderer = Renderer()
+    assert set(NOTIFICATIONS) <= set(renderer.names(lang))
+    for name in NOTIFICATIONS:
+        text = renderer.render(lang, name, **SAMPLES)
+        assert text and len(text) < 400 and "{" not in text, name
+
+
+def _outbox(rt):
+    from wa_addon.messages import Outbound
+
+    lane = rt.lanes["out:cloud"]
+    raws = [r for p in range(lane.parts) for r in rt.conn.lrange(rt.keys.lane(lane.name, p, "q"), 0, -1)]
+    return [Outbound.from_json(r) for r in raws]

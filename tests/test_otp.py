@@ -1,0 +1,150 @@
+"""One-time codes: single use, tries, rate limit, hashed at rest, and the HTTP door."""
+
+from __future__ import annotations
+
+import pytest
+from falcon import testing
+
+from wa_addon import otp
+from wa_addon.app import create_app
+from wa_addon.host.http import HttpHost
+from wa_addon.messages import Outbound
+from wa_addon.runtime import Runtime
+from wa_addon.settings import Settings
+
+PHONE = "8801822222222"
+HOST_KEY = "login-page-key"
+UNUSED_HOST = HttpHost("http://127.0.0.1:9", "unused")  # codes never ask the host
+
+
+@pytest.fixture
+def rt(redis_url, namespace):
+    settings = Settings(redis_url=redis_url, namespace=namespace, host_key=HOST_KEY, hook_secret="hs")
+    runtime = Runtime(settings, UNUSED_HOST)
+    runtime.start_drain = lambda *args: None  # no worker: the outbox is read directly
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def client(rt):
+    return testing.TestClient(create_app(rt.settings, UNUSED_HOST, runtime=rt))
+
+
+def outbox(rt) -> list[Outbound]:
+    lane = rt.lanes["out:cloud"]
+    raws = [r for p in range(lane.parts) for r in rt.conn.lrange(rt.keys.lane(lane.name, p, "q"), 0, -1)]
+    return [Outbound.from_json(r) for r in raws]
+
+
+def test_a_code_verifies_once(rt):
+    code = otp.issue(rt, PHONE)
+    assert len(code) == 6 and code.isdigit()
+    assert otp.verify(rt, PHONE, code)
+    assert not otp.verify(rt, PHONE, code)
+
+
+def test_bengali_digits_are_accepted(rt):
+    code = otp.issue(rt, PHONE)
+    assert otp.verify(rt, PHONE, code.translate(str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")))
+
+
+def test_five_wrong_tries_burn_the_code(rt):
+    code = otp.issue(rt, PHONE)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(5):
+        assert not otp.verify(rt, PHONE, wrong)
+    assert not otp.verify(rt, PHONE, code)
+
+
+def test_a_new_code_replaces_the_old_one(rt):
+    first = otp.issue(rt, PHONE)
+    second = otp.issue(rt, PHONE)
+    if first != second:  # one chance in a million that they match
+        assert not otp.verify(rt, PHONE, first)
+    assert otp.verify(rt, PHONE, second)
+
+
+def test_a_code_expires(rt):
+    code = otp.issue(rt, PHONE)
+    assert 0 < rt.conn.ttl(rt.keys.otp(PHONE)) <= 300
+    rt.conn.delete(rt.keys.otp(PHONE))  # what Redis does after otp_ttl
+    assert not otp.verify(rt, PHONE, code)
+
+
+def test_three_codes_per_window_then_rate_limited(rt):
+    for _ in range(3):
+        otp.issue(rt, PHONE)
+    with pytest.raises(otp.RateLimited) as err:
+        otp.issue(rt, PHONE)
+    assert 0 < err.value.retry_after <= 900
+    otp.issue(rt, "8801933333333")  # another phone is not affected
+
+
+def test_the_same_cause_gives_the_same_code_and_counts_once(rt):
+    codes = {otp.issue(rt, PHONE, cause="evt_1") for _ in range(5)}
+    assert len(codes) == 1
+    assert otp.issue(rt, PHONE, cause="evt_2")  # only two counted so far
+
+
+def test_redis_holds_no_code_in_clear(rt):
+    code = otp.issue(rt, PHONE)
+    stored = rt.conn.hgetall(rt.keys.otp(PHONE))
+    assert code.encode() not in b"".join(k + v for k, v in stored.items())
+
+
+def test_codes_never_reach_the_logs(rt, caplog):
+    caplog.set_level("DEBUG")
+    code = otp.issue(rt, PHONE)
+    otp.verify(rt, PHONE, code)
+    assert code not in caplog.text and PHONE not in caplog.text
+
+
+def test_the_message_is_a_secret(rt):
+    (msg,) = otp.message(rt, PHONE, "123456", "en")
+    assert msg.secret and msg.kind == "notify.otp" and msg.to == PHONE and "123456" in msg.text
+
+
+# -- HTTP -------------------------------------------------------------------------
+
+def auth(key=HOST_KEY):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_the_login_page_gets_a_code_sent_and_verifies_it(client, rt):
+    resp = client.simulate_post("/otp", json={"phone": "01822222222", "language": "en"}, headers=auth())
+    assert resp.status_code == 200 and resp.json == {"sent": True, "expires_in": 300}
+    (msg,) = outbox(rt)
+    assert msg.to == PHONE and msg.secret and msg.language == "en"
+    code = msg.text.split()[0]
+    ok = client.simulate_post("/otp/verify", json={"phone": "+8801822222222", "code": code}, headers=auth())
+    again = client.simulate_post("/otp/verify", json={"phone": PHONE, "code": code}, headers=auth())
+    assert (ok.json, again.json) == ({"valid": True}, {"valid": False})
+
+
+@pytest.mark.parametrize("path", ["/otp", "/otp/verify"])
+def test_without_the_host_key_nothing_happens(client, rt, path):
+    for headers in ({}, auth("wrong"), {"Authorization": HOST_KEY}):
+        resp = client.simulate_post(path, json={"phone": PHONE, "code": "1"}, headers=headers)
+        assert resp.status_code == 401 and resp.json["error"]["code"] == "unauthorized"
+    assert outbox(rt) == []
+
+
+def test_too_many_codes_answer_429(client):
+    for _ in range(3):
+        assert client.simulate_post("/otp", json={"phone": PHONE}, headers=auth()).status_code == 200
+    resp = client.simulate_post("/otp", json={"phone": PHONE}, headers=auth())
+    assert resp.status_code == 429 and resp.json["error"]["code"] == "rate_limited"
+    assert int(resp.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize(("body", "code"), [({"phone": "12"}, "bad_phone"), ([1], "bad_json")])
+def test_bad_requests_answer_400(client, body, code):
+    resp = client.simulate_post("/otp", json=body, headers=auth())
+    assert resp.status_code == 400 and resp.json["error"]["code"] == code
+
+
+def test_switched_off_codes_answer_503(client, rt):
+    rt.switches.set(notify__otp=False)
+    resp = client.simulate_post("/otp", json={"phone": PHONE}, headers=auth())
+    assert resp.status_code == 503 and resp.json["error"]["code"] == "disabled"

@@ -1,0 +1,330 @@
+"""Host events to notifications, in the worker.
+
+Each event steps its lifecycle first (requests, balance requests); only the
+event that made the change notifies, so a duplicate or out-of-order event
+sends nothing.  Notification ids derive from the transition (or the event, or
+the payment), so the same change reached twice, by a re-run or by an admin
+command racing a hook, is sent once.
+
+To the admin numbers: each new request, each balance request (with the
+ACCEPT / DENY line), each request stuck in processing.  To the reseller:
+request success / failed / cancelled, balance added, balance request denied
+or expired, welcome, account edited, account reset.  ``otp.requested`` and
+``message.send`` go to the phone they name.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, is_dataclass
+from typing import Any, cast
+
+import phonenumbers
+
+from wa_addon import otp, outbox
+from wa_addon.commands.grammar import national, parse_phone
+from wa_addon.hooks import Notes, Recipient
+from wa_addon.hooks import events as ev
+from wa_addon.hooks.events import Event
+from wa_addon.host import HostError, HostUnavailable
+from wa_addon.messages import Outbound
+from wa_addon.render import mask
+from wa_addon.runtime import Runtime
+from wa_addon.store import DOWN, StoreUnavailable
+from wa_addon.workflows import UNKNOWN, Outcome
+from wa_addon.workflows import balance_approval as approval
+from wa_addon.workflows import request as request_wf
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Runtime, Event], list[Outbound]]
+HIDDEN_CHANGES = frozenset({"wa_user_id"})  # internal to the host: not news to the reseller
+
+
+def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
+    """The event lane's processor: one queued event -> the notifications it makes."""
+    event = Event.from_json(raw)
+    try:
+        msgs = HANDLERS[event.type](rt, event)
+    except (HostUnavailable, StoreUnavailable, *DOWN):
+        raise  # kept in the lane and tried again later
+    except HostError as err:
+        log.warning("event %s (%s): host refused a lookup: %s", event.id, event.type, err.code)
+        msgs = []
+    except Exception:  # a bug must not jam the lane; id and type only: data may hold secrets
+        log.exception("event %s (%s) failed", event.id, event.type)
+        msgs = []
+    log.info("event %s (%s): %d notifications", event.id, event.type, len(msgs))
+    return None, msgs
+
+
+# -- requests ---------------------------------------------------------------
+
+def on_request_created(rt: Runtime, event: Event) -> list[Outbound]:
+    data = event.data
+    status = data.get("status") or request_wf.PENDING
+    outcome = request_wf.start(rt, data["id"], status, cause=event.id, info=_request_info(data))
+    if not outcome.changed:
+        return []
+    notes = Notes(rt, outcome.transition_id)
+    notes.admins("request_created", "notify_request_created",
+                 **_request_context(data, masked=True, region=rt.settings.country))
+    return notes.out
+
+
+def on_request_updated(rt: Runtime, event: Event) -> list[Outbound]:
+    data = event.data
+    outcome = request_wf.apply(rt, data["id"], data["status"], source="hook", cause=event.id)
+    if outcome.reason == UNKNOWN:  # created before the add-on listened: take the host's word
+        outcome = request_wf.start(rt, data["id"], data["status"], cause=event.id, info=_request_info(data))
+    return request_changed(rt, outcome, data)
+
+
+def request_changed(rt: Runtime, outcome: Outcome, request: Mapping[str, Any] | Any) -> list[Outbound]:
+    """The reseller's notification for a request transition (call it only as the winner).
+
+    Args:
+        rt: the runtime.
+        outcome: what ``workflows.request.apply`` answered; nothing unless ``changed``.
+        request: the request as the host describes it (event data, or a
+            ``host.Request``): reseller_id, number, amount, trx_id, note,
+            balance_after, and optionally ``reseller`` {phone, language}.
+    """
+    if not outcome.changed or outcome.state not in request_wf.TOLD:
+        return []
+    data = _as_dict(request)
+    to, balance = _requester(rt, data, fresh_balance=outcome.state != request_wf.SUCCESS)
+    notes = Notes(rt, outcome.transition_id)
+    context = _request_context(data, masked=False, region=rt.settings.country)
+    notes.send(to, "request_updated", f"notify_request_{outcome.state}", **context,
+               trx_id=data.get("trx_id") or "", reason=data.get("note") or "", balance=balance)
+    return notes.out
+
+
+def _requester(rt: Runtime, data: dict[str, Any], *, fresh_balance: bool) -> tuple[Recipient, Any]:
+    # After a refund the request's balance_after is stale: ask the host for the balance now.
+    after = None if fresh_balance else data.get("balance_after")
+    if after is not None and (data.get("reseller") or {}).get("phone"):
+        return _owner(rt, data), after
+    reseller = rt.host.get_reseller(str(data["reseller_id"]))
+    return Recipient(reseller.phone, reseller.language), reseller.balance if after is None else after
+
+
+def _request_info(data: dict[str, Any]) -> dict[str, Any]:
+    person = data.get("reseller") or {}
+    keys = ("reseller_id", "service", "number", "amount", "type")
+    return {**{k: data.get(k) for k in keys}, "name": person.get("name"), "username": person.get("username")}
+
+
+def _request_context(data: dict[str, Any], *, masked: bool, region: str = "BD") -> dict[str, Any]:
+    # The number is shown whole only to the reseller who asked for it.
+    number = _local(str(data.get("number") or ""), region)
+    person = data.get("reseller") or {}
+    return {"id": data["id"], "service": data.get("service") or "", "type": data.get("type") or "",
+            "number": mask(number) if masked else number, "amount": data.get("amount"),
+            "name": person.get("name") or data.get("name") or ""}
+
+
+def _local(number: str, region: str) -> str:
+    """A home-country phone as shop owners write it (8801712345678 -> 01712345678); else as is."""
+    prefix = str(phonenumbers.country_code_for_region(region))
+    if number.isdigit() and number.startswith(prefix) and parse_phone(number, region) == number:
+        return national(number, region)
+    return number
+
+
+# -- balance ----------------------------------------------------------------
+
+def on_balance_added(rt: Runtime, event: Event) -> list[Outbound]:
+    data = event.data
+    payment = data.get("payment_id")
+    notes = Notes(rt, f"payment:{payment}" if payment is not None else event.id)
+    notes.send(_owner(rt, data), "balance_added", "notify_balance_added", amount=data["amount"],
+               balance=data["balance"], by=(data.get("by") or {}).get("name") or "")
+    return notes.out
+
+
+def on_balance_request_created(rt: Runtime, event: Event) -> list[Outbound]:
+    data = event.data
+    owner, person = _owner(rt, data), data.get("reseller") or {}
+    info = {"reseller_id": data["reseller_id"], "phone": owner.phone, "language": owner.language,
+            "amount": data["amount"], "name": person.get("name"), "username": person.get("username")}
+    status = data.get("status") or approval.PENDING
+    outcome = approval.start(rt, data["id"], status, cause=event.id, info=info)
+    if not outcome.changed or outcome.state != approval.PENDING:
+        return []
+    notes = Notes(rt, outcome.transition_id)
+    notes.admins("balance_request", "notify_balance_request", id=data["id"], amount=data["amount"],
+                 name=person.get("name") or "", username=person.get("username") or "", note=data.get("note") or "")
+    return notes.out
+
+
+def on_balance_request_updated(rt: Runtime, event: Event) -> list[Outbound]:
+    data = event.data
+    outcome = approval.apply(rt, data["id"], data["status"], source="hook", cause=event.id)
+    if outcome.reason == UNKNOWN:
+        outcome = approval.start(rt, data["id"], data["status"], cause=event.id)
+    return balance_request_changed(rt, outcome, data)
+
+
+def balance_request_changed(rt: Runtime, outcome: Outcome,
+                            balance_request: Mapping[str, Any] | Any = None) -> list[Outbound]:
+    """The reseller's notification for a denied or expired balance request (call it only as the winner).
+
+    An approval sends nothing here: the host's ``balance.added`` tells the reseller.
+    """
+    if not outcome.changed or outcome.state not in (approval.DENIED, approval.EXPIRED):
+        return []
+    data = _as_dict(balance_request) if balance_request is not None else {}
+    info = approval.LIFECYCLE.info(rt, outcome.ident)
+    to = Recipient(info["phone"], info.get("language") or "bn") if info.get("phone") else _owner(rt, data)
+    notes = Notes(rt, outcome.transition_id)
+    notes.send(to, "balance_request_updated", f"notify_balance_request_{outcome.state}", id=outcome.ident,
+               amount=data.get("amount") or info.get("amount"))
+    return notes.out
+
+
+# -- resellers --------------------------------------------------------------
+
+def on_reseller_created(rt: Runtime, event: Event) -> list[Outbound]:
+    data = event.data
+    notes = Notes(rt, event.id)
+    password, pin = data.get("password") or "", data.get("pin") or ""  # only if the host chose to send them
+    notes.send(_itself(rt, data), "reseller_created", "notify_reseller_created", secret=bool(password or pin),
+               name=data.get("name") or "", username=data.get("username") or "", password=password, pin=pin)
+    return notes.out
+
+
+def on_reseller_updated(rt: Runtime, event: Event) -> list[Outbound]:
+    data = event.data
+    changes = [_change(name, value) for name, value in data["changes"].items() if name not in HIDDEN_CHANGES]
+    if not changes:
+        return []
+    notes = Notes(rt, event.id)
+    summary = "; ".join(f"{c['field']}: {c['new']}" for c in changes)
+    notes.send(_itself(rt, data), "reseller_updated", "notify_reseller_updated", name=data.get("name") or "",
+               changes=changes, summary=summary)
+    return notes.out
+
+
+def on_reseller_reset(rt: Runtime, event: Event) -> list[Outbound]:
+    data = event.data
+    notes = Notes(rt, event.id)
+    notes.send(_itself(rt, data), "reseller_reset", "notify_reseller_reset", secret=True,
+               name=data.get("name") or "", username=data.get("username") or "",
+               password=data["password"], pin=data["pin"])
+    return notes.out
+
+
+def _change(name: str, value: Any) -> dict[str, str]:
+    before, after = (value.get("from"), value.get("to")) if isinstance(value, dict) else (None, value)
+    return {"field": name, "old": _shown(before), "new": _shown(after)}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "-"
+    return "-" if value in (None, "") else str(value)
+
+
+# -- codes and free text ----------------------------------------------------
+
+def on_otp_requested(rt: Runtime, event: Event) -> list[Outbound]:
+    data = event.data
+    phone, code = data["phone"], data.get("code")
+    minutes = (data.get("expires_in") or 0) // 60 if code else rt.settings.otp_ttl // 60
+    if not code:
+        try:
+            code = otp.issue(rt, phone, cause=event.id)
+        except otp.RateLimited:
+            log.warning("event %s: one-time code for %s refused, rate limit", event.id, mask(phone))
+            return []
+    notes = Notes(rt, event.id)
+    notes.send(_phone(rt, data), "otp", "otp", secret=True, code=str(code), minutes=minutes)
+    return notes.out
+
+
+def on_message_send(rt: Runtime, event: Event) -> list[Outbound]:
+    notes = Notes(rt, event.id)
+    notes.send(_phone(rt, event.data), "message", "message", text=event.data["text"])
+    return notes.out
+
+
+# -- who gets it ------------------------------------------------------------
+
+def _owner(rt: Runtime, data: dict[str, Any]) -> Recipient:
+    """The reseller an event is about: from its ``reseller`` summary, else from the host."""
+    person = data.get("reseller") or {}
+    if person.get("phone"):
+        return Recipient(person["phone"], person.get("language") or rt.switches.default_language())
+    reseller = rt.host.get_reseller(str(data["reseller_id"]))
+    return Recipient(reseller.phone, reseller.language)
+
+
+def _itself(rt: Runtime, data: dict[str, Any]) -> Recipient:
+    """The reseller a ``reseller.*`` event describes."""
+    if data.get("phone"):
+        return Recipient(data["phone"], data.get("language") or rt.switches.default_language())
+    reseller = rt.host.get_reseller(str(data["id"]))
+    return Recipient(reseller.phone, reseller.language)
+
+
+def _phone(rt: Runtime, data: dict[str, Any]) -> Recipient:
+    return Recipient(data["phone"], data.get("language") or rt.switches.default_language())
+
+
+def _as_dict(obj: Mapping[str, Any] | Any) -> dict[str, Any]:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return asdict(obj)
+    return dict(cast(Mapping[str, Any], obj))
+
+
+HANDLERS: dict[str, Handler] = {
+    ev.REQUEST_CREATED: on_request_created,
+    ev.REQUEST_UPDATED: on_request_updated,
+    ev.BALANCE_ADDED: on_balance_added,
+    ev.BALANCE_REQUEST_CREATED: on_balance_request_created,
+    ev.BALANCE_REQUEST_UPDATED: on_balance_request_updated,
+    ev.RESELLER_CREATED: on_reseller_created,
+    ev.RESELLER_UPDATED: on_reseller_updated,
+    ev.RESELLER_RESET: on_reseller_reset,
+    ev.OTP_REQUESTED: on_otp_requested,
+    ev.MESSAGE_SEND: on_message_send,
+}
+
+
+# -- timers (the worker's housekeeper) ---------------------------------------
+
+def housekeep(rt: Runtime, now: float | None = None) -> int:
+    """Flag stuck requests to the admin and expire old balance requests; returns messages queued."""
+    now = time.time() if now is None else now
+    try:
+        msgs = _stuck(rt, now) + _expired(rt, now)
+    except DOWN:
+        raise
+    except Exception:  # the housekeeper thread must live on: it also restarts the lanes
+        log.exception("lifecycle timers failed")
+        return 0
+    if msgs:
+        outbox.push(rt, msgs)
+    return len(msgs)
+
+
+def _stuck(rt: Runtime, now: float) -> list[Outbound]:
+    out: list[Outbound] = []
+    for request_id, since, record in request_wf.take_stuck(rt, now):
+        log.warning("request %s stuck in processing since %.0f s", request_id, now - since)
+        notes = Notes(rt, f"stuck:request:{request_id}:v{record.version}")
+        context = _request_context({**record.info, "id": request_id}, masked=True, region=rt.settings.country)
+        notes.admins("request_stuck", "notify_request_stuck", minutes=max(1, int(now - since) // 60), **context)
+        out += notes.out
+    return out
+
+
+def _expired(rt: Runtime, now: float) -> list[Outbound]:
+    out: list[Outbound] = []
+    for outcome in approval.expire_due(rt, now):
+        out += balance_request_changed(rt, outcome)
+    return out

@@ -1,0 +1,177 @@
+"""One-time codes: issued, sent over WhatsApp, checked once.
+
+A code is 6 digits, good for ``settings.otp_ttl`` seconds (5 minutes) and one
+use; ``otp_max_tries`` wrong tries burn it; a phone gets at most
+``otp_max_per_window`` codes per ``otp_window``.  Redis keeps only an HMAC of
+phone and code (keyed with the deployment's secret), and no code is ever logged.
+
+The doors: the host's ``otp.requested`` event (:mod:`wa_addon.hooks.notify`),
+the admin's ``OTP`` chat command (:func:`issue` then :func:`message`), and,
+for a host's login page, ``POST {prefix}/otp`` and ``POST {prefix}/otp/verify``
+with the host key as bearer (:class:`OtpIssue`, :class:`OtpVerify`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import uuid
+from typing import Any
+
+import falcon
+
+from wa_addon import outbox
+from wa_addon.commands.grammar import ascii_digits, parse_phone
+from wa_addon.hooks import Notes, Recipient
+from wa_addon.messages import Outbound
+from wa_addon.render import LANGUAGES, mask
+from wa_addon.runtime import Runtime
+from wa_addon.store import DOWN, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+DIGITS = 6
+STORED, AGAIN, LIMITED = 1, 2, 0
+VALID = 1
+_KEYS = ("hook_secret", "host_key", "cloud_app_secret", "admin_token")  # the first one set keys the HMACs
+
+
+class RateLimited(Exception):
+    """Too many codes for this phone; ``retry_after`` seconds until the next one."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+def issue(rt: Runtime, phone: str, *, cause: str | None = None) -> str:
+    """A new code for ``phone`` (E.164 digits), replacing any earlier one.
+
+    Args:
+        rt: the runtime.
+        phone: who the code is for.
+        cause: an event id: the same cause always gives the same code, so a
+            re-run sends (and stores) the same one.  Default: a random code.
+
+    Raises:
+        RateLimited: ``phone`` had its codes for this window.
+    """
+    code = _derived(rt, cause) if cause and _secret(rt) else f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
+    s = rt.settings
+    keys = [rt.keys.otp(phone), rt.keys.otp_rate(phone)]
+    result = rt.scripts.otp_issue(keys=keys, args=[_digest(rt, phone, code), s.otp_ttl, s.otp_window,
+                                                   s.otp_max_per_window])
+    if result == LIMITED:
+        raise RateLimited(max(1, int(rt.conn.ttl(keys[1]))))
+    log.info("one-time code issued for %s", mask(phone))
+    return code
+
+
+def verify(rt: Runtime, phone: str, code: str) -> bool:
+    """Whether ``code`` is ``phone``'s live code; a right one is used up, wrong ones count."""
+    code = ascii_digits(str(code)).strip()
+    result = rt.scripts.otp_verify(keys=[rt.keys.otp(phone)], args=[_digest(rt, phone, code),
+                                                                    rt.settings.otp_max_tries])
+    log.info("one-time code for %s: %s", mask(phone), "valid" if result == VALID else "refused")
+    return result == VALID
+
+
+def message(rt: Runtime, phone: str, code: str, language: str | None = None,
+            cause: str | None = None) -> list[Outbound]:
+    """The WhatsApp message carrying ``code`` (empty if the ``otp`` switch is off); secret."""
+    notes = Notes(rt, cause or f"otp:{uuid.uuid4().hex}")
+    lang = language if language in LANGUAGES else rt.switches.default_language()
+    notes.send(Recipient(phone, lang), "otp", "otp", secret=True, code=code, minutes=rt.settings.otp_ttl // 60)
+    return notes.out
+
+
+def _secret(rt: Runtime) -> bytes:
+    return next((getattr(rt.settings, k).encode() for k in _KEYS if getattr(rt.settings, k)), b"")
+
+
+def _digest(rt: Runtime, phone: str, code: str) -> str:
+    # Without any secret set the namespace keys it: still no code in clear, but set WA_HOOK_SECRET.
+    key = _secret(rt) or rt.settings.namespace.encode()
+    return hmac.new(key, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _derived(rt: Runtime, cause: str) -> str:
+    number = int.from_bytes(hmac.new(_secret(rt), f"code:{cause}".encode(), hashlib.sha256).digest()[:8], "big")
+    return f"{number % 10**DIGITS:0{DIGITS}d}"
+
+
+# -- HTTP, for a host's login page --------------------------------------------
+
+def _error(resp: falcon.Response, status: str, code: str, message: str) -> None:
+    resp.status = status
+    resp.media = {"error": {"code": code, "message": message}}
+
+
+class _CodeResource:
+    """Shared checks: the host key as bearer, a JSON body, a phone number."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    def _phone_and_body(self, req: falcon.Request, resp: falcon.Response) -> tuple[str, dict[str, Any]] | None:
+        key = self.rt.settings.host_key
+        scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
+        if not key or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
+            _error(resp, falcon.HTTP_401, "unauthorized", "missing or wrong bearer key (the host key)")
+            return None
+        try:
+            body = json.loads(req.bounded_stream.read(64 * 1024) or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            _error(resp, falcon.HTTP_400, "bad_json", "the body must be a JSON object")
+            return None
+        phone = parse_phone(str(body.get("phone") or ""), self.rt.settings.country)
+        if phone is None:
+            _error(resp, falcon.HTTP_400, "bad_phone", "phone is not a phone number")
+            return None
+        return phone, body
+
+
+class OtpIssue(_CodeResource):
+    """``POST {prefix}/otp`` ``{"phone", "language"?}``: send a code over WhatsApp."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        got = self._phone_and_body(req, resp)
+        if got is None:
+            return
+        phone, body = got
+        try:
+            if not self.rt.switches.notify("otp"):
+                _error(resp, falcon.HTTP_503, "disabled", "one-time codes are switched off")
+                return
+            code = issue(self.rt, phone)
+            outbox.push(self.rt, message(self.rt, phone, code, body.get("language")))
+        except RateLimited as exc:
+            resp.set_header("Retry-After", str(exc.retry_after))
+            wait = f"too many codes for this phone; retry in {exc.retry_after} s"
+            _error(resp, falcon.HTTP_429, "rate_limited", wait)
+            return
+        except (StoreUnavailable, *DOWN):
+            _error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
+            return
+        resp.media = {"sent": True, "expires_in": self.rt.settings.otp_ttl}
+
+
+class OtpVerify(_CodeResource):
+    """``POST {prefix}/otp/verify`` ``{"phone", "code"}``: ``{"valid": bool}``; a valid code is used up."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        got = self._phone_and_body(req, resp)
+        if got is None:
+            return
+        phone, body = got
+        try:
+            valid = verify(self.rt, phone, str(body.get("code") or ""))
+        except DOWN:
+            _error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
+            return
+        resp.media = {"valid": valid}

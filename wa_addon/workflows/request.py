@@ -1,0 +1,95 @@
+"""The request lifecycle: pending -> processing -> success / failed / cancelled.
+
+The same moves the host allows (see the sandbox's ``service_requests``):
+a failed request may be resent or cancelled; resending puts it back to
+pending.  A request left in ``processing`` longer than
+``settings.request_stuck_after`` is flagged to the admin once
+(:func:`take_stuck`): its outcome is unknown, so nothing is refunded or
+resent on the add-on's own.
+
+Called by the hook processor (``source="hook"``) and by the admin commands
+(``source="admin"``); see :func:`apply`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from wa_addon.workflows import Lifecycle, Outcome, store
+
+if TYPE_CHECKING:
+    from wa_addon.runtime import Runtime
+
+# States
+PENDING = "pending"
+PROCESSING = "processing"
+SUCCESS = "success"
+FAILED = "failed"
+CANCELLED = "cancelled"
+STATES = [PENDING, PROCESSING, SUCCESS, FAILED, CANCELLED]
+
+# Triggers
+PROCESS = "process"
+COMPLETE = "complete"
+FAIL = "fail"
+CANCEL = "cancel"
+RESEND = "resend"
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": PROCESS, "source": PENDING, "dest": PROCESSING},
+    {"trigger": COMPLETE, "source": [PENDING, PROCESSING], "dest": SUCCESS},
+    {"trigger": FAIL, "source": [PENDING, PROCESSING], "dest": FAILED},
+    {"trigger": CANCEL, "source": [PENDING, PROCESSING, FAILED], "dest": CANCELLED},
+    {"trigger": RESEND, "source": [PROCESSING, FAILED], "dest": PENDING},
+]
+
+# The states a reseller is told about.
+TOLD = (SUCCESS, FAILED, CANCELLED)
+
+LIFECYCLE = Lifecycle("request", STATES, TRANSITIONS, PENDING, timed=PROCESSING)
+
+
+def apply(rt: Runtime, request_id: object, trigger_or_status: str, source: str = "admin",
+          cause: str | None = None) -> Outcome:
+    """Move a request by trigger (``cancel``) or status (``cancelled``); atomic against races.
+
+    Args:
+        rt: the runtime.
+        request_id: the host's request id.
+        trigger_or_status: one of the triggers or states above.
+        source: ``admin`` (a chat command) or ``hook`` (a host event).
+        cause: the chat message or event id; the same cause twice changes once.
+
+    Returns:
+        ``Outcome(changed=True, ...)`` for the one caller that made the change:
+        it sends the notifications (:func:`wa_addon.hooks.notify.request_changed`).
+    """
+    return LIFECYCLE.apply(rt, request_id, trigger_or_status, source=source, cause=cause)
+
+
+def start(rt: Runtime, request_id: object, status: str = PENDING, *, cause: str,
+          info: dict[str, Any] | None = None) -> Outcome:
+    """Record a request the add-on has not seen, in ``status``; absorbed if it exists."""
+    return LIFECYCLE.start(rt, request_id, status, cause=cause, info=info)
+
+
+def state(rt: Runtime, request_id: object) -> str | None:
+    """The request's state as the add-on knows it (None: never heard of it)."""
+    return LIFECYCLE.state(rt, request_id)
+
+
+def take_stuck(rt: Runtime, now: float | None = None) -> list[tuple[str, float, store.Record]]:
+    """Requests in processing for longer than ``request_stuck_after``, each returned once.
+
+    Returns:
+        (request id, since when, its record) for each request to flag.
+    """
+    now = time.time() if now is None else now
+    stuck = []
+    for request_id, since in store.due(rt, LIFECYCLE.name, now - rt.settings.request_stuck_after):
+        if store.take(rt, LIFECYCLE.name, request_id):  # another housekeeper may be on it
+            record = store.read(rt, LIFECYCLE.name, request_id)
+            if record.state == PROCESSING:
+                stuck.append((request_id, since, record))
+    return stuck
