@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -21,7 +22,7 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]  # type: ignore[no-any-return]
 
 
-def state_dir(settings: Settings) -> Path:
+def state_dir_of(settings: Settings) -> Path:
     """The folder for the embedded Redis and the demo database."""
     return Path(settings.state_dir or Path.home() / ".wa-addon")
 
@@ -32,7 +33,7 @@ def ensure_redis(settings: Settings) -> Settings:
         return settings
     from wa_addon.redis_server import EmbeddedRedis
 
-    server = EmbeddedRedis(state_dir(settings) / "redis").start()
+    server = EmbeddedRedis(state_dir_of(settings) / "redis").start()
     click.echo(f"embedded Redis: {server.url} (data in {server.dir})", err=True)
     os.environ["WA_REDIS_URL"] = server.url  # so child processes (workers) share it
     return settings.with_(redis_url=server.url)
@@ -56,21 +57,24 @@ def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
     Host events become WhatsApp messages; WhatsApp chats from the admin and the
     resellers become operations on the host.  Start with `wa-addon demo`.
     """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = {"settings": Settings.from_env(config_file=config)}
 
 
 @main.command()
 @click.option("--bind", default="127.0.0.1:8080", show_default=True, help="Address to listen on.")
-@click.option("--workers", default=2, show_default=True, help="gunicorn sync worker processes.")
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", default=16, show_default=True,
+              help="Threads per worker when phones long-poll (device transport); else sync workers.")
 @click.pass_context
-def serve(ctx: click.Context, bind: str, workers: int) -> None:
+def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
     """Serve the add-on's HTTP endpoints (webhooks, hooks, admin) under WA_PREFIX."""
     from wa_addon.serving import serve_gunicorn
 
     settings = ensure_redis(_settings(ctx))
     click.echo(f"serving {settings.prefix} on http://{bind}{settings.prefix}", err=True)
-    serve_gunicorn(settings, bind, workers)
+    serve_gunicorn(settings, bind, workers, threads)
 
 
 @main.command()
@@ -85,6 +89,36 @@ def worker(ctx: click.Context, processes: int, burst: bool) -> None:
 
     settings = ensure_redis(_settings(ctx))
     worker_mod.run_pool(partial(build_runtime, settings), processes, burst=burst)
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, help="Port of the demo's web server (127.0.0.1).")
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for the demo's Redis data and host database (default: WA_STATE_DIR or ~/.wa-addon/demo).")
+@click.pass_context
+def demo(ctx: click.Context, port: int, state_dir: str | None) -> None:
+    """Run everything on embedded defaults: Redis, the sandbox host with the add-on, a worker, a phone.
+
+    Honours every WA_* setting.  Chats typed on stdin as FROM: TEXT go in through
+    the simulated phone; its replies are printed.  The seeded accounts are fixed.
+    """
+    from wa_addon import demo as demo_mod
+
+    settings = _settings(ctx)
+    folder = Path(state_dir) if state_dir else state_dir_of(settings) / "demo"
+    settings = ensure_redis(settings.with_(state_dir=str(folder)))
+    demo_mod.run(settings, port, folder)
+
+
+@main.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check the settings, Redis, the host and each transport; exit 1 if any check fails."""
+    from wa_addon import doctor as doctor_mod
+
+    checks = doctor_mod.run(_settings(ctx))
+    click.echo(doctor_mod.format_report(checks))
+    sys.exit(0 if all(c.ok for c in checks) else 1)
 
 
 @main.command("check-host")
@@ -120,6 +154,75 @@ def send(ctx: click.Context, to: str, text: str, transport: str | None) -> None:
     msg = Outbound(id=short_hash(f"cli:{number}:{text}:{os.urandom(8).hex()}"), to=number, text=text, kind="cli")
     outbox.push(rt, [msg], transport)
     click.echo(f"queued {msg.id} to {number}")
+
+
+@main.group()
+def device() -> None:
+    """Manage the phones of the device transport (tokens, contact names)."""
+
+
+def _device(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from wa_addon.transports.device import DeviceTransport
+
+    return DeviceTransport(ensure_redis(_settings(ctx.find_root())))
+
+
+@device.command("add")
+@click.argument("name")
+@click.pass_context
+def device_add(ctx: click.Context, name: str) -> None:
+    """Register phone NAME and print its bearer token (shown only this once)."""
+    from wa_addon.transports.device_tokens import DeviceError
+
+    try:
+        click.echo(_device(ctx).add_phone(name))
+    except DeviceError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@device.command("revoke")
+@click.argument("name")
+@click.pass_context
+def device_revoke(ctx: click.Context, name: str) -> None:
+    """Revoke phone NAME's token; its leased messages go to the other phones."""
+    if not _device(ctx).revoke_phone(name):
+        raise click.ClickException(f"no phone named {name!r}")
+    click.echo(f"revoked {name}")
+
+
+@device.command("list")
+@click.pass_context
+def device_list(ctx: click.Context) -> None:
+    """The phones, whether each is online and when it was last heard from."""
+    for line in _device(ctx).report():
+        click.echo(line)
+
+
+@device.command("map")
+@click.argument("name")
+@click.argument("phone")
+@click.pass_context
+def device_map(ctx: click.Context, name: str, phone: str) -> None:
+    """Map a contact NAME (as the phones show it) to the number PHONE."""
+    try:
+        click.echo(f"{name} -> {_device(ctx).map_name(name, phone)}")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="PHONE") from exc
+
+
+@main.command("device-sim")
+@click.option("--url", required=True, help="The add-on's base URL, prefix included (http://host:8080/wa).")
+@click.option("--token", required=True, envvar="WA_DEVICE_TOKEN", help="The phone's token (wa-addon device add).")
+@click.option("--script", type=click.File("r", encoding="utf-8"), help="'FROM: text' lines to post first.")
+@click.option("--record", type=click.Path(dir_okay=False), help="Append each sent message to this JSONL file.")
+@click.option("--once", is_flag=True, help="Post the script, poll once, exit.")
+@click.option("--wait", default=25.0, show_default=True, help="Long-poll seconds.")
+def device_sim(url: str, token: str, script: TextIO | None, record: str | None, once: bool, wait: float) -> None:
+    """Play a phone: poll, "send" (print/record), ack; post chats typed as 'FROM: text'."""
+    from wa_addon.device_sim import DeviceSim, simulate
+
+    phone = DeviceSim(url, token, record=record, echo=click.echo)
+    simulate(phone, script=script, stdin=None if once else sys.stdin, once=once, wait=wait)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from wa_addon import journal
 from wa_addon.lanes import Item
 from wa_addon.messages import Outbound
-from wa_addon.runtime import Runtime, out_lane
+from wa_addon.runtime import Runtime, held_when_off, out_lane
 from wa_addon.store import MSG_TTL, text
 from wa_addon.transports.base import REENGAGE, RETRY, SendResult, Transport
 
@@ -26,12 +26,20 @@ DEFAULT_RETRY = 5.0
 STATUS_RANK = {"queued": 0, "handed": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5}
 
 
+# Kinds sent even while the admin has the add-on off: the one "service paused" answer.
+SYSTEM_KINDS = frozenset({"paused"})
+
+
 def push(rt: Runtime, messages: Iterable[Outbound], transport: str | None = None) -> int:
     """Queue messages on a transport's outbox (each id at most once)."""
-    items = [Item(m.to_json(), order_key=m.to, dedupe=m.id) for m in messages]
-    lane = rt.lanes[out_lane(transport or rt.default_transport)]
-    lane.push(items, rt.start_drain)
-    return len(items)
+    name = transport or rt.default_transport
+    by_lane: dict[str, list[Item]] = {}
+    for m in messages:
+        lane = out_lane(name, system=m.kind in SYSTEM_KINDS)
+        by_lane.setdefault(lane, []).append(Item(m.to_json(), order_key=m.to, dedupe=m.id))
+    for lane, items in by_lane.items():
+        rt.lanes[lane].push(items, rt.start_drain)
+    return sum(len(items) for items in by_lane.values())
 
 
 def drain(rt: Runtime, lane_name: str, part: int, token: str) -> int:
@@ -46,7 +54,7 @@ def drain(rt: Runtime, lane_name: str, part: int, token: str) -> int:
     ok_status = getattr(transport, "sent_status", "sent")  # a relay's SENT means "handed"
     rt.scripts.load_ack()  # once a job: a restarted Redis has forgotten its scripts
     while True:
-        if not rt.switches.enabled():
+        if held_when_off(lane_name) and not rt.switches.enabled():
             lane.release(part, token)  # kept, not lost: a kick resumes when switched on
             return sent
         batch = lane.claim(part, token, rt.settings.batch_size)

@@ -1,0 +1,235 @@
+"""``{prefix}/device/...``: the HTTP side of the device transport (the phones).
+
+Only HTTP translation lives here: tokens, queueing and leasing are in
+:mod:`wa_addon.transports.device`, the storing of inbound chats is the
+intake's job (the same intake as the Cloud API's).  Every endpoint takes the
+phone's token as ``Authorization: Bearer ...``; the AutoResponder webhook also
+takes ``?token=`` because that app cannot always set headers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any, Protocol
+
+import falcon
+
+from wa_addon.messages import Inbound, StatusUpdate, short_hash
+from wa_addon.settings import Settings
+from wa_addon.store import DOWN, StoreUnavailable
+from wa_addon.transports.device import DeviceTransport
+from wa_addon.transports.device_queue import ACK_STATUSES, Leased
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 * 1024
+MAX_ITEMS = 100  # messages or acks in one request
+MAX_LEASE = 50  # messages one poll may lease
+
+
+class Intake(Protocol):
+    def submit(self, inbound: list[Inbound], statuses: list[StatusUpdate]) -> int: ...
+
+
+class BadRequest(Exception):
+    """The body is not what the protocol says (answer 400 with ``code``)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _error(resp: falcon.Response, status: str, code: str, message: str) -> None:
+    resp.status = status
+    resp.media = {"error": {"code": code, "message": message}}
+
+
+class _PhoneResource:
+    """Common ground: the token check, body parsing, error answers."""
+
+    query_token = False  # may the token come as ?token= (AutoResponder only)
+
+    def __init__(self, device: DeviceTransport, settings: Settings, intake: Intake):
+        self.device, self.settings, self.intake = device, settings, intake
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._serve(req, resp, self.get)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._serve(req, resp, self.post)
+
+    def get(self, phone: str, req: falcon.Request) -> dict[str, Any]:
+        raise falcon.HTTPMethodNotAllowed(["POST"])
+
+    def post(self, phone: str, req: falcon.Request) -> dict[str, Any]:
+        raise falcon.HTTPMethodNotAllowed(["GET"])
+
+    def _serve(self, req: falcon.Request, resp: falcon.Response, handler: Any) -> None:
+        try:
+            phone = self.device.authenticate(self._token(req))
+            if phone is None:
+                resp.set_header("WWW-Authenticate", 'Bearer realm="wa-addon device"')
+                _error(resp, falcon.HTTP_401, "unauthorized", "missing, unknown or revoked device token")
+                return
+            resp.media = handler(phone, req)
+        except BadRequest as exc:
+            _error(resp, falcon.HTTP_400, exc.code, exc.message)
+        except (StoreUnavailable, *DOWN):
+            log.warning("device %s: store unavailable", req.path)
+            _error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
+
+    def _token(self, req: falcon.Request) -> str | None:
+        auth = req.get_header("Authorization") or ""
+        if auth[:7].lower() == "bearer ":
+            return auth[7:].strip()
+        return req.get_param("token") if self.query_token else None
+
+
+def read_json(req: falcon.Request) -> Any:
+    """The request body as JSON, or BadRequest."""
+    raw = req.bounded_stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise BadRequest("too_large", f"the body is over {MAX_BODY} bytes")
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as exc:
+        raise BadRequest("bad_json", "the body is not JSON") from exc
+
+
+def _items(body: Any, plural: str) -> list[dict[str, Any]]:
+    """One object, a list of them, or ``{plural: [...]}`` -> a list of dicts."""
+    items = body.get(plural) if isinstance(body, dict) and plural in body else body
+    items = [items] if isinstance(items, dict) else items
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise BadRequest("bad_payload", f"expected an object, a list of objects or {{{plural!r}: [...]}}")
+    if len(items) > MAX_ITEMS:
+        raise BadRequest("too_many", f"at most {MAX_ITEMS} items per request")
+    return items
+
+
+def _text(item: dict[str, Any], field: str) -> str:
+    value = item.get(field)
+    if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
+        raise BadRequest("bad_payload", f"each item needs a non-empty string {field!r}")
+    return str(value)
+
+
+class DeviceInbound(_PhoneResource):
+    """``POST /device/inbound``: the chats a phone saw (one, a list, or ``{"messages": [...]}``)."""
+
+    def post(self, phone: str, req: falcon.Request) -> dict[str, Any]:
+        items = _items(read_json(req), "messages")
+        parsed = [(_text(i, "id"), _text(i, "from"), _text(i, "text"), i) for i in items]
+        accepted: list[Inbound] = []
+        rejected = []
+        for index, (msg_id, sender, text, item) in enumerate(parsed):
+            number = self.device.sender_number(sender)
+            if item.get("group"):
+                rejected.append({"index": index, "code": "group", "message": "group chats are ignored"})
+            elif number is None:
+                rejected.append({"index": index, "code": "unknown_sender",
+                                 "message": "not a phone number nor a mapped contact name"})
+            else:
+                accepted.append(Inbound(transport="device", msg_id=f"{number}:{msg_id}", sender=number,
+                                        text=text, timestamp=_seconds(item.get("time"))))
+        self.device.remember(phone, [m.sender for m in accepted])
+        self.intake.submit(accepted, [])
+        log.info("device %s: %d messages in, %d rejected", phone, len(accepted), len(rejected))
+        return {"ok": True, "accepted": len(accepted), "rejected": rejected}
+
+
+class DeviceOutbox(_PhoneResource):
+    """``GET /device/outbox?wait=N&max=M``: lease what to send (a long poll)."""
+
+    def get(self, phone: str, req: falcon.Request) -> dict[str, Any]:
+        wait = min(max(_number(req, "wait", 0), 0), self.settings.device_poll_max)
+        count = min(max(int(_number(req, "max", 10)), 1), MAX_LEASE)
+        # No pause check here: the outbox holds messages before they reach the
+        # phones' queue, so what is in it is the "service paused" answer (sent
+        # while off) or was handed over before the switch went off.
+        leased = self.device.queue.wait_lease(phone, wait, count)
+        self.device.tokens.touch(phone)  # the poll's end is a contact too
+        return {"messages": [_leased(m) for m in leased], "lease_seconds": self.settings.device_lease}
+
+
+class DeviceAck(_PhoneResource):
+    """``POST /device/ack``: sent, failed (with its error) or retry, per lease."""
+
+    def post(self, phone: str, req: falcon.Request) -> dict[str, Any]:
+        acks = [_ack(item) for item in _items(read_json(req), "acks")]
+        results = []
+        for lease, status, error in acks:
+            result = self.device.queue.ack(phone, lease, status, error)
+            if status == "failed":
+                log.warning("device %s: send failed for lease %s: %s", phone, lease, error[:80])
+            results.append({"lease": lease, "result": result})
+        return {"results": results}
+
+
+class AutoResponder(_PhoneResource):
+    """``POST /device/autoresponder``: AutoResponder for WA's "web server" rule.
+
+    The reply goes back in the same exchange: we wait up to
+    ``device_reply_wait`` seconds for it; if it is late, the answer is empty
+    and the reply waits in the queue for this contact's next exchange or a
+    polling phone.
+    """
+
+    query_token = True
+
+    def post(self, phone: str, req: falcon.Request) -> dict[str, Any]:
+        query = _query(read_json(req))
+        if query.get("isTestMessage"):
+            return {"replies": [{"message": f"wa-addon: connected as {phone}"}]}
+        sender, text = str(query.get("sender") or ""), str(query.get("message") or "").strip()
+        if query.get("isGroup") or not text:
+            return {"replies": []}
+        number = self.device.sender_number(sender)
+        if number is None:
+            log.warning("autoresponder %s: unmapped contact name (hash %s)", phone, short_hash(sender, 8))
+            return {"replies": []}
+        chat = self.device.chat(number, text)
+        self.intake.submit([chat.inbound], [])
+        self.device.remember(phone, [number])
+        out = self.device.exchange(phone, number, chat.reply_id, self.settings.device_reply_wait)
+        return {"replies": [{"message": m.text} for m in out]}
+
+
+def _query(body: Any) -> dict[str, Any]:
+    query = body.get("query") if isinstance(body, dict) else None
+    if not isinstance(query, dict):
+        raise BadRequest("bad_payload", "expected {'query': {'sender', 'message', ...}}")
+    return query
+
+
+def _ack(item: dict[str, Any]) -> tuple[str, str, str]:
+    lease, status = _text(item, "lease"), _text(item, "status")
+    if status not in ACK_STATUSES:
+        raise BadRequest("bad_status", f"status is one of {', '.join(ACK_STATUSES)}")
+    error = item.get("error")
+    return lease, status, error if isinstance(error, str) else ""
+
+
+def _leased(m: Leased) -> dict[str, Any]:
+    return {"id": m.id, "lease": m.lease, "to": m.message.to, "text": m.message.text,
+            "deadline": round(m.deadline, 3)}
+
+
+def _number(req: falcon.Request, name: str, default: float) -> float:
+    raw = req.get_param(name)
+    try:
+        value = float(raw) if raw is not None else default
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise BadRequest("bad_param", f"{name} must be a number")
+    return value
+
+
+def _seconds(value: Any) -> int:
+    # Android clocks give milliseconds; the protocol says seconds; take either.
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return 0
+    return int(value / 1000 if value > 10**11 else value)
