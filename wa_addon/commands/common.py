@@ -1,15 +1,171 @@
-"""Commands every role has."""
+"""What the admin's and the resellers' commands share: HELP, argument helpers, reply contexts.
+
+The admin acts with ``actor=None`` (everyone); a reseller with its own id, so
+the host keeps it inside its subtree.  Both get the same shapes of replies.
+"""
 
 from __future__ import annotations
 
-from wa_addon.commands.registry import ADMIN, RESELLER, Context, Reply, command, commands_for
+import re
+from decimal import Decimal
+from typing import Any
+
+import phonenumbers
+
+from wa_addon.commands import grammar
+from wa_addon.commands.registry import ADMIN, RESELLER, Context, Refused, Reply, Usage, command, commands_for
+from wa_addon.host import HostError, NewReseller, Payment, Request, Reseller
+from wa_addon.store import SEEN_TTL
+
+HIDDEN = ("forbidden", "not_found")  # the host may hide a reseller outside the subtree either way
+_LEVEL = re.compile(r"[1-9]")
 
 
-def _help(ctx: Context, args: list[str]) -> Reply:
-    """HELP — the commands you may use"""
+def help_(ctx: Context, args: list[str]) -> Reply:
+    """HELP — this list"""
     usages = [c.usage for c in commands_for(ctx.role)]
-    return Reply("help", {"role": ctx.role, "usages": usages})
+    services = ", ".join(ctx.actor.services) if ctx.actor else ""  # what <service> may be, for this sender
+    return Reply("help", {"role": ctx.role, "usages": usages, "services": services})
 
 
-command("HELP", role=ADMIN)(_help)
-command("HELP", role=RESELLER)(_help)
+# -- arguments ---------------------------------------------------------------
+
+
+def echo(token: str) -> str:
+    """A token to quote back in a reply: a PIN typed in the wrong place is not repeated (replies are logged)."""
+    return "****" if grammar.is_pin(token) else token
+
+
+def one_id(args: list[str]) -> int:
+    """The single id argument (``12`` or ``#12``); Usage otherwise."""
+    value = grammar.parse_int(args[0]) if len(args) == 1 else None
+    if value is None:
+        raise Usage()
+    return value
+
+
+def amount_of(token: str) -> Decimal:
+    """An amount argument; Usage when it is not one."""
+    amount = grammar.parse_amount(token)
+    if amount is None:
+        raise Usage()
+    return amount
+
+
+def phone_of(ctx: Context, token: str) -> str:
+    """A phone argument as E.164 digits; Refused when it is not a number."""
+    phone = grammar.parse_phone(token, ctx.rt.settings.country)
+    if phone is None:
+        raise Refused("bad_number", number=echo(token), kind="phone")
+    return phone
+
+
+def reseller_ref(ctx: Context, token: str) -> str:
+    """What the host looks a reseller up by: a phone (E.164), an id, or a username."""
+    digits = re.sub(r"\D", "", token)
+    if len(digits) >= 8:
+        return phone_of(ctx, token)
+    if token.lstrip("#").isdigit():
+        return token.lstrip("#")
+    return token.lower()
+
+
+def visible_reseller(ctx: Context, token: str) -> Reseller:
+    """A reseller the sender may see (the admin: anyone; a reseller: its subtree)."""
+    try:
+        return ctx.host.get_reseller(reseller_ref(ctx, token), actor=ctx.actor_id)
+    except HostError as err:
+        if err.code in HIDDEN:
+            raise Refused("no_reseller" if ctx.role == ADMIN else "not_in_subtree", ref=echo(token)) from None
+        raise
+
+
+def first_run(ctx: Context, what: str) -> bool:
+    """Whether this message runs ``what`` for the first time (False: a redelivery or a retried job).
+
+    Pre-checks that would read the effect of the first run (a balance already
+    debited, a balance request already decided) are skipped on a re-run: the
+    host answers the repeated idempotency key with the first result.
+    """
+    key = ctx.rt.keys.seen(f"cmd-{what}", ctx.msg.dedupe_id)
+    return bool(ctx.rt.conn.set(key, "1", nx=True, ex=SEEN_TTL))
+
+
+def check_balance(ctx: Context, amount: Decimal) -> None:
+    """Refuse, before anything moves, an amount above the sender's balance (the host checks again)."""
+    assert ctx.actor is not None
+    me = ctx.host.get_reseller(str(ctx.actor.id), actor=ctx.actor.id)  # fresh: the cached lookup may be stale
+    if Decimal(me.balance) < amount:
+        raise Refused("insufficient_balance", balance=me.balance, amount=amount)
+
+
+# -- shared commands ---------------------------------------------------------
+
+
+def add_reseller(ctx: Context, args: list[str]) -> Reply:
+    """``<phone> <name...> [level]``: a new reseller under the sender; the reply shows its secrets once."""
+    if len(args) < 2:
+        raise Usage()
+    phone, rest = phone_of(ctx, args[0]), list(args[1:])
+    level = int(rest.pop()) if len(rest) >= 2 and _LEVEL.fullmatch(rest[-1]) else None
+    new = ctx.host.create_reseller(phone=phone, name=" ".join(rest), level=level, actor=ctx.actor_id,
+                                   idem_key=ctx.idem())
+    return Reply("reseller_added", new_reseller(ctx, new), secret=True)
+
+
+def pay(ctx: Context, args: list[str]) -> Reply:
+    """``<reseller> <amount>``: move balance to a reseller (the admin mints it)."""
+    if len(args) != 2:
+        raise Usage()
+    amount = amount_of(args[1])
+    target = visible_reseller(ctx, args[0])
+    if ctx.actor is not None:
+        if target.id == ctx.actor.id:
+            raise Refused("not_in_subtree", ref=echo(args[0]))
+        if first_run(ctx, "pay"):
+            check_balance(ctx, amount)
+    payment = ctx.host.add_balance(to=str(target.id), amount=f"{amount:.2f}", actor=ctx.actor_id,
+                                   idem_key=ctx.idem())
+    return Reply("payment_done", payment_context(target, payment))
+
+
+# -- reply contexts ----------------------------------------------------------
+
+
+def shown_number(number: str, region: str) -> str:
+    """A stored number as people read it: the local form for a number of ``region``."""
+    try:
+        parsed = phonenumbers.parse("+" + number)
+    except phonenumbers.NumberParseException:
+        return number  # an account or meter number
+    if phonenumbers.region_code_for_number(parsed) != region:
+        return number
+    return grammar.national(number, region)
+
+
+def reseller_card(r: Reseller, region: str) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "username": r.username, "phone": shown_number(r.phone, region),
+            "level": r.level, "status": r.status, "balance": r.balance, "services": ", ".join(r.services)}
+
+
+def request_card(r: Request, region: str) -> dict[str, Any]:
+    what = r.package or " ".join(w for w in (r.service, r.operator, r.type) if w)
+    return {"id": r.id, "what": what, "number": shown_number(r.number, region), "amount": r.amount, "status": r.status,
+            "trx_id": r.trx_id or "", "note": r.note or "", "created_at": (r.created_at or "")[:16].replace("T", " ")}
+
+
+def payment_context(target: Reseller, p: Payment) -> dict[str, Any]:
+    mine = p.from_balance_after
+    return {"id": p.id, "amount": p.amount, "name": target.name, "username": target.username,
+            "to_before": Decimal(p.balance_after) - Decimal(p.amount), "to_after": p.balance_after,
+            "from_before": Decimal(mine) + Decimal(p.amount) if mine else "", "from_after": mine or ""}
+
+
+def new_reseller(ctx: Context, new: NewReseller) -> dict[str, Any]:
+    # On a replay the host no longer has the secrets (it keeps hashes only).
+    card = reseller_card(new.reseller, ctx.rt.settings.country)
+    return {**card, "password": new.password, "pin": new.pin, "replayed": new.replayed}
+
+
+command("HELP", role=ADMIN)(help_)
+command("HELP", role=RESELLER)(help_)

@@ -27,15 +27,15 @@ ONCE_TTL = 3600  # "unknown number" and "paused" answers: one an hour per sender
 
 def handle(rt: Runtime, msg: Inbound) -> list[Outbound]:
     """The replies (and notices) for one inbound message."""
-    if not rt.switches.enabled():
-        return _once(rt, msg, "paused")
     ctx_or_reply = _identify(rt, msg)
     if isinstance(ctx_or_reply, list):
         return ctx_or_reply
     ctx = ctx_or_reply
+    if not rt.switches.enabled():
+        return _once(rt, msg, "paused", ctx.lang)  # in the sender's language; nothing is run
     tokens = grammar.tokenize(msg.text)
     cmd = _command(ctx, tokens)
-    reply = _run(ctx, cmd, tokens) if cmd else Reply("unknown_command", {"word": tokens[0] if tokens else ""})
+    reply = _run(ctx, cmd, tokens) if cmd else Reply("unknown_command", {"word": _echo(tokens[:1])})
     return _outbound(rt, ctx, reply)
 
 
@@ -59,6 +59,8 @@ def _command(ctx: Context, tokens: list[str]) -> Command | None:
     cmd = lookup(ctx.role, name)
     if cmd is None and ctx.role == RESELLER and name.isalnum():
         cmd = lookup(ctx.role, SERVICE)  # "FL 017... 50 1234": the word is a service code
+        if cmd and cmd.accepts and not cmd.accepts(ctx, name):
+            return None  # not a service either: "unknown command", and no PIN asked for
     return cmd
 
 
@@ -82,19 +84,32 @@ def _run(ctx: Context, cmd: Command, tokens: list[str]) -> Reply:
 def _check_pin(ctx: Context, cmd: Command, args: list[str]) -> list[str]:
     if not args or not grammar.is_pin(args[-1]):
         raise Usage()
+    verify_pin(ctx, args[-1])
+    return args[:-1]
+
+
+def verify_pin(ctx: Context, pin: str) -> None:
+    """Check the sender's PIN under the lockout; raises Refused (wrong or locked).
+
+    Also used by ``PIN <old> <new>``, so guessing through a PIN change counts too.
+    """
     assert ctx.actor is not None, "PIN commands are reseller commands"
     guard = PinGuard(ctx.rt.conn, ctx.rt.keys, ctx.rt.settings)
     who = str(ctx.actor.id)
     until = guard.locked_until(who)
     if until:
         raise Refused("pin_locked", until=_clock(until))
-    if not ctx.host.verify_pin(ctx.actor.id, grammar.ascii_digits(args[-1])):
+    if not ctx.host.verify_pin(ctx.actor.id, grammar.ascii_digits(pin)):
         until = guard.failed(who)
         if until:
             raise Refused("pin_locked", until=_clock(until))
         raise Refused("pin_wrong", left=guard.remaining(who))
     guard.succeeded(who)
-    return args[:-1]
+
+
+def _echo(words: list[str]) -> str:
+    # A PIN sent alone is not quoted back: replies are journaled.
+    return "****" if words and grammar.is_pin(words[0]) else "".join(words)
 
 
 def _clock(until: float) -> str:
@@ -116,25 +131,25 @@ def _audit(ctx: Context, cmd: Command, tokens: list[str], outcome: str) -> None:
     pipe.execute()
 
 
-def _once(rt: Runtime, msg: Inbound, template: str) -> list[Outbound]:
+def _once(rt: Runtime, msg: Inbound, template: str, lang: str | None = None) -> list[Outbound]:
     """Answer ``template`` at most once an hour per sender (no reply loops)."""
     who = msg.sender or msg.user_id or ""
     if not rt.conn.set(rt.keys.seen(f"once-{template}", short_hash(who)), "1", nx=True, ex=ONCE_TTL):
         return []
-    ctx = Context(rt, msg, "", None, rt.switches.default_language())
-    return _outbound(rt, ctx, Reply(template))
+    ctx = Context(rt, msg, "", None, lang or rt.switches.default_language())
+    return _outbound(rt, ctx, Reply(template, kind=template))
 
 
 def _outbound(rt: Runtime, ctx: Context, reply: Reply) -> list[Outbound]:
     msg = ctx.msg
     text = rt.renderer.render(ctx.lang, reply.template, **reply.context)
     out = [Outbound(id=short_hash(f"{msg.dedupe_id}:reply"), to=msg.sender or msg.user_id or "", text=text,
-                    kind="reply", language=ctx.lang)]
+                    kind=reply.kind, language=ctx.lang, secret=reply.secret)]
     for i, notice in enumerate(reply.notices):
         body = rt.renderer.render(notice.language, notice.template, **notice.context)
         out.append(Outbound(id=short_hash(f"{msg.dedupe_id}:notice:{i}"), to=notice.to, text=body,
-                            kind=notice.kind, language=notice.language))
-    return out
+                            kind=notice.kind, language=notice.language, secret=notice.secret))
+    return out + reply.outbound
 
 
-__all__ = ["SERVICE", "handle"]
+__all__ = ["SERVICE", "handle", "verify_pin"]

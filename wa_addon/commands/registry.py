@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wa_addon.host import Reseller
-from wa_addon.messages import Inbound
+from wa_addon.messages import Inbound, Outbound
 
 if TYPE_CHECKING:
     from wa_addon.runtime import Runtime
@@ -21,12 +21,42 @@ if TYPE_CHECKING:
 ADMIN = "admin"
 RESELLER = "reseller"
 
-# Who may run what.  The dispatcher refuses anything not listed for the role;
-# a test checks this table and the registered handlers agree.
+BOTH = frozenset({ADMIN, RESELLER})
+ADMIN_ONLY = frozenset({ADMIN})
+RESELLER_ONLY = frozenset({RESELLER})
+
+# Who may run what, in the order HELP lists them.  The dispatcher refuses
+# anything not listed for the role; a test checks this table and the
+# registered handlers agree.  A name both roles have is two commands (the
+# admin's needs no PIN and sees everyone).
 ACL: dict[str, frozenset[str]] = {
-    "HELP": frozenset({ADMIN, RESELLER}),
-    "BAL": frozenset({RESELLER}),
+    "BAL": RESELLER_ONLY,
+    "SERVICE": RESELLER_ONLY,  # "<service> <number> <amount> ... <PIN>": any other word
+    "PKG": RESELLER_ONLY,
+    "YES": RESELLER_ONLY,
+    "CONFIRM": RESELLER_ONLY,
+    "NO": RESELLER_ONLY,
+    "ADDBAL": BOTH,
+    "ADDRS": BOTH,
+    "RS": BOTH,
+    "REQ": BOTH,
+    "RESEND": ADMIN_ONLY,
+    "CANCEL": ADMIN_ONLY,
+    "COMPLETE": ADMIN_ONLY,
+    "ACCEPT": ADMIN_ONLY,
+    "DENY": ADMIN_ONLY,
+    "SEND": ADMIN_ONLY,
+    "OTP": ADMIN_ONLY,
+    "PERM": RESELLER_ONLY,
+    "OPS": BOTH,
+    "PKGS": BOTH,
+    "PIN": RESELLER_ONLY,
+    "LANG": RESELLER_ONLY,
+    "HELP": BOTH,
 }
+
+# Other words for a command (Bengali replies to "send it again?").
+ALIASES: dict[str, str] = {"হ্যাঁ": "YES", "হ্যা": "YES", "না": "NO"}
 
 
 class Usage(Exception):
@@ -51,6 +81,7 @@ class Notice:
     context: dict[str, Any]
     language: str = "bn"
     kind: str = "notify.command"
+    secret: bool = False  # holds a password, PIN or code: never journaled
 
 
 @dataclass
@@ -60,6 +91,10 @@ class Reply:
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
+    secret: bool = False  # holds a password or PIN (a new account): never journaled
+    # Messages built by their owners (a one-time code, a message to any number), sent as they are.
+    outbound: list[Outbound] = field(default_factory=list)
+    kind: str = "reply"  # the outbound kind; "paused" goes out even while the add-on is off
 
 
 @dataclass
@@ -97,6 +132,8 @@ class Command:
     handler: Handler
     pin: bool  # the last token is the sender's PIN
     secret: bool = False  # every argument is secret (PIN change): never audited
+    # For the catch-all SERVICE: whether a keyword is one it takes (else "unknown command").
+    accepts: Callable[[Context, str], bool] | None = None
 
     @property
     def usage(self) -> str:
@@ -107,14 +144,25 @@ class Command:
 REGISTRY: dict[tuple[str, str], Command] = {}
 
 
-def command(name: str, *, role: str, pin: bool = False, secret: bool = False) -> Callable[[Handler], Handler]:
-    """Register ``handler`` as command ``name`` for ``role``."""
+def command(
+    name: str, *, role: str, pin: bool = False, secret: bool = False,
+    accepts: Callable[[Context, str], bool] | None = None,
+) -> Callable[[Handler], Handler]:
+    """Register ``handler`` as command ``name`` for ``role``.
+
+    Args:
+        name: the keyword (upper case).
+        role: ADMIN or RESELLER; :data:`ACL` must list it for the name.
+        pin: the last token is the sender's PIN, checked before the handler runs.
+        secret: every argument is secret: the audit keeps none.
+        accepts: for a catch-all command, which keywords it takes.
+    """
 
     def register(handler: Handler) -> Handler:
         key = (role, name)
         if key in REGISTRY:
             raise ValueError(f"command {name} registered twice for {role}")
-        REGISTRY[key] = Command(name, role, handler, pin, secret)
+        REGISTRY[key] = Command(name, role, handler, pin, secret, accepts)
         return handler
 
     return register
@@ -125,10 +173,11 @@ def allowed(role: str, name: str) -> bool:
 
 
 def lookup(role: str, name: str) -> Command | None:
-    """The command ``name`` as ``role`` may run it, or None."""
+    """The command ``name`` (or an alias of it) as ``role`` may run it, or None."""
+    name = ALIASES.get(name, name)
     return REGISTRY.get((role, name)) if allowed(role, name) else None
 
 
 def commands_for(role: str) -> list[Command]:
-    """Every command ``role`` may run, in a stable order (for HELP)."""
-    return [c for (r, n), c in sorted(REGISTRY.items()) if r == role and allowed(role, n)]
+    """Every command ``role`` may run, in the order of :data:`ACL` (HELP: the most used first)."""
+    return [REGISTRY[(role, n)] for n in ACL if allowed(role, n) and (role, n) in REGISTRY]

@@ -1,8 +1,23 @@
-"""Reseller commands: each a small function whose docstring is its usage line."""
+"""Reseller commands: each a small function whose docstring is its usage line.
+
+A reseller acts as itself (``actor`` = its id): the host keeps it inside its
+own subtree, and the refusals here say so before the host has to.  The
+money request commands (a service, a package, YES) are in :mod:`.service`,
+the catalogue (PERM, OPS, PKGS) in :mod:`.catalog`.
+"""
 
 from __future__ import annotations
 
-from wa_addon.commands.registry import RESELLER, Context, Reply, Usage, command
+from wa_addon.commands import common, grammar
+from wa_addon.commands.dispatch import verify_pin
+from wa_addon.commands.registry import RESELLER, Context, Refused, Reply, Usage, command
+from wa_addon.host import HostError, Reseller
+
+LIST_MAX = 15  # sub-resellers listed in one reply (a phone screen)
+RECENT = 5  # requests listed by REQ without an id
+LANGUAGES = {"bn": "bn", "bangla": "bn", "bengali": "bn", "বাংলা": "bn", "en": "en", "english": "en",
+             "ইংরেজি": "en"}
+NEW_PIN_DIGITS = (4, 6)
 
 
 @command("BAL", role=RESELLER)
@@ -10,6 +25,81 @@ def balance(ctx: Context, args: list[str]) -> Reply:
     """BAL — your balance"""
     if args:
         raise Usage()
-    assert ctx.actor is not None
-    me = ctx.host.get_reseller(str(ctx.actor.id), actor=ctx.actor.id)  # fresh, not the cached lookup
+    me = _me(ctx)
     return Reply("balance", {"name": me.name, "balance": me.balance})
+
+
+@command("ADDBAL", role=RESELLER, pin=True)
+def add_balance(ctx: Context, args: list[str]) -> Reply:
+    """ADDBAL <reseller> <amount> <PIN> — pay one of your resellers"""
+    return common.pay(ctx, args)
+
+
+@command("ADDRS", role=RESELLER, pin=True)
+def add_reseller(ctx: Context, args: list[str]) -> Reply:
+    """ADDRS <phone> <name> [level] <PIN> — a new reseller under you"""
+    return common.add_reseller(ctx, args)
+
+
+@command("RS", role=RESELLER)
+def resellers(ctx: Context, args: list[str]) -> Reply:
+    """RS [<reseller>] — your resellers' status and balance"""
+    if len(args) > 1:
+        raise Usage()
+    region = ctx.rt.settings.country
+    if args:
+        return Reply("reseller", common.reseller_card(common.visible_reseller(ctx, args[0]), region))
+    assert ctx.actor is not None
+    children = ctx.host.list_children(ctx.actor.id, actor=ctx.actor.id)
+    cards = [common.reseller_card(r, region) for r in children[:LIST_MAX]]
+    return Reply("resellers", {"resellers": cards, "more": max(0, len(children) - LIST_MAX)})
+
+
+@command("REQ", role=RESELLER)
+def requests(ctx: Context, args: list[str]) -> Reply:
+    """REQ [<id>] — your request, or your last 5"""
+    assert ctx.actor is not None
+    region = ctx.rt.settings.country
+    if not args:
+        recent = ctx.host.list_requests(actor=ctx.actor.id, limit=RECENT)
+        return Reply("requests", {"requests": [common.request_card(r, region) for r in recent]})
+    request_id = common.one_id(args)
+    try:
+        request = ctx.host.get_request(request_id, actor=ctx.actor.id)
+    except HostError as err:
+        if err.code in common.HIDDEN:
+            raise Refused("no_request", id=request_id, yours=True) from None
+        raise
+    return Reply("request_status", common.request_card(request, region))
+
+
+@command("PIN", role=RESELLER, secret=True)
+def change_pin(ctx: Context, args: list[str]) -> Reply:
+    """PIN <old> <new> — change your PIN"""
+    if len(args) != 2 or not all(grammar.is_pin(a) for a in args):
+        raise Usage()
+    old, new = (grammar.ascii_digits(a) for a in args)
+    low, high = NEW_PIN_DIGITS
+    if not low <= len(new) <= high:
+        raise Refused("pin_format", min=low, max=high)
+    verify_pin(ctx, old)  # a wrong old PIN counts towards the lockout like any other
+    assert ctx.actor is not None
+    ctx.host.change_pin(ctx.actor.id, old, new)
+    return Reply("pin_changed")
+
+
+@command("LANG", role=RESELLER)
+def language(ctx: Context, args: list[str]) -> Reply:
+    """LANG bn|en — the language of your replies"""
+    chosen = LANGUAGES.get(args[0].lower()) if len(args) == 1 else None
+    if chosen is None:
+        raise Usage()
+    assert ctx.actor is not None
+    ctx.host.update_reseller(ctx.actor.id, {"language": chosen}, actor=ctx.actor.id)
+    ctx.lang = chosen  # this very reply already speaks it
+    return Reply("language_set", {"language": chosen})
+
+
+def _me(ctx: Context) -> Reseller:
+    assert ctx.actor is not None
+    return ctx.host.get_reseller(str(ctx.actor.id), actor=ctx.actor.id)  # fresh, not the cached lookup

@@ -196,6 +196,20 @@ class Host(Protocol):
         """A new reseller under ``actor`` (or under the admin)."""
         ...
 
+    def update_reseller(self, reseller_id: int, fields: dict[str, Any], *, actor: int | None = None) -> Reseller:
+        """Edit name, status, language, services (or, as admin, wa_user_id)."""
+        ...
+
+    def reset_reseller(self, reseller_id: int, *, actor: int | None = None, idem_key: str) -> NewReseller:
+        """New password and PIN for a reseller (the admin or an ancestor)."""
+        ...
+
+    def create_balance_request(
+        self, *, amount: str, actor: int, idem_key: str, note: str | None = None
+    ) -> BalanceRequest:
+        """``actor`` asks its parent (or the admin) for balance."""
+        ...
+
     def add_balance(self, *, to: str, amount: str, actor: int | None, idem_key: str) -> Payment:
         """Move ``amount`` from ``actor`` (or mint, for the admin) to reseller ``to``."""
         ...

@@ -1,0 +1,170 @@
+"""Admin commands: requests, resellers, balance, balance requests, SEND and OTP."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from test_commands_chat import ADMIN, RETAIL1, open_chat
+
+from wa_addon import otp
+from wa_addon.workflows import balance_approval as approval
+
+
+@pytest.fixture
+def chat(redis_url, namespace, sandbox):
+    yield from open_chat(redis_url, namespace, sandbox)
+
+
+@pytest.fixture
+def request_id(chat) -> int:
+    """A pending request of retail1: FL 01712345678, 50.00 (balance now 2,450.00)."""
+    chat.reply(RETAIL1, "FL 01712345678 50 4321")
+    return chat.host.list_requests(actor=3, limit=1)[0].id
+
+
+def balance_request(chat, amount: str = "1000") -> int:
+    return chat.host.create_balance_request(amount=amount, actor=3, idem_key=f"br-{amount}").id
+
+
+# -- requests ----------------------------------------------------------------
+
+
+def test_req(chat, request_id):
+    text = chat.reply(ADMIN, f"REQ {request_id}")
+    assert text.startswith(f"Request #{request_id}: pending\nFL GP prepaid 01712345678 — ৳50.00")
+    assert chat.reply(ADMIN, "REQ 999") == "No request #999."
+    assert chat.reply(ADMIN, "REQ").startswith("Usage: REQ <id>")
+
+
+def test_cancel_refunds_and_cannot_be_done_twice(chat, request_id):
+    text = chat.reply(ADMIN, f"CANCEL {request_id}")
+    assert text == (f"Request #{request_id} cancelled and refunded.\nFL GP prepaid 01712345678 — ৳50.00\n"
+                    "Status: cancelled\nKarim Store's balance: ৳2,500.00")
+    assert chat.balance("retail1") == "2500.00"
+    assert chat.reply(ADMIN, f"CANCEL {request_id}") == f"Request #{request_id} is cancelled: it cannot be cancelled."
+    assert chat.balance("retail1") == "2500.00"
+
+
+def test_complete_with_a_trx_id(chat, request_id):
+    text = chat.reply(ADMIN, f"COMPLETE {request_id} TX99ab")
+    assert text.startswith(f"Request #{request_id} marked successful.") and "Trx ID: TX99ab" in text
+    assert chat.host.get_request(request_id).trx_id == "TX99ab"
+    assert chat.reply(ADMIN, "COMPLETE").startswith("Usage: COMPLETE <id> [trx]")
+
+
+def test_resend_a_failed_request(chat, request_id):
+    chat.host.act_on_request(request_id, "fail", idem_key="fail-it")
+    text = chat.reply(ADMIN, f"RESEND {request_id}")
+    assert text.startswith(f"Request #{request_id} sent again.") and "Status: pending" in text
+    assert chat.balance("retail1") == "2450.00"  # refunded on failure, charged again on resend
+    assert chat.reply(ADMIN, f"RESEND {request_id}").endswith("it cannot be sent again.")
+
+
+def test_the_same_cancel_message_twice_refunds_once(chat, request_id):
+    first = chat.reply(ADMIN, f"CANCEL {request_id}", msg_id="wamid.cancel")
+    again = chat.reply(ADMIN, f"CANCEL {request_id}", msg_id="wamid.cancel")
+    assert first == again and chat.balance("retail1") == "2500.00"
+
+
+# -- resellers and balance ----------------------------------------------------
+
+
+def test_addrs_shows_the_secrets_in_a_secret_reply(chat):
+    out = chat.send(ADMIN, "ADDRS +8801799999999 Nur Traders 1")
+    assert out[0].secret and out[0].text.startswith("👤 New reseller Nur Traders · level 1\nPhone: 01799999999")
+    pin = re.search(r"PIN: (\d+)", out[0].text).group(1)
+    created = chat.host.get_reseller("8801799999999")
+    assert (created.parent_id, created.name) == (1, "Nur Traders") and chat.host.verify_pin(created.id, pin)
+    assert chat.reply(ADMIN, "ADDRS 01799999999 Again") == "Not done: a reseller with this number exists already"
+
+
+def test_addbal_mints_and_shows_the_balances(chat):
+    text = chat.reply(ADMIN, "ADDBAL retail1 1000")
+    assert text.startswith("💰 ৳1,000.00 added to Karim Store (retail1)\nTheir balance: ৳2,500.00 → ৳3,500.00")
+    assert "Your balance" not in text
+    assert chat.balance("retail1") == "3500.00"
+    assert chat.reply(ADMIN, "ADDBAL nobody 10") == 'No reseller "nobody".'
+    assert chat.reply(ADMIN, "ADDBAL retail1 -5").startswith("Usage: ADDBAL <reseller> <amount>")
+
+
+def test_rs(chat):
+    text = chat.reply(ADMIN, "RS 01655555555")
+    assert text == ("Nipa Mobile (retail3) · level 2\n01655555555 · ⛔ suspended\nBalance: ৳800.00\n"
+                    "Services: FL")
+    assert chat.reply(ADMIN, "RS").startswith("Usage: RS <reseller>")
+
+
+# -- balance requests ---------------------------------------------------------
+
+
+def test_accept_moves_the_money_once(chat):
+    br = balance_request(chat)
+    text = chat.reply(ADMIN, f"ACCEPT {br}")
+    assert text == (f"✅ Balance request #{br} approved: ৳1,000.00 to Karim Store (retail1).\n"
+                    "Their balance: ৳3,500.00")
+    assert chat.reply(ADMIN, f"ACCEPT {br}") == f"Balance request #{br} is already approved."
+    assert chat.reply(ADMIN, f"DENY {br}") == f"Balance request #{br} is already approved."
+    assert chat.balance("retail1") == "3500.00"
+
+
+def test_the_same_accept_message_twice_pays_once(chat):
+    br = balance_request(chat)
+    first = chat.reply(ADMIN, f"ACCEPT {br}", msg_id="wamid.accept")
+    assert chat.reply(ADMIN, f"ACCEPT {br}", msg_id="wamid.accept") == first
+    assert chat.balance("retail1") == "3500.00"
+
+
+def test_deny_moves_nothing(chat):
+    br = balance_request(chat, "700")
+    assert chat.reply(ADMIN, f"DENY {br}") == (
+        f"❌ Balance request #{br} denied: ৳700.00 for Karim Store (retail1).")
+    assert chat.balance("retail1") == "2500.00"
+    assert chat.reply(ADMIN, "DENY 999") == "No balance request #999."
+
+
+def test_an_expired_balance_request_cannot_be_accepted_from_chat(chat):
+    br = balance_request(chat)
+    approval.start(chat.rt, br, approval.EXPIRED, cause="test")
+    assert chat.reply(ADMIN, f"ACCEPT {br}") == (
+        f"Balance request #{br} has expired; the reseller was told to ask again.")
+    assert chat.balance("retail1") == "2500.00"
+
+
+# -- SEND and OTP --------------------------------------------------------------
+
+
+def test_send_a_message_as_typed(chat):
+    out = chat.send(ADMIN, "SEND 01799999999 Eid Mubarak!  অফার ৫০% ছাড়")
+    assert out[0].text == "📨 Message queued for 01799999999."
+    assert (out[1].to, out[1].text) == ("8801799999999", "Eid Mubarak!  অফার ৫০% ছাড়")
+    assert chat.send(ADMIN, "SEND 01799999999 hi", msg_id="wamid.s")[1].id == \
+        chat.send(ADMIN, "SEND 01799999999 hi", msg_id="wamid.s")[1].id  # a re-run is the same message
+    assert chat.reply(ADMIN, "SEND 01799999999").startswith("Usage: SEND <phone> <text>")
+
+
+def test_send_in_the_resellers_language(chat):
+    out = chat.send(ADMIN, "SEND 01933333333 hi")
+    assert out[1].language == "bn"
+
+
+def test_otp_goes_to_the_phone_only(chat):
+    out = chat.send(ADMIN, "OTP 01822222222")
+    assert out[0].text == "🔑 A one-time code was sent to 01822222222 (valid 5 min)."
+    code = re.search(r"\d{6}", out[1].text).group(0)
+    assert out[1].to == "8801822222222" and out[1].secret and code not in out[0].text
+    assert otp.verify(chat.rt, "8801822222222", code)
+
+
+def test_otp_without_a_number_goes_to_the_admin(chat):
+    out = chat.send(ADMIN, "OTP")
+    assert out[1].to == ADMIN
+
+
+def test_otp_refusals(chat):
+    for _ in range(chat.rt.settings.otp_max_per_window):
+        chat.send(ADMIN, "OTP 01822222222")
+    assert chat.reply(ADMIN, "OTP 01822222222").startswith("Too many codes for this number. Try again in ")
+    chat.rt.switches.set(notify__otp=False)
+    assert chat.reply(ADMIN, "OTP 01822222222") == "One-time codes are switched off on the admin page."
+    assert chat.reply(ADMIN, "OTP 123") == '"123" is not a phone number.'

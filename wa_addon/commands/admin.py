@@ -1,0 +1,164 @@
+"""Admin commands (from a configured admin number): each a small function whose docstring is its usage line.
+
+The admin acts with ``actor=None``: the host lets it see and act on everyone.
+The host's events tell the resellers what happened (request cancelled,
+balance added, ...); these commands answer the admin only.  Each host call
+that changes something carries the message's idempotency key.
+"""
+
+from __future__ import annotations
+
+import math
+
+from wa_addon import otp
+from wa_addon.commands import common
+from wa_addon.commands.registry import ADMIN, Context, Refused, Reply, Usage, command
+from wa_addon.hooks import Notes, Recipient
+from wa_addon.host import HostError, Request
+from wa_addon.workflows import balance_approval as approval
+
+
+@command("REQ", role=ADMIN)
+def request_status(ctx: Context, args: list[str]) -> Reply:
+    """REQ <id> — a request's status"""
+    request = _request(ctx, common.one_id(args))
+    return Reply("request_status", common.request_card(request, ctx.rt.settings.country))
+
+
+@command("RESEND", role=ADMIN)
+def resend(ctx: Context, args: list[str]) -> Reply:
+    """RESEND <id> — send a request again"""
+    return _act(ctx, common.one_id(args), "resend")
+
+
+@command("CANCEL", role=ADMIN)
+def cancel(ctx: Context, args: list[str]) -> Reply:
+    """CANCEL <id> — cancel a request (refunds it)"""
+    return _act(ctx, common.one_id(args), "cancel")
+
+
+@command("COMPLETE", role=ADMIN)
+def complete(ctx: Context, args: list[str]) -> Reply:
+    """COMPLETE <id> [trx] — mark a request successful"""
+    if not args:
+        raise Usage()
+    return _act(ctx, common.one_id(args[:1]), "complete", " ".join(args[1:]) or None)
+
+
+@command("ADDRS", role=ADMIN)
+def add_reseller(ctx: Context, args: list[str]) -> Reply:
+    """ADDRS <phone> <name> [level] — a new reseller"""
+    return common.add_reseller(ctx, args)
+
+
+@command("ADDBAL", role=ADMIN)
+def add_balance(ctx: Context, args: list[str]) -> Reply:
+    """ADDBAL <reseller> <amount> — add balance to a reseller"""
+    return common.pay(ctx, args)
+
+
+@command("RS", role=ADMIN)
+def reseller(ctx: Context, args: list[str]) -> Reply:
+    """RS <reseller> — a reseller's status and balance"""
+    if len(args) != 1:
+        raise Usage()
+    return Reply("reseller", common.reseller_card(common.visible_reseller(ctx, args[0]), ctx.rt.settings.country))
+
+
+@command("ACCEPT", role=ADMIN)
+def accept(ctx: Context, args: list[str]) -> Reply:
+    """ACCEPT <id> — approve a balance request"""
+    return _decide(ctx, common.one_id(args), approve=True)
+
+
+@command("DENY", role=ADMIN)
+def deny(ctx: Context, args: list[str]) -> Reply:
+    """DENY <id> — deny a balance request"""
+    return _decide(ctx, common.one_id(args), approve=False)
+
+
+@command("SEND", role=ADMIN)
+def send(ctx: Context, args: list[str]) -> Reply:
+    """SEND <phone> <text> — a message to any number"""
+    if len(args) < 2:
+        raise Usage()
+    phone = common.phone_of(ctx, args[0])
+    if not ctx.rt.switches.notify("message"):
+        raise Refused("switched_off", kind="message")
+    text = ctx.msg.text.split(maxsplit=2)[2]  # as typed: its own digits and spacing
+    notes = Notes(ctx.rt, ctx.idem("send"))  # a re-run builds the same message id: sent once
+    notes.send(_recipient(ctx, phone), "message", "message", text=text)
+    shown = common.shown_number(phone, ctx.rt.settings.country)
+    return Reply("message_sent", {"phone": shown}, outbound=notes.out)
+
+
+@command("OTP", role=ADMIN)
+def one_time_code(ctx: Context, args: list[str]) -> Reply:
+    """OTP [<phone>] — send a one-time code (default: to you)"""
+    if len(args) > 1:
+        raise Usage()
+    phone = common.phone_of(ctx, args[0]) if args else ctx.msg.sender
+    if not phone:
+        raise Usage()  # no number given and the transport withheld ours
+    if not ctx.rt.switches.notify("otp"):
+        raise Refused("switched_off", kind="otp")
+    try:
+        code = otp.issue(ctx.rt, phone, cause=ctx.idem("otp"))  # a re-run issues the same code
+    except otp.RateLimited as exc:
+        raise Refused("otp_limited", minutes=math.ceil(exc.retry_after / 60)) from None
+    to = _recipient(ctx, phone)
+    out = otp.message(ctx.rt, phone, code, to.language, cause=ctx.idem("otp"))
+    minutes = ctx.rt.settings.otp_ttl // 60
+    shown = common.shown_number(phone, ctx.rt.settings.country)
+    return Reply("otp_sent", {"phone": shown, "minutes": minutes}, outbound=out)  # the code goes to the phone only
+
+
+# -- helpers -----------------------------------------------------------------
+
+
+def _request(ctx: Context, request_id: int) -> Request:
+    try:
+        return ctx.host.get_request(request_id)
+    except HostError as err:
+        if err.code == "not_found":
+            raise Refused("no_request", id=request_id, yours=False) from None
+        raise
+
+
+def _act(ctx: Context, request_id: int, action: str, trx_id: str | None = None) -> Reply:
+    before = _request(ctx, request_id)
+    try:
+        after = ctx.host.act_on_request(request_id, action, trx_id=trx_id, idem_key=ctx.idem())
+    except HostError as err:
+        if err.code == "invalid_state":
+            raise Refused("request_state", id=request_id, status=before.status, action=action) from None
+        raise
+    card = common.request_card(after, ctx.rt.settings.country)
+    owner = ctx.host.get_reseller(str(after.reseller_id))  # a cancel refunds, a resend charges again
+    return Reply("request_action", {**card, "action": action, "name": owner.name, "balance": owner.balance})
+
+
+def _decide(ctx: Context, balance_request_id: int, *, approve: bool) -> Reply:
+    # Past its expiry the add-on told the reseller to ask again: a late decision would contradict that.
+    if approval.state(ctx.rt, balance_request_id) == approval.EXPIRED:
+        raise Refused("balance_request_expired", id=balance_request_id)
+    try:
+        found = ctx.host.get_balance_request(balance_request_id)
+    except HostError as err:
+        if err.code == "not_found":
+            raise Refused("no_balance_request", id=balance_request_id) from None
+        raise
+    first = common.first_run(ctx, "decide")  # a re-run finds its own decision made: not a refusal
+    if found.status != "pending" and first:
+        raise Refused("balance_request_closed", id=found.id, status=found.status)
+    decided = ctx.host.decide_balance_request(balance_request_id, approve=approve, idem_key=ctx.idem())
+    owner = ctx.host.get_reseller(str(decided.reseller_id))
+    return Reply("balance_request_decided", {"id": decided.id, "amount": decided.amount, "status": decided.status,
+                                             "name": owner.name, "username": owner.username,
+                                             "balance": owner.balance})
+
+
+def _recipient(ctx: Context, phone: str) -> Recipient:
+    """Who gets a message: a reseller in its own language, anyone else in the default one."""
+    known = ctx.host.find_reseller(phone=phone)
+    return Recipient(phone, known.language if known else ctx.rt.switches.default_language())

@@ -1,0 +1,126 @@
+"""The double top-up guard: a repeat of a recent request waits for a YES.
+
+The complaint these shops have most is the same number topped up twice
+(a shaky network, an impatient retry).  A request with the same service,
+number and amount as one the same reseller sent within
+``settings.duplicate_window`` is not sent: it is held, and the reseller
+confirms it (``YES`` / ``হ্যাঁ`` for the newest, ``CONFIRM <code>`` for one)
+or drops it (``NO``) within the same window.
+
+Each mark names the chat message that made it, so the same message run twice
+(a redelivered webhook, a retried job) is recognised as itself, never as a
+repeat.  Keys and TTLs: :mod:`wa_addon.store` (``dup`` and ``confirm``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+
+from wa_addon.messages import short_hash
+from wa_addon.runtime import Runtime
+from wa_addon.store import text
+
+NEW, RERUN = "new", "rerun"
+CODE_DIGITS = 3  # short to type; one reseller never has many held at once
+
+
+@dataclass(frozen=True)
+class Order:
+    """A request as the host will get it, and the number as the sender wrote it."""
+
+    service: str
+    number: str  # as the host stores it (E.164 digits for mobiles)
+    amount: str  # two decimals
+    shown: str  # the number in the sender's local form
+    type: str | None = None
+    operator: str | None = None
+    package: str | None = None
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The recent request an order repeats ("" while that one is still being sent)."""
+
+    request_id: str
+
+
+def claim(rt: Runtime, who: str, order: Order, msg: str) -> str | Previous:
+    """Mark ``order`` as sent by message ``msg``: NEW, RERUN (same message again) or the Previous it repeats."""
+    key = _dup_key(rt, who, order)
+    if rt.conn.set(key, f"{msg}|", nx=True, ex=rt.settings.duplicate_window):
+        return NEW
+    owner, _, request_id = text(rt.conn.get(key) or b"").partition("|")
+    return RERUN if owner == msg else Previous(request_id)
+
+
+def record(rt: Runtime, who: str, order: Order, msg: str, request_id: int) -> None:
+    """The order went through as ``request_id``: repeats within the window are held."""
+    rt.conn.set(_dup_key(rt, who, order), f"{msg}|{request_id}", ex=rt.settings.duplicate_window)
+
+
+def release(rt: Runtime, who: str, order: Order, msg: str) -> None:
+    """Forget this message's mark: it was refused, so a retry is not a repeat."""
+    key = _dup_key(rt, who, order)
+    # One reseller's messages run one at a time (its lane partition): no race here.
+    if text(rt.conn.get(key) or b"").partition("|")[0] == msg:
+        rt.conn.delete(key)
+
+
+def hold(rt: Runtime, who: str, order: Order, msg: str) -> str:
+    """Keep ``order`` for a confirmation; returns its code (the same for the same message)."""
+    code = f"{int(short_hash(msg), 16) % 10**CODE_DIGITS:0{CODE_DIGITS}d}"
+    entry = {"order": asdict(order), "at": time.time(), "by": ""}
+    key = rt.keys.pending_confirm(who)
+    pipe = rt.conn.pipeline()
+    pipe.hset(key, code, json.dumps(entry))
+    pipe.expire(key, rt.settings.duplicate_window)
+    pipe.execute()
+    return code
+
+
+def take(rt: Runtime, who: str, code: str | None, msg: str) -> tuple[str, Order, bool] | None:
+    """The held order to send: by ``code``, else the newest; (code, order, is a re-run) or None.
+
+    The entry is marked as confirmed by ``msg`` (:func:`mark`) before it is sent, so
+    a re-run of the same confirmation finds it again and nothing else can.
+    """
+    live = _live(rt, who)
+    for c, entry in live.items():  # a re-run of this very confirmation
+        if entry["by"] == msg and code in (None, c):
+            return c, Order(**entry["order"]), True
+    waiting = {c: e for c, e in live.items() if not e["by"] and code in (None, c)}
+    if not waiting:
+        return None
+    newest = max(waiting, key=lambda c: waiting[c]["at"])
+    return newest, Order(**waiting[newest]["order"]), False
+
+
+def mark(rt: Runtime, who: str, code: str, msg: str) -> None:
+    """Set (or, with ``msg`` "", clear) who confirmed a held order."""
+    key = rt.keys.pending_confirm(who)
+    raw = rt.conn.hget(key, code)
+    if raw is not None:
+        entry = {**json.loads(raw), "by": msg}
+        rt.conn.hset(key, code, json.dumps(entry))
+
+
+def drop(rt: Runtime, who: str) -> int:
+    """Drop every held order not confirmed yet; returns how many."""
+    codes = [c for c, e in _live(rt, who).items() if not e["by"]]
+    if codes:
+        rt.conn.hdel(rt.keys.pending_confirm(who), *codes)
+    return len(codes)
+
+
+def _live(rt: Runtime, who: str) -> dict[str, dict]:
+    # The hash's TTL restarts with each hold: an older entry's own window is checked here.
+    oldest = time.time() - rt.settings.duplicate_window
+    raw = rt.conn.hgetall(rt.keys.pending_confirm(who))
+    entries = {text(c): json.loads(v) for c, v in raw.items()}
+    return {c: e for c, e in entries.items() if e["at"] >= oldest}
+
+
+def _dup_key(rt: Runtime, who: str, order: Order) -> str:
+    return rt.keys.duplicate(who, order.package or order.service, order.number, order.amount)
