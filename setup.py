@@ -28,6 +28,7 @@ setup(
     extras_require={
         "test": [
             "pytest==9.2.0",
+            "playwright==1.64.1",  # browser tests: drives Debian's /usr/bin/chromium, never its own download
             "hypothesis==6.170.15",
             "ruff==0.17.5",
             "mypy==2.4.1",

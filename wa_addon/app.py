@@ -13,12 +13,18 @@ from typing import Any
 
 import falcon
 
+from wa_addon import admin
+from wa_addon.hooks.intake import EventIntake
+from wa_addon.hooks.resource import HookResource
 from wa_addon.host import Host
 from wa_addon.inbound import Intake
+from wa_addon.otp import OtpIssue, OtpVerify
 from wa_addon.runtime import Runtime
 from wa_addon.settings import Settings
 from wa_addon.store import DOWN
 from wa_addon.transports.cloud_resource import CloudWebhook
+from wa_addon.transports.device import DeviceTransport
+from wa_addon.transports.device_resource import AutoResponder, DeviceAck, DeviceInbound, DeviceOutbox
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -44,24 +50,65 @@ def _json_errors(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPErr
     resp.text = json.dumps({"error": {"code": code, "message": exc.description or exc.title}})
 
 
-def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None) -> falcon.App:
-    """The add-on's Falcon WSGI app (routes relative to ``settings.prefix``)."""
+def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None,
+               admin_auth: admin.AdminCheck | None = None) -> falcon.App:
+    """The add-on's Falcon WSGI app (routes relative to ``settings.prefix``).
+
+    Args:
+        settings: the deployment settings.
+        host: the Host adapter.
+        runtime: a runtime to share (built from ``settings`` when omitted).
+        admin_auth: the host's own admin check, ``admin_auth(req) -> bool``, for
+            ``/admin``; without it the admin page asks for ``WA_ADMIN_TOKEN``
+            (and is off when no token is set).
+    """
     rt = runtime or Runtime(settings, host)
     intake = Intake(rt)
     app = falcon.App()
     app.set_error_serializer(lambda req, resp, exc: _json_errors(req, resp, exc, None))
     app.add_route("/health", Health(rt))
     app.add_route("/webhooks/cloud", CloudWebhook(settings, intake))
+    app.add_route("/hooks", HookResource(EventIntake(rt)))
+    app.add_route("/otp", OtpIssue(rt))
+    app.add_route("/otp/verify", OtpVerify(rt))
+    device = rt.transports.get("device")
+    if isinstance(device, DeviceTransport):  # the phones' endpoints exist only where phones are configured
+        phones = (device, settings, intake)
+        app.add_route("/device/inbound", DeviceInbound(*phones))
+        app.add_route("/device/outbox", DeviceOutbox(*phones))
+        app.add_route("/device/ack", DeviceAck(*phones))
+        app.add_route("/device/autoresponder", AutoResponder(*phones))
+    site = admin.AdminSite(rt, admin_auth)
+    app.add_route("/admin", admin.AdminPage(site))
+    app.add_route("/admin/settings", admin.SettingsJSON(site))
+    app.add_route("/admin/login", admin.Login(site))
+    app.add_route("/admin/logout", admin.Logout(site))
+    app.add_route("/admin/switches", admin.SwitchesForm(site))
+    app.add_route("/admin/phones", admin.PhonesForm(site))
+    app.add_route("/admin/phones/{name}/revoke", admin.PhoneRevoke(site))
+    app.add_route("/admin/failed/{transport}/retry", admin.RetryForm(site))
     return app
 
 
 class Addon:
     """The add-on as a Python host embeds it: its app and its runtime."""
 
-    def __init__(self, settings: Settings, host: Host, *, runtime: Runtime | None = None):
+    def __init__(self, settings: Settings, host: Host, *, runtime: Runtime | None = None,
+                 admin_auth: admin.AdminCheck | None = None):
         self.settings = settings
         self.runtime = runtime or Runtime(settings, host)
-        self.app = create_app(settings, host, runtime=self.runtime)
+        self.app = create_app(settings, host, runtime=self.runtime, admin_auth=admin_auth)
+
+    def emit(self, type: str, data: dict[str, Any]) -> None:
+        """Hand the add-on a host event in-process (same checks and queue as ``POST {prefix}/hooks``).
+
+        Fits as a Python host's event sink: ``SandboxDB(path, on_event=addon.emit)``.
+
+        Raises:
+            wa_addon.hooks.events.EventError: unknown type or bad data.
+            wa_addon.store.StoreUnavailable: Redis is down; try again.
+        """
+        EventIntake(self.runtime).emit(type, data)
 
     def mount(self, host_app: WSGIApp) -> WSGIApp:
         """``host_app`` with the add-on served under ``settings.prefix``."""

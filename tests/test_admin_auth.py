@@ -1,0 +1,181 @@
+"""Who may use the admin page: the host's hook, the admin token, or no one; and the forms' CSRF check."""
+
+from __future__ import annotations
+
+import falcon.testing
+import pytest
+
+from wa_addon.admin.auth import MAX_LOGIN_FAILURES, AdminAuth
+from wa_addon.app import create_app, mount, not_found
+from wa_addon.settings import Settings
+
+TOKEN = "admin-token-for-tests-0123456789"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def settings(redis_url, namespace):
+    return Settings(redis_url=redis_url, namespace=namespace, transports=("device",), admin_token=TOKEN)
+
+
+def client(settings, **kwargs) -> falcon.testing.TestClient:
+    return falcon.testing.TestClient(create_app(settings, None, **kwargs))
+
+
+def csrf_of(c, path="/admin/login") -> str:
+    return c.simulate_get(path).cookies["wa_csrf"].value
+
+
+def sign_in(c, token=TOKEN):
+    csrf = csrf_of(c)
+    return c.simulate_post("/admin/login", body=f"csrf={csrf}&token={token}", headers=FORM,
+                           cookies={"wa_csrf": csrf}), csrf
+
+
+# --- no hook, no token: refused ------------------------------------------------
+
+def test_without_token_or_hook_the_page_is_refused_with_a_clear_message(settings):
+    c = client(settings.with_(admin_token=""))
+    page = c.simulate_get("/admin")
+    assert page.status_code == 403
+    assert "WA_ADMIN_TOKEN" in page.text and "admin_auth" in page.text
+    api = c.simulate_get("/admin/settings", headers={"Authorization": "Bearer "})
+    assert api.status_code == 403 and api.json["error"]["code"] == "admin_disabled"
+    assert c.simulate_get("/admin/login").status_code == 303  # nothing to sign in to: back to the refusal
+
+
+# --- standalone: the admin token ---------------------------------------------------
+
+def test_signed_out_page_goes_to_the_login_form(settings):
+    c = client(settings)
+    resp = c.simulate_get("/admin")
+    assert resp.status_code == 303 and resp.headers["location"] == "/admin/login"
+    assert 'name="token"' in c.simulate_get("/admin/login").text
+
+
+def test_the_right_token_gives_a_strict_httponly_session_cookie(settings):
+    c = client(settings)
+    resp, csrf = sign_in(c)
+    assert resp.status_code == 303 and resp.headers["location"] == "/admin"
+    cookie = resp.cookies["wa_admin"]
+    assert cookie.http_only and cookie.same_site == "Strict" and cookie.path == "/admin"
+    assert TOKEN not in cookie.value  # signed session, not the token itself
+    page = c.simulate_get("/admin", cookies={"wa_admin": cookie.value, "wa_csrf": csrf})
+    assert page.status_code == 200 and "Notifications" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_a_wrong_token_is_refused(settings):
+    c = client(settings)
+    resp, _ = sign_in(c, "not-the-token")
+    assert resp.status_code == 401 and "wa_admin" not in resp.cookies
+    assert "not the admin token" in resp.text
+
+
+def test_a_forged_or_expired_session_is_not_accepted(settings, conn):
+    c = client(settings)
+    value = sign_in(c)[0].cookies["wa_admin"].value
+    expiry, nonce, sig = value.split(".")
+    forged = f"{int(expiry) + 999999}.{nonce}.{sig}"
+    assert c.simulate_get("/admin", cookies={"wa_admin": forged}).status_code == 303
+    from wa_addon.store import Keys
+
+    later = AdminAuth(settings, conn, Keys(settings.namespace), clock=lambda: int(expiry) + 1)
+    assert not later._valid(value)
+    assert AdminAuth(settings, conn, Keys(settings.namespace))._valid(value)
+
+
+def test_changing_the_token_signs_everyone_out(settings):
+    value = sign_in(client(settings))[0].cookies["wa_admin"].value
+    other = client(settings.with_(admin_token="a-new-token-0123456789"))
+    assert other.simulate_get("/admin", cookies={"wa_admin": value}).status_code == 303
+
+
+def test_the_json_twin_takes_the_bearer_token(settings):
+    c = client(settings)
+    assert c.simulate_get("/admin/settings", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    bad = c.simulate_get("/admin/settings", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401 and bad.headers["www-authenticate"].startswith("Bearer")
+    assert c.simulate_get("/admin/settings").status_code == 401
+
+
+def test_sign_in_is_throttled_after_repeated_wrong_tokens(settings):
+    c = client(settings)
+    for _ in range(MAX_LOGIN_FAILURES):
+        assert sign_in(c, "wrong")[0].status_code == 401
+    assert sign_in(c)[0].status_code == 429  # even the right token waits: no guessing race
+
+
+def test_sign_out_drops_the_session(settings):
+    c = client(settings)
+    resp, csrf = sign_in(c)
+    cookies = {"wa_admin": resp.cookies["wa_admin"].value, "wa_csrf": csrf}
+    out = c.simulate_post("/admin/logout", body=f"csrf={csrf}", headers=FORM, cookies=cookies)
+    assert out.status_code == 303 and out.cookies["wa_admin"].value == ""
+
+
+# --- mounted in a Python host: the host's hook -----------------------------------
+
+def test_a_host_hook_decides_and_sees_the_hosts_own_cookie(settings):
+    seen = []
+
+    def host_admin(req) -> bool:
+        seen.append(req.cookies.get("host_session"))
+        return req.cookies.get("host_session") == "admin-ok"
+
+    c = client(settings.with_(admin_token=""), admin_auth=host_admin)
+    assert c.simulate_get("/admin", cookies={"host_session": "admin-ok"}).status_code == 200
+    refused = c.simulate_get("/admin", cookies={"host_session": "reseller"})
+    assert refused.status_code == 403 and "Sign in" in refused.text
+    assert c.simulate_get("/admin/settings", cookies={"host_session": "x"}).json["error"]["code"] == "forbidden"
+    assert seen == ["admin-ok", "reseller", "x"]
+
+
+def test_the_hook_wins_over_the_token(settings):
+    c = client(settings, admin_auth=lambda req: False)
+    assert c.simulate_get("/admin/settings", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 403
+
+
+def test_mounted_under_the_prefix_cookies_and_links_carry_it(settings):
+    from wa_addon.app import Addon
+
+    addon = Addon(settings, None, admin_auth=lambda req: True)
+    c = falcon.testing.TestClient(mount(not_found, addon.app, "/wa"))
+    page = c.simulate_get("/wa/admin")
+    assert page.status_code == 200
+    assert page.cookies["wa_csrf"].path == "/wa/admin"
+    assert 'action="/wa/admin/switches"' in page.text
+
+
+# --- CSRF -----------------------------------------------------------------------
+
+@pytest.fixture
+def admin(settings):
+    c = client(settings)
+    resp, csrf = sign_in(c)
+    return c, {"wa_admin": resp.cookies["wa_admin"].value, "wa_csrf": csrf}, csrf
+
+
+def _enabled(c) -> bool:
+    return c.simulate_get("/admin/settings", headers={"Authorization": f"Bearer {TOKEN}"}).json["switches"]["enabled"]
+
+
+def test_a_form_without_the_csrf_token_changes_nothing(admin):
+    c, cookies, _ = admin
+    resp = c.simulate_post("/admin/switches", body="enabled=0", headers=FORM, cookies=cookies)
+    assert resp.status_code == 403 and "expired" in resp.text
+    assert _enabled(c)
+
+
+def test_a_form_with_another_browsers_csrf_token_changes_nothing(admin):
+    c, cookies, _ = admin
+    other = "x" * 43
+    resp = c.simulate_post("/admin/switches", body=f"csrf={other}&enabled=0", headers=FORM, cookies=cookies)
+    assert resp.status_code == 403 and _enabled(c)
+
+
+def test_a_form_with_the_csrf_token_works(admin):
+    c, cookies, csrf = admin
+    resp = c.simulate_post("/admin/switches", body=f"csrf={csrf}&enabled=0", headers=FORM, cookies=cookies)
+    assert resp.status_code == 303 and not _enabled(c)

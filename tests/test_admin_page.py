@@ -1,0 +1,252 @@
+"""The admin page and its JSON twin: what they show, and what their forms change."""
+
+from __future__ import annotations
+
+import json
+
+import falcon.testing
+import pytest
+
+from wa_addon import journal, outbox
+from wa_addon.app import Addon
+from wa_addon.messages import Outbound
+from wa_addon.settings import Settings
+
+TOKEN = "admin-token-for-tests-0123456789"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+CLOUD_TOKEN = "EAAG-secret-cloud-token-value"
+
+
+class Admin:
+    """A signed-in browser on the admin page (cookies kept by hand)."""
+
+    def __init__(self, settings: Settings):
+        self.addon = Addon(settings, None)
+        self.rt = self.addon.runtime
+        self.c = falcon.testing.TestClient(self.addon.app)
+        self.csrf = self.c.simulate_get("/admin/login").cookies["wa_csrf"].value
+        self.cookies = {"wa_csrf": self.csrf}
+        signed = self.post("/admin/login", token=TOKEN)
+        self.cookies["wa_admin"] = signed.cookies["wa_admin"].value
+
+    def page(self) -> str:
+        resp = self.c.simulate_get("/admin", cookies=self.cookies)
+        assert resp.status_code == 200
+        self.cookies.pop("wa_flash", None)  # shown once
+        return resp.text
+
+    def post(self, path: str, **fields: str | list[str]):
+        body = [("csrf", self.csrf)] + [(k, v) for k, vs in fields.items() for v in ([vs] if isinstance(vs, str)
+                                                                                  else vs)]
+        from urllib.parse import urlencode
+
+        resp = self.c.simulate_post(path, body=urlencode(body), headers=FORM, cookies=self.cookies)
+        if "wa_flash" in resp.cookies:
+            self.cookies["wa_flash"] = resp.cookies["wa_flash"].value
+        return resp
+
+    def api(self, method: str = "GET", body=None, **kwargs):
+        headers = {**BEARER, "Content-Type": "application/json"}
+        data = body if isinstance(body, str | bytes) or body is None else json.dumps(body)
+        return self.c.simulate_request(method, "/admin/settings", body=data, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def admin(redis_url, namespace) -> Admin:
+    settings = Settings(redis_url=redis_url, namespace=namespace, transports=("cloud", "device"), admin_token=TOKEN,
+                        admin_numbers=("8801711000000",), cloud_token=CLOUD_TOKEN, cloud_phone_number_id="1098765")
+    return Admin(settings)
+
+
+def msg(i: int, **extra) -> Outbound:
+    return Outbound(id=f"m{i}", to="8801822222222", text=f"hello {i}", kind="notify.balance_added", **extra)
+
+
+# --- the switches --------------------------------------------------------------
+
+def test_turning_off_says_messages_are_kept_and_how_many_wait(admin):
+    admin.post("/admin/switches", enabled="0")
+    outbox.push(admin.rt, [msg(1), msg(2), msg(3)], "device")  # held: the add-on is off
+    page = admin.page()
+    assert "kept, not lost" in page and 'id="waiting-total">3</strong> waiting' in page
+    assert admin.api().json["waiting"]["device"] == 3
+    assert admin.rt.switches.enabled() is False
+
+
+def test_turning_on_again_restarts_the_held_outbox(admin):
+    started = []
+
+    def drain_now(lane, part, token):  # no worker here: drain in-process, as the job would
+        started.append(lane)
+        outbox.drain(admin.rt, lane, part, token)
+
+    admin.rt.start_drain = drain_now
+    admin.post("/admin/switches", enabled="0")
+    outbox.push(admin.rt, [msg(1)], "device")
+    assert admin.rt.lanes["out:device"].depth() == 1  # the drain found the add-on off: kept
+    admin.post("/admin/switches", enabled="1")
+    assert started == ["out:device", "out:device"] and admin.rt.lanes["out:device"].depth() == 0
+
+
+def test_notifications_form_switches_each_kind(admin):
+    on = [k for k in admin.rt.switches.as_dict()["notifications"] if k != "balance_added"]
+    admin.post("/admin/switches", section="notifications", notify=on)
+    assert admin.rt.switches.notify("balance_added") is False
+    assert all(admin.rt.switches.notify(k) for k in on)
+    page = admin.page()
+    assert "Saved: notify balance_added = off" in page  # only what changed
+    assert 'id="notify-balance_added" >' in page and 'id="notify-otp" checked>' in page
+
+
+def test_admin_numbers_and_language_form(admin):
+    admin.post("/admin/switches", admin_numbers="01711000000\n+8801922222222", default_language="en")
+    assert admin.rt.switches.admin_numbers() == ("8801711000000", "8801922222222")
+    assert admin.rt.switches.default_language() == "en"
+    admin.post("/admin/switches", admin_numbers="12ab", default_language="en")
+    assert "not a phone number: 12ab" in admin.page()
+    assert admin.rt.switches.admin_numbers() == ("8801711000000", "8801922222222")
+
+
+def test_switch_changes_go_on_the_audit_trail(admin):
+    admin.post("/admin/switches", enabled="0")
+    entries = journal.recent(admin.rt.conn, admin.rt.keys.audit)
+    assert entries[0]["command"] == "enabled = off" and entries[0]["who"] == "admin page"
+
+
+# --- the JSON twin ------------------------------------------------------------------
+
+def test_json_twin_reads_switches_and_status(admin):
+    body = admin.api().json
+    assert body["switches"]["enabled"] is True
+    assert set(body["switches"]["notifications"]) >= {"balance_added", "request_created"}
+    assert body["waiting"] == {"cloud": 0, "device": 0, "phones": 0, "total": 0}
+    assert body["transports"]["device"]["phones"] == []
+    assert body["failed"] == {"cloud": 0, "device": 0}
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+def test_json_twin_changes_switches(admin, method):
+    resp = admin.api(method, {"enabled": False, "notifications": {"balance_added": False},
+                              "admin_numbers": ["01711000000"], "default_language": "en"})
+    assert resp.status_code == 200
+    assert resp.json["switches"]["enabled"] is False and resp.json["switches"]["default_language"] == "en"
+    assert resp.json["changed"] == ["enabled = off", "notify balance_added = off", "default_language = en"]
+    assert admin.rt.switches.notify("balance_added") is False
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"enabled": "no"}, "enabled must be true or false"),
+    ({"colour": "red"}, "unknown setting(s): colour"),
+    ({"notifications": {"balance_addded": False}}, "unknown notification kind(s): balance_addded"),
+    ({"notifications": ["balance_added"]}, "notifications must be an object"),
+    ({"admin_numbers": ["0171"]}, "not a phone number: 0171"),
+    ({"admin_numbers": 8801711000000}, "admin_numbers must be a list"),
+    ({"default_language": "fr"}, "default_language must be one of bn, en"),
+    ([], "expected a JSON object"),
+    ("{not json", "the body is not JSON"),
+])
+def test_json_twin_rejects_bad_input_and_changes_nothing(admin, body, message):
+    before = admin.rt.switches.as_dict()
+    resp = admin.api("PATCH", body)
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid"
+    assert message in resp.json["error"]["message"]
+    assert admin.rt.switches.as_dict() == before
+
+
+def test_json_twin_wants_json(admin):
+    resp = admin.c.simulate_patch("/admin/settings", body="enabled=0", headers={**BEARER, **FORM})
+    assert resp.status_code == 400 and "application/json" in resp.json["error"]["message"]
+
+
+def test_partial_changes_leave_the_rest(admin):
+    admin.api("PATCH", {"notifications": {"otp": False}})
+    admin.api("PATCH", {"notifications": {"message": False}})
+    assert not admin.rt.switches.notify("otp") and not admin.rt.switches.notify("message")
+
+
+# --- transports: no secrets, phones ------------------------------------------------
+
+def test_cloud_check_shows_what_is_set_never_the_secrets(admin):
+    page, api = admin.page(), admin.c.simulate_get("/admin/settings", headers=BEARER).text
+    for text in (page, api):
+        assert CLOUD_TOKEN not in text and TOKEN not in text
+    assert "WA_CLOUD_APP_SECRET" in page and "1098765" in page  # the phone number id is no secret
+    cloud = admin.api().json["transports"]["cloud"]
+    assert cloud["missing"] == ["WA_CLOUD_APP_SECRET", "WA_CLOUD_VERIFY_TOKEN"] and not cloud["ready"]
+    token_item = next(i for i in cloud["settings"] if i["name"] == "WA_CLOUD_TOKEN")
+    assert token_item == {"name": "WA_CLOUD_TOKEN", "set": True, "value": None}
+
+
+def test_a_new_phones_token_is_shown_once_and_works(admin):
+    admin.post("/admin/phones", name="phone-2")
+    first = admin.page()
+    token = first.split('id="new-token">')[1].split("<")[0]
+    assert token.startswith("wad_") and "shown only once" in first and "offline" in first
+    second = admin.page()
+    assert token not in second and "phone-2" in second
+    assert admin.rt.transports["device"].authenticate(token) == "phone-2"
+
+
+def test_a_phone_is_online_after_contact_and_can_be_revoked(admin):
+    device = admin.rt.transports["device"]
+    token = device.add_phone("phone-1")
+    device.authenticate(token)  # a contact
+    assert "online" in admin.page()
+    assert admin.api().json["transports"]["device"]["phones"][0]["online"] is True
+    admin.post("/admin/phones/phone-1/revoke")
+    assert "Phone phone-1 revoked" in admin.page()
+    assert device.authenticate(token) is None
+
+
+def test_a_taken_phone_name_is_an_error_not_a_crash(admin):
+    admin.post("/admin/phones", name="p1")
+    admin.page()
+    admin.post("/admin/phones", name="p1")
+    assert "exists" in admin.page()
+
+
+# --- messages, failures, audit ---------------------------------------------------------
+
+def _journal(admin, direction, entries):
+    pipe = admin.rt.conn.pipeline()
+    journal.log_messages(pipe, admin.rt.keys, direction, entries)
+    pipe.execute()
+
+
+def test_messages_in_and_out_with_their_live_status(admin):
+    _journal(admin, "in", [{"id": "i1", "from": "8801822222222", "text": "FL 01712345678 50 ****", "via": "device"}])
+    _journal(admin, "out", [{"id": "o1", "to": "8801822222222", "text": "Balance: 2500", "kind": "reply",
+                             "status": "handed", "via": "device"}])
+    admin.rt.conn.hset(admin.rt.keys.msg("o1"), "status", "sent")  # the phone's ack came later
+    page = admin.page()
+    assert "FL 01712345678 50 ****" in page and "Balance: 2500" in page
+    assert '<span class="status sent">sent</span>' in page
+
+
+def test_texts_are_escaped(admin):
+    _journal(admin, "in", [{"id": "x", "from": "8801822222222", "text": "<script>alert(1)</script>", "via": "device"}])
+    page = admin.page()
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+
+
+def test_failed_deliveries_can_be_retried_one_or_all(admin):
+    key = admin.rt.keys.failed("device")
+    for i in (1, 2, 3):
+        admin.rt.conn.rpush(key, msg(i, secret=(i == 3)).to_json())
+    page = admin.page()
+    assert "hello 1" in page and "hello 3" not in page and "(hidden)" in page  # a PIN-bearing text stays hidden
+    admin.rt.start_drain = lambda *a: None
+    admin.post("/admin/failed/device/retry", msg_id="m1")
+    assert "1 message(s) back in the device outbox" in admin.page()
+    assert admin.rt.conn.llen(key) == 2 and admin.rt.lanes["out:device"].depth() == 1
+    admin.post("/admin/failed/device/retry")
+    assert admin.rt.conn.llen(key) == 0 and admin.rt.lanes["out:device"].depth() == 3
+
+
+def test_audit_trail_is_shown(admin):
+    pipe = admin.rt.conn.pipeline()
+    journal.audit(pipe, admin.rt.keys, {"who": "8801822222222", "role": "reseller", "command": "FL 0171 50 ****",
+                                        "outcome": "ok"})
+    pipe.execute()
+    assert "FL 0171 50 ****" in admin.page()

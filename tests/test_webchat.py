@@ -1,0 +1,95 @@
+"""The demo's web chat, without a browser: its routes over a recording phone.
+
+The phone here is a hand-written stand-in for :class:`DeviceSim` (our own
+interface: ``say`` and ``sent``); the browser tests run the real one.
+"""
+
+from __future__ import annotations
+
+import time
+
+import falcon.testing
+import pytest
+
+from wa_addon.app import mount, not_found
+from wa_addon.settings import Settings
+from wa_addon.webchat import WebChat, create_chat_app
+
+ADMIN, RETAIL1 = "8801711000000", "8801822222222"
+
+
+class RecordingPhone:
+    def __init__(self):
+        self.said: list[tuple[str, str]] = []
+        self.sent: list[dict] = []
+
+    def say(self, sender, text):
+        self.said.append((sender, text))
+        return {"ok": True, "accepted": 1}
+
+    def receive(self, to, text, msg_id, at=None):
+        at = time.time() if at is None else at
+        self.sent.append({"at": at, "id": msg_id, "lease": f"{msg_id}.1", "to": to, "text": text})
+
+
+@pytest.fixture
+def chat():
+    return WebChat(Settings(admin_numbers=(ADMIN,)), RecordingPhone())
+
+
+@pytest.fixture
+def client(chat):
+    return falcon.testing.TestClient(mount(not_found, create_chat_app(chat), "/chat"))
+
+
+def test_send_goes_through_the_phone_and_back_to_the_page(chat, client):
+    resp = client.simulate_post("/chat/send", body=f"who={RETAIL1}&text=BAL",
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status_code == 303 and resp.headers["location"] == f"/chat?who={RETAIL1}#end"
+    assert chat.phone.said == [(RETAIL1, "BAL")]
+
+
+def test_json_send_answers_with_the_conversation(chat, client):
+    resp = client.simulate_post("/chat/send", json={"who": RETAIL1, "text": "  BAL "})
+    assert resp.json["ok"] and [m["text"] for m in resp.json["messages"]] == ["BAL"]
+    assert client.simulate_post("/chat/send", json={"who": RETAIL1, "text": " "}).json["ok"] is False
+    assert len(chat.phone.said) == 1
+
+
+def test_conversation_is_what_you_typed_and_what_the_phone_got_for_you(chat, client):
+    later = chat.send(RETAIL1, "BAL")["at"] + 1
+    chat.phone.receive(RETAIL1, "Karim Store: balance ৳2,500.00", "r1", at=later)
+    chat.phone.receive(RETAIL1, "Karim Store: balance ৳2,500.00", "r1", at=later + 1)  # leased again: one
+    chat.phone.receive(ADMIN, "for the admin", "a1")
+    got = client.simulate_get("/chat/messages", params={"who": RETAIL1}).json["messages"]
+    assert [(m["mine"], m["text"]) for m in got] == [(True, "BAL"), (False, "Karim Store: balance ৳2,500.00")]
+
+
+def test_page_shows_the_conversation_escaped_and_the_commands_for_the_role(chat, client):
+    chat.phone.receive(RETAIL1, "<b>hi</b>", "x1")
+    page = client.simulate_get("/chat", params={"who": RETAIL1}).text
+    assert "&lt;b&gt;hi&lt;/b&gt;" in page and "<b>hi</b>" not in page
+    assert "Karim Store" in page and "PIN 4321" in page and "BAL — your balance" in page
+    admin = client.simulate_get("/chat", params={"who": ADMIN}).text
+    assert "COMPLETE 1 TRX123" in admin and "BAL — your balance" not in admin
+
+
+def test_a_draft_fills_the_composer_without_javascript(client):
+    page = client.simulate_get("/chat", params={"who": RETAIL1, "draft": "FL 01712345678 50 4321"}).text
+    assert 'value="FL 01712345678 50 4321"' in page
+
+
+def test_another_sites_post_is_refused(chat, client):
+    resp = client.simulate_post("/chat/send", json={"who": RETAIL1, "text": "BAL"},
+                                headers={"Origin": "https://evil.example"})
+    assert resp.status_code == 403 and chat.phone.said == []
+
+
+def test_who_must_be_a_number(client):
+    assert client.simulate_get("/chat/messages", params={"who": "x; drop"}).status_code == 400
+
+
+def test_the_script_is_served(client):
+    resp = client.simulate_get("/chat/webchat.js")
+    assert resp.status_code == 200 and "fetch(" in resp.text
+    assert resp.headers["content-type"].startswith("text/javascript")

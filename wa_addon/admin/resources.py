@@ -1,0 +1,334 @@
+"""``{prefix}/admin``: the admin page (plain HTML forms, POST-redirect-GET) and its JSON twin.
+
+Resources only translate HTTP: who may (:mod:`~wa_addon.admin.auth`), the
+CSRF check, reading a form or JSON, rendering.  What is shown and changed is
+in :mod:`~wa_addon.admin.views`.  Every form posts, then redirects back to the
+page with a one-shot "flash" cookie saying what happened, so a reload never
+repeats an action and the page works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import falcon
+import jinja2
+
+from wa_addon import outbox
+from wa_addon.admin import views
+from wa_addon.admin.auth import (
+    CSRF_FIELD,
+    HOOK,
+    SESSION_COOKIE,
+    TOKEN,
+    AdminAuth,
+    AdminCheck,
+    Throttled,
+    clear_cookie,
+    csrf_ok,
+    csrf_token,
+    set_cookie,
+)
+from wa_addon.render import LANGUAGES
+from wa_addon.runtime import Runtime
+from wa_addon.switches import NOTIFICATION_KINDS
+from wa_addon.transports.device_tokens import DeviceError
+
+FLASH_COOKIE = "wa_flash"
+MAX_JSON = 64 * 1024
+FORM = "application/x-www-form-urlencoded"
+HEADERS = {
+    "Cache-Control": "no-store",  # the page may show a phone's new token: never cache it
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+KIND_LABELS = {
+    "request_created": "New request (to the admins)",
+    "request_updated": "Request successful, failed or cancelled (to the reseller)",
+    "request_stuck": "Request stuck in processing (to the admins)",
+    "balance_added": "Balance added (to the reseller)",
+    "balance_request": "New balance request, to ACCEPT or DENY (to the admins)",
+    "balance_request_updated": "Balance request denied or expired (to the reseller)",
+    "reseller_created": "Welcome to a new account (to the reseller)",
+    "reseller_updated": "Account edited (to the reseller)",
+    "reseller_reset": "Account reset: new password and PIN (to the reseller)",
+    "otp": "One-time codes",
+    "message": "Messages the host sends (message.send)",
+}
+
+
+class AdminSite:
+    """What every admin resource shares: the runtime, the auth check, the page templates.
+
+    Args:
+        rt: the runtime.
+        admin_auth: the host's check ``admin_auth(req) -> bool`` when mounted; None standalone.
+    """
+
+    def __init__(self, rt: Runtime, admin_auth: AdminCheck | None = None):
+        self.rt = rt
+        self.auth = AdminAuth(rt.settings, rt.conn, rt.keys, admin_auth)
+        # HTML, so autoescape is on: not the messages' plain-text environment.
+        self.env = jinja2.Environment(loader=jinja2.PackageLoader("wa_addon", "templates/admin"), autoescape=True,
+                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.env.filters.update(ago=views.ago, clock=_clock)
+
+    def html(self, req: falcon.Request, resp: falcon.Response, template: str, status: str = falcon.HTTP_200,
+             **context: Any) -> None:
+        resp.status, resp.content_type = status, falcon.MEDIA_HTML
+        resp.set_headers(HEADERS)
+        base = req.root_path + "/admin"
+        resp.text = self.env.get_template(template).render(base=base, csrf=csrf_token(req, resp),
+                                                           mode=self.auth.mode, **context)
+
+
+class _Resource:
+    def __init__(self, site: AdminSite):
+        self.site, self.rt, self.auth = site, site.rt, site.auth
+
+    def gate(self, req: falcon.Request, resp: falcon.Response) -> bool:
+        """True if signed in; else answers (to the login form, or a 403 page saying why)."""
+        if self.auth.allowed(req):
+            return True
+        if self.auth.mode == TOKEN:
+            _redirect(resp, req.root_path + "/admin/login")
+        else:
+            self.site.html(req, resp, "denied.html", falcon.HTTP_403)
+        return False
+
+    def form(self, req: falcon.Request, resp: falcon.Response) -> dict[str, Any] | None:
+        """The posted form if its CSRF token is right; else answers 403 and returns None."""
+        data = req.get_media(default_when_empty={}) if (req.content_type or "").startswith(FORM) else {}
+        if not csrf_ok(req, data.get(CSRF_FIELD)):
+            self.site.html(req, resp, "denied.html", falcon.HTTP_403, csrf_failed=True)
+            return None
+        return data  # type: ignore[no-any-return]
+
+    def checked(self, req: falcon.Request, resp: falcon.Response) -> dict[str, Any] | None:
+        """The posted form of a signed-in admin with a good CSRF token; else None (answered)."""
+        return self.form(req, resp) if self.gate(req, resp) else None
+
+    def back(self, req: falcon.Request, resp: falcon.Response, text: str, ok: bool = True, **extra: str) -> None:
+        """Redirect to the page, which shows ``text`` once."""
+        flash = json.dumps({"ok": ok, "text": text, **extra}).encode()
+        # Unpadded: '=' would make the cookie a quoted string.
+        set_cookie(req, resp, FLASH_COOKIE, base64.urlsafe_b64encode(flash).decode().rstrip("="), 60)
+        _redirect(resp, req.root_path + "/admin")
+
+    def audit(self, what: str) -> None:
+        views.note(self.rt, "admin page", what)
+
+
+class AdminPage(_Resource):
+    """``GET /admin``: switches, delivery, phones, messages, failures, audit."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if not self.gate(req, resp):
+            return
+        rt = self.rt
+        self.site.html(req, resp, "page.html", flash=_take_flash(req, resp), s=views.status(rt),
+                       incoming=views.messages(rt, "in"), outgoing=views.messages(rt, "out"),
+                       failed=views.failed(rt), audit=views.audit(rt), kinds=NOTIFICATION_KINDS,
+                       labels=KIND_LABELS, languages=LANGUAGES, now=time.time(), signed_in=self.auth.mode == TOKEN)
+
+
+class Login(_Resource):
+    """``GET /admin/login``: the token form; ``POST``: trade the token for a session cookie."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if self.auth.mode != TOKEN or self.auth.allowed(req):
+            _redirect(resp, req.root_path + "/admin")  # nothing to sign in to here
+            return
+        self.site.html(req, resp, "login.html", error=None)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        data = self.form(req, resp)
+        if data is None:
+            return
+        try:
+            session = self.auth.sign_in(req, str(data.get("token", "")))
+        except Throttled:
+            self.site.html(req, resp, "login.html", falcon.HTTP_429, error="Too many wrong tokens. Wait 15 minutes.")
+            return
+        if session is None:
+            self.site.html(req, resp, "login.html", falcon.HTTP_401, error="That is not the admin token.")
+            return
+        set_cookie(req, resp, SESSION_COOKIE, session, self.auth.ttl)
+        _redirect(resp, req.root_path + "/admin")
+
+
+class Logout(_Resource):
+    """``POST /admin/logout``: drop the session cookie."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if self.form(req, resp) is not None:
+            clear_cookie(req, resp, SESSION_COOKIE)
+            _redirect(resp, req.root_path + "/admin/login")
+
+
+class SwitchesForm(_Resource):
+    """``POST /admin/switches``: the on/off button, the notifications, admin numbers, language."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        data = self.checked(req, resp)
+        if data is None:
+            return
+        try:
+            lines = views.apply(self.rt, _form_changes(data))
+        except views.Invalid as exc:
+            self.back(req, resp, str(exc), ok=False)
+            return
+        text = "Saved: " + "; ".join(lines) if lines else "Nothing to change."
+        if lines == ["enabled = off"]:
+            waiting = views.waiting(self.rt)["total"]
+            text = f"The add-on is off. Outgoing messages are kept, not lost ({waiting} waiting)."
+        self.back(req, resp, text)
+
+
+class PhonesForm(_Resource):
+    """``POST /admin/phones``: add a phone; its token is shown once, on the next page."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        data = self.checked(req, resp)
+        device = views.device_transport(self.rt)
+        if data is None:
+            return
+        if device is None:
+            self.back(req, resp, "The device transport is not configured (WA_TRANSPORTS).", ok=False)
+            return
+        name = str(data.get("name", "")).strip()
+        try:
+            token = device.add_phone(name)
+        except DeviceError as exc:
+            self.back(req, resp, str(exc), ok=False)
+            return
+        self.audit(f"phone {name} added")
+        self.back(req, resp, f"Phone {name} added. Put this token in the phone app now: it is shown only once.",
+                  token=token)
+
+
+class PhoneRevoke(_Resource):
+    """``POST /admin/phones/{name}/revoke``: revoke a phone's token; its messages go to the others."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        device = views.device_transport(self.rt)
+        if self.checked(req, resp) is None:
+            return
+        if device is None or not device.revoke_phone(name):
+            self.back(req, resp, f"No phone named {name}.", ok=False)
+            return
+        self.audit(f"phone {name} revoked")
+        self.back(req, resp, f"Phone {name} revoked; its token no longer works.")
+
+
+class RetryForm(_Resource):
+    """``POST /admin/failed/{transport}/retry``: one failed message (``msg_id``) or all back to the outbox."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, transport: str) -> None:
+        data = self.checked(req, resp)
+        if data is None:
+            return
+        if transport not in self.rt.transports:
+            self.back(req, resp, f"No transport named {transport}.", ok=False)
+            return
+        msg_id = str(data.get("msg_id", "")) or None
+        moved = outbox.retry_failed(self.rt, transport, msg_id)
+        self.audit(f"retry {transport} {msg_id or 'all'}: {moved} back in the outbox")
+        self.back(req, resp, f"{moved} message(s) back in the {transport} outbox.", ok=moved > 0)
+
+
+class SettingsJSON(_Resource):
+    """``GET /admin/settings``: switches and status as JSON; ``PUT`` / ``PATCH``: change switches.
+
+    Both methods take any subset of ``enabled``, ``notifications`` ({kind: bool}),
+    ``admin_numbers`` and ``default_language``; a bad one is a 400 and nothing changes.
+    """
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if self._gate(req, resp):
+            resp.media = views.status(self.rt)
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if not self._gate(req, resp):
+            return
+        try:
+            lines = views.apply(self.rt, _json_body(req), who="admin API")
+        except views.Invalid as exc:
+            _json_error(resp, falcon.HTTP_400, "invalid", str(exc))
+            return
+        resp.media = {"changed": lines, **views.status(self.rt)}
+
+    on_put = on_patch
+
+    def _gate(self, req: falcon.Request, resp: falcon.Response) -> bool:
+        resp.set_header("Cache-Control", "no-store")
+        if self.auth.allowed(req):
+            return True
+        if self.auth.mode == TOKEN:
+            resp.set_header("WWW-Authenticate", 'Bearer realm="wa-addon admin"')
+            _json_error(resp, falcon.HTTP_401, "unauthorized", "send Authorization: Bearer <WA_ADMIN_TOKEN>")
+        elif self.auth.mode == HOOK:
+            _json_error(resp, falcon.HTTP_403, "forbidden", "the host's login refused this request")
+        else:
+            _json_error(resp, falcon.HTTP_403, "admin_disabled",
+                        "the admin page is off: set WA_ADMIN_TOKEN, or mount the add-on with admin_auth")
+        return False
+
+
+def _form_changes(data: dict[str, Any]) -> dict[str, Any]:
+    """A submitted form -> the switch changes :func:`views.apply` takes."""
+    changes: dict[str, Any] = {}
+    if "enabled" in data:
+        changes["enabled"] = data["enabled"] == "1"
+    if data.get("section") == "notifications":
+        chosen = data.get("notify", [])
+        chosen = [chosen] if isinstance(chosen, str) else list(chosen)
+        changes["notifications"] = {kind: kind in chosen for kind in [*NOTIFICATION_KINDS, *chosen]}
+    for key in ("admin_numbers", "default_language"):
+        if key in data:
+            changes[key] = data[key]
+    return changes
+
+
+def _json_body(req: falcon.Request) -> Any:
+    if not (req.content_type or "").startswith(falcon.MEDIA_JSON):
+        raise views.Invalid("send the changes as application/json")
+    raw = req.bounded_stream.read(MAX_JSON + 1)
+    if len(raw) > MAX_JSON:
+        raise views.Invalid("the body is too large")
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as exc:
+        raise views.Invalid("the body is not JSON") from exc
+
+
+def _json_error(resp: falcon.Response, status: str, code: str, message: str) -> None:
+    resp.status = status
+    resp.media = {"error": {"code": code, "message": message}}
+
+
+def _take_flash(req: falcon.Request, resp: falcon.Response) -> dict[str, Any] | None:
+    values = req.get_cookie_values(FLASH_COOKIE)
+    if not values:
+        return None
+    raw = values[0]
+    clear_cookie(req, resp, FLASH_COOKIE)
+    try:
+        flash = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except ValueError:
+        return None
+    return flash if isinstance(flash, dict) and isinstance(flash.get("text"), str) else None
+
+
+def _redirect(resp: falcon.Response, location: str) -> None:
+    resp.status = falcon.HTTP_303  # after a POST the browser GETs the page: reloads repeat nothing
+    resp.location = location
+
+
+def _clock(at: float | str | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(float(at))) if at else ""

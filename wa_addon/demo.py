@@ -1,0 +1,161 @@
+"""``wa-addon demo``: the whole stack on embedded defaults, in one process tree.
+
+A private Redis (unless ``WA_REDIS_URL``), the sandbox host with its seeded
+accounts and the add-on mounted in it under ``WA_PREFIX``, a worker process,
+and a simulated phone on the device transport.  Chats typed as
+``FROM: text`` on stdin go in through that phone; replies and notifications
+come out of it.  With ``WA_CLOUD_*`` set the same stack also takes Cloud API
+webhooks and sends to ``WA_CLOUD_GRAPH_URL``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wa_addon.settings import Settings
+
+DEMO_HOST_KEY = "demo-host-key"
+DEMO_HOOK_SECRET = "demo-hook-secret"  # noqa: S105 - the demo's fixed, documented value
+DEMO_ADMIN = "8801711000000"
+DEMO_PHONE = "demo-phone"
+
+ACCOUNTS = """\
+  who            WhatsApp number   PIN   balance    language
+  admin          8801711000000     -     (mints)    bn
+  dealer1        8801711111111     1234  10000.00   bn
+  retail1        8801822222222     4321  2500.00    en   (under dealer1)
+  retail2        8801933333333     5678  500.00     bn   (under dealer1)
+  dealer2        8801544444444     2468  3000.00    en
+  retail3        8801655555555     1357  800.00     bn   (suspended)"""
+
+
+def demo_settings(settings: Settings, port: int, state_dir: Path) -> Settings:
+    """The demo's settings: every WA_* the user set wins over these defaults."""
+    cloud = bool(settings.cloud_token and settings.cloud_phone_number_id)
+    return settings.with_(
+        state_dir=str(state_dir),
+        host_url=settings.host_url or f"http://127.0.0.1:{port}",
+        host_key=settings.host_key or DEMO_HOST_KEY,
+        hook_secret=settings.hook_secret or DEMO_HOOK_SECRET,
+        admin_numbers=settings.admin_numbers or (DEMO_ADMIN,),
+        admin_token=settings.admin_token or secrets.token_urlsafe(18),  # a new one each start, printed
+        transports=("cloud", "device") if cloud else ("device",),
+    )
+
+
+@dataclass
+class Demo:
+    """The running demo; :meth:`stop` ends every piece it started."""
+
+    settings: Settings
+    url: str
+    phone: Any  # the DeviceSim
+    stops: list[Any] = field(default_factory=list)
+    chat: Any = None  # the web chat (wa_addon.webchat.WebChat) served at /chat
+    shown_token: str = ""  # the admin token the demo made up (printed); "" when WA_ADMIN_TOKEN was set
+
+    def stop(self) -> None:
+        for stop in reversed(self.stops):
+            stop()
+
+
+def start(settings: Settings, port: int, state_dir: Path, echo: Any = print) -> Demo:
+    """Start every piece; returns once the stack answers."""
+    from wa_addon.app import Addon, mount
+    from wa_addon.device_sim import DeviceSim
+    from wa_addon.host.http import HttpHost
+    from wa_addon.sandbox import SandboxDB, create_sandbox_app, seed
+    from wa_addon.testing.wsgi_server import serve_in_thread
+    from wa_addon.webchat import WebChat, create_chat_app
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    own_token = bool(settings.admin_token)  # the user's secret is never printed; one we made up is
+    settings = demo_settings(settings, port, state_dir)
+    addon = Addon(settings, HttpHost(settings.host_url, settings.host_key))
+    db = SandboxDB(str(state_dir / "host.sqlite3"), on_event=addon.emit)  # a Python host: events in-process
+    seed(db)
+    chat = WebChat(settings)
+    app = mount(addon.mount(create_sandbox_app(db, settings.host_key)), create_chat_app(chat), "/chat")
+    base, stop_server = serve_in_thread(app, port=port)
+    demo = Demo(settings, base, None, [stop_server], chat, "" if own_token else settings.admin_token)
+    demo.stops.insert(0, _start_worker(settings))
+    demo.phone = chat.phone = _start_phone(demo, addon, state_dir, echo, DeviceSim)
+    return demo
+
+
+def _start_worker(settings: Settings) -> Any:
+    proc = subprocess.Popen([sys.executable, "-m", "wa_addon.cli", "worker"], env=_child_env(settings))
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    return stop
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    import os
+
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("WA_")}, **settings.to_env()}
+
+
+def _start_phone(demo: Demo, addon: Any, state_dir: Path, echo: Any, sim_class: Any) -> Any:
+    device = addon.runtime.transports["device"]
+    device.revoke_phone(DEMO_PHONE)  # a fresh token each start; the old one stops working
+    token = device.add_phone(DEMO_PHONE)
+    phone = sim_class(demo.url + demo.settings.prefix, token, record=state_dir / "phone.jsonl", echo=echo)
+    stop_event = threading.Event()
+    thread = threading.Thread(target=phone.run_forever, args=(stop_event,), kwargs={"wait": 5}, daemon=True)
+    thread.start()
+    demo.stops.append(stop_event.set)
+    return phone
+
+
+def banner(demo: Demo) -> str:
+    """What to do next, printed once the demo runs."""
+    prefix = demo.url + demo.settings.prefix
+    cloud = "on" if "cloud" in demo.settings.transports else "off: set WA_CLOUD_*"
+    return f"""\
+wa-addon demo is running.
+  host (sandbox) API   {demo.url}/api/v1   key: {demo.settings.host_key}
+  add-on               {prefix}   (health: {prefix}/health)
+  web chat             {demo.url}/chat   (play the admin or a reseller in a browser)
+  admin page           {prefix}/admin   token: {demo.shown_token or "your WA_ADMIN_TOKEN"}
+  Cloud API webhook    {prefix}/webhooks/cloud   ({cloud})
+  state                {demo.settings.state_dir}
+
+Seeded accounts (fixed; see wa_addon/sandbox/seed.py):
+{ACCOUNTS}
+
+Type chats as FROM: TEXT, for example
+  8801822222222: BAL
+  8801822222222: FL 01712345678 50 4321
+  8801711000000: HELP
+Replies and notifications are printed as the demo phone sends them.  Ctrl-C stops everything."""
+
+
+def run(settings: Settings, port: int, state_dir: Path) -> None:
+    """Run the demo in the foreground until Ctrl-C or end of input."""
+    import signal
+
+    from wa_addon.device_sim import inject
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the worker before Redis (atexit)
+    demo = start(settings, port, state_dir)
+    print(banner(demo), flush=True)
+    try:
+        inject(demo.phone, sys.stdin)
+        threading.Event().wait()  # stdin closed (a script): keep serving until Ctrl-C
+    except KeyboardInterrupt:
+        pass
+    finally:
+        demo.stop()

@@ -1,0 +1,206 @@
+"""The demo's web chat (``/chat``): play the admin or a seeded reseller in a browser.
+
+No shortcut around the add-on: what you type goes in through the demo's
+simulated phone (``DeviceSim.say`` -> ``POST {prefix}/device/inbound`` over
+HTTP), and what you see come back is what that phone received from the
+add-on's outbox (``DeviceSim.sent``), exactly as a real phone on the device
+transport would.  The page works without JavaScript (a form,
+POST-redirect-GET); ``static/webchat.js`` sends without reloading and polls.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import resources as package_files
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import falcon
+import jinja2
+
+from wa_addon.settings import Settings
+
+MAX_SHOWN = 200  # messages per conversation on the page
+NUMBER = re.compile(r"^[0-9]{8,15}$")
+HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+           "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
+                                      "connect-src 'self'; form-action 'self'; frame-ancestors 'none'"}
+
+
+@dataclass(frozen=True)
+class Account:
+    """One seeded account the page lets you play."""
+
+    username: str
+    name: str
+    phone: str
+    pin: str
+    role: str  # admin | reseller
+    status: str
+
+
+def seeded_accounts(settings: Settings) -> list[Account]:
+    """The sandbox's seeded accounts (``wa_addon.sandbox.seed``); admin numbers play the admin."""
+    from wa_addon.sandbox.seed import RESELLERS
+
+    accounts = []
+    for _id, username, name, phone, *_rest, pin, status, _lang, _services in RESELLERS:
+        admin = phone in settings.admin_numbers
+        accounts.append(Account(username, name, phone, "" if admin else pin, "admin" if admin else "reseller", status))
+    return accounts
+
+
+def examples(account: Account) -> list[str]:
+    """A few commands to try, with the account's own PIN filled in."""
+    if account.role == "admin":
+        return ["HELP", "RS retail1", "ADDBAL retail1 100", "REQ 1", "COMPLETE 1 TRX123", "OTP"]
+    pin = account.pin
+    return ["HELP", "BAL", f"FL 01712345678 50 {pin}", f"BK 01812345678 500 cashin {pin}", "REQ", "PERM", "OPS FL",
+            "PKGS GP"]
+
+
+class ChatLog:
+    """What each person typed (the phone keeps only what it sent), kept in memory."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._typed: list[dict[str, Any]] = []
+
+    def add(self, who: str, text: str) -> dict[str, Any]:
+        entry = {"id": uuid.uuid4().hex, "at": time.time(), "who": who, "text": text, "mine": True}
+        with self._lock:
+            self._typed.append(entry)
+        return entry
+
+    def typed(self, who: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e for e in self._typed if e["who"] == who]
+
+
+class WebChat:
+    """The chat's state: the demo's phone, who typed what, the page templates.
+
+    Args:
+        settings: the demo's settings (admin numbers, prefix).
+        phone: the demo's DeviceSim; may be set after the server starts.
+    """
+
+    def __init__(self, settings: Settings, phone: Any = None):
+        self.settings, self.phone = settings, phone
+        self.log = ChatLog()
+        self.accounts = seeded_accounts(settings)
+        # HTML: autoescape on, its own environment (the messages' one is plain text).
+        self.env = jinja2.Environment(loader=jinja2.PackageLoader("wa_addon", "templates/webchat"), autoescape=True,
+                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+    def account(self, who: str) -> Account:
+        for account in self.accounts:
+            if account.phone == who:
+                return account
+        return Account("", f"+{who}", who, "", "admin" if who in self.settings.admin_numbers else "reseller", "")
+
+    def send(self, who: str, text: str) -> dict[str, Any]:
+        """Post ``text`` from ``who`` through the phone, as WhatsApp would show it to the phone."""
+        entry = self.log.add(who, text)
+        self.phone.say(who, text)
+        return entry
+
+    def conversation(self, who: str) -> list[dict[str, Any]]:
+        """What ``who`` typed and what the phone sent to ``who``, oldest first."""
+        received: dict[str, dict[str, Any]] = {}
+        for m in list(self.phone.sent):  # a copy: the phone's thread appends meanwhile
+            if m.get("to") == who:
+                received.setdefault(m["id"], m)  # leased again after a lost ack: one message, first time
+        shown = [{"id": m["id"], "at": m["at"], "text": m["text"], "mine": False} for m in received.values()]
+        shown += [{k: e[k] for k in ("id", "at", "text", "mine")} for e in self.log.typed(who)]
+        return sorted(shown, key=lambda m: m["at"])[-MAX_SHOWN:]
+
+    def usages(self, role: str) -> list[str]:
+        from wa_addon.commands import registry  # the package's import registers every command
+
+        return [c.usage for c in registry.commands_for(role)]
+
+
+class _Resource:
+    def __init__(self, chat: WebChat):
+        self.chat = chat
+
+    def who(self, req: falcon.Request, value: Any = None) -> str:
+        who = str(value if value is not None else req.get_param("who") or "")
+        if not who:
+            return self.chat.accounts[0].phone if self.chat.accounts else ""
+        if not NUMBER.match(who):
+            raise falcon.HTTPBadRequest(title="bad who", description="who is a phone number, digits only")
+        return who
+
+
+class ChatPage(_Resource):
+    """``GET /chat?who=<number>[&draft=<text>]``: the conversation, the composer, the commands."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = self.who(req)
+        account = self.chat.account(who)
+        resp.content_type = falcon.MEDIA_HTML
+        resp.set_headers(HEADERS)
+        prefix = self.chat.settings.prefix
+        resp.text = self.chat.env.get_template("chat.html").render(
+            base=req.root_path, who=who, me=account, accounts=self.chat.accounts, draft=req.get_param("draft") or "",
+            messages=self.chat.conversation(who), examples=examples(account), usages=self.chat.usages(account.role),
+            admin_url=prefix + "/admin", urlencode=urlencode, clock=_clock)
+
+
+class Send(_Resource):
+    """``POST /chat/send`` (form or JSON ``{who, text}``): the chat goes in through the phone."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        _same_origin(req)
+        data = req.get_media(default_when_empty={})
+        who, text = self.who(req, data.get("who", "")), str(data.get("text", "")).strip()
+        if text:
+            self.chat.send(who, text[:1000])
+        if req.content_type and req.content_type.startswith(falcon.MEDIA_JSON):
+            resp.media = {"ok": bool(text), "messages": self.chat.conversation(who)}
+            return
+        resp.status = falcon.HTTP_303
+        resp.location = f"{req.root_path}?{urlencode({'who': who})}#end"
+
+
+class Messages(_Resource):
+    """``GET /chat/messages?who=<number>``: the conversation as JSON (the script polls it)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.set_header("Cache-Control", "no-store")
+        resp.media = {"messages": self.chat.conversation(self.who(req))}
+
+
+class Script:
+    """``GET /chat/webchat.js``."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = "text/javascript; charset=utf-8"
+        resp.text = package_files.files("wa_addon").joinpath("static/webchat.js").read_text(encoding="utf-8")
+
+
+def create_chat_app(chat: WebChat) -> falcon.App:
+    """The web chat's Falcon app; the demo mounts it at ``/chat``."""
+    app = falcon.App()
+    app.add_route("/", ChatPage(chat))
+    app.add_route("/send", Send(chat))
+    app.add_route("/messages", Messages(chat))
+    app.add_route("/webchat.js", Script())
+    return app
+
+
+def _same_origin(req: falcon.Request) -> None:
+    # Another site's page must not type chats into the demo (browsers send Origin on POST).
+    origin = req.get_header("Origin")
+    if origin and urlsplit(origin).netloc != req.netloc:
+        raise falcon.HTTPForbidden(title="cross-origin", description="post from the chat page itself")
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%H:%M", time.localtime(at))
