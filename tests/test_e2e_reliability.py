@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import falcon.testing
 import requests
-
 from conftest import HOST_KEY
+
 from wa_addon.app import Addon, not_found
 from wa_addon.host.http import HttpHost
 from wa_addon.redis_server import free_port
@@ -37,6 +37,7 @@ def test_a_message_that_meets_a_host_outage_is_answered_when_the_host_is_back(
     import sys
 
     from conftest import settings_env
+
     from wa_addon.sandbox import SandboxDB, create_sandbox_app, seed
     from wa_addon.testing.wsgi_server import serve_in_thread
 
@@ -77,3 +78,19 @@ def test_webhook_answers_503_when_redis_is_down(stack_settings):
 
 def test_health_reports_redis(stack):
     assert requests.get(f"{stack.url}/health", timeout=5).json() == {"ok": True, "enabled": True}
+
+
+def test_while_off_outbound_is_held_but_a_chat_gets_one_paused_answer(stack):
+    from wa_addon import outbox
+    from wa_addon.messages import Outbound
+
+    stack.rt.switches.set(enabled=False)
+    outbox.push(stack.rt, [Outbound(id="held-1", to="8801933333333", text="a notification", kind="notify.x")])
+    stack.say(RETAIL1, "BAL")
+    stack.say(RETAIL1, "BAL")  # a second chat while off: no second "paused"
+    stack.graph.wait_for(1, timeout=15)
+    assert stack.graph.sent_to(RETAIL1) == ["The service is paused for now. Please try again later."]
+    assert stack.rt.lanes["out:cloud"].depth() == 1  # kept, not lost
+    stack.rt.switches.set(enabled=True)
+    stack.graph.wait_for(lambda sent: any(m.to == "8801933333333" for m in sent), timeout=15)
+    assert stack.graph.sent_to("8801933333333") == ["a notification"]

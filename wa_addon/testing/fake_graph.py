@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _MESSAGES_PATH = re.compile(r"/(v\d+(?:\.\d+)?)/([^/]+)/messages")
+_NUMBER_PATH = re.compile(r"/(v\d+(?:\.\d+)?)/([^/]+)")
 
 # Titles Meta puts in error messages, for realistic bodies.
 ERROR_TITLES = {
@@ -219,6 +220,9 @@ class FakeGraph:
         return status, extra, payload
 
     def _route(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict, dict]:
+        number = _NUMBER_PATH.fullmatch(path)
+        if method == "GET" and number is not None:
+            return self._number(number.group(2), headers)
         match = _MESSAGES_PATH.fullmatch(path)
         if method != "POST" or match is None:
             return 404, {}, _error_body(100, "Unknown path components", "GraphMethodException")
@@ -230,6 +234,15 @@ class FakeGraph:
         if problem:
             return 400, {}, _error_body(100, problem)
         return self._deliver(body)
+
+    def _number(self, phone_number_id: str, headers: dict[str, str]) -> tuple[int, dict, dict]:
+        """``GET /{version}/{phone_number_id}``: the number's profile, as ``wa-addon doctor`` reads it."""
+        if self.phone_number_id is not None and phone_number_id != self.phone_number_id:
+            return 400, {}, _error_body(100, "Object with this phone number id does not exist")
+        if self.token is not None and headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {}, _error_body(190, ERROR_TITLES[190])
+        return 200, {}, {"id": phone_number_id, "display_phone_number": "+880 1700-000000",
+                         "verified_name": "Fake Graph", "quality_rating": "GREEN"}
 
     def _deliver(self, body: dict[str, Any]) -> tuple[int, dict, dict]:
         recipient = str(body.get("to") or body.get("recipient"))

@@ -1,0 +1,111 @@
+"""``wa-addon doctor``: checks settings, Redis, the host and each transport.
+
+Each check is a small function returning a :class:`Check`; nothing here
+changes state, and no secret is printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+import requests
+
+from wa_addon.settings import Settings
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_settings(settings: Settings) -> Check:
+    missing = [name for name, value in _required(settings).items() if not value]
+    if missing:
+        return Check("settings", False, "not set: " + ", ".join(missing))
+    return Check("settings", True, f"transports {', '.join(settings.transports)}; prefix {settings.prefix}")
+
+
+def _required(settings: Settings) -> dict[str, str]:
+    need = {"WA_HOST_URL": settings.host_url, "WA_HOST_KEY": settings.host_key,
+            "WA_HOOK_SECRET": settings.hook_secret, "WA_ADMIN_NUMBERS": ",".join(settings.admin_numbers)}
+    if "cloud" in settings.transports:
+        need |= {"WA_CLOUD_TOKEN": settings.cloud_token, "WA_CLOUD_PHONE_NUMBER_ID": settings.cloud_phone_number_id,
+                 "WA_CLOUD_APP_SECRET": settings.cloud_app_secret,
+                 "WA_CLOUD_VERIFY_TOKEN": settings.cloud_verify_token}
+    return need
+
+
+def check_redis(settings: Settings) -> Check:
+    if not settings.redis_url:
+        return Check("redis", True, "WA_REDIS_URL unset: serve/worker/demo start the embedded Redis")
+    try:
+        info = redis.Redis.from_url(settings.redis_url, socket_timeout=3).info("server")
+    except redis.exceptions.RedisError as exc:
+        return Check("redis", False, f"unreachable: {type(exc).__name__}")
+    return Check("redis", True, f"redis {info.get('redis_version')}")
+
+
+def check_host(settings: Settings) -> Check:
+    from wa_addon.host import HostError, HostUnavailable
+    from wa_addon.host.http import HttpHost
+
+    if not settings.host_url:
+        return Check("host", False, "WA_HOST_URL not set")
+    try:
+        services = HttpHost(settings.host_url, settings.host_key, timeout=5).list_services()
+    except HostUnavailable as exc:
+        return Check("host", False, f"unreachable: {exc}")
+    except HostError as exc:
+        return Check("host", False, f"refused: {exc.code} (is WA_HOST_KEY right?)")
+    return Check("host", True, f"{len(services)} services at {settings.host_url}")
+
+
+def check_cloud(settings: Settings) -> Check:
+    if "cloud" not in settings.transports:
+        return Check("cloud", True, "not configured")
+    url = f"{settings.graph_base}/{settings.cloud_phone_number_id}"
+    try:
+        resp = requests.get(url, headers={"Authorization": f"Bearer {settings.cloud_token}"}, timeout=5)
+    except requests.RequestException as exc:
+        return Check("cloud", False, f"Graph API unreachable: {type(exc).__name__}")
+    if resp.status_code != 200:
+        code = (resp.json().get("error") or {}).get("code") if _is_json(resp) else None
+        return Check("cloud", False, f"Graph API answered {resp.status_code} (error.code {code})")
+    return Check("cloud", True, f"phone number {resp.json().get('display_phone_number', '?')}")
+
+
+def _is_json(resp: requests.Response) -> bool:
+    return resp.headers.get("Content-Type", "").startswith("application/json")
+
+
+def check_device(settings: Settings) -> Check:
+    if "device" not in settings.transports:
+        return Check("device", True, "not configured")
+    if not settings.redis_url:
+        return Check("device", False, "needs WA_REDIS_URL to read the phones")
+    from wa_addon.transports.device import DeviceTransport
+
+    try:
+        phones = DeviceTransport(settings).tokens.phones()
+    except redis.exceptions.RedisError:
+        return Check("device", False, "Redis unreachable")
+    online = [p.name for p in phones if p.online]
+    return Check("device", bool(online), f"{len(online)} of {len(phones)} phones online: {', '.join(online) or '-'}")
+
+
+CHECKS: list[Callable[[Settings], Check]] = [check_settings, check_redis, check_host, check_cloud, check_device]
+
+
+def run(settings: Settings) -> list[Check]:
+    """Every check, in order."""
+    return [check(settings) for check in CHECKS]
+
+
+def format_report(checks: list[Check]) -> str:
+    return "\n".join(f"{'ok  ' if c.ok else 'FAIL'} {c.name:9} {c.detail}" for c in checks)
