@@ -195,3 +195,11 @@ def test_every_command_template_renders_short_in_both_languages(name, lang):
     assert text and len(text) < 600 and "{" not in text, text
     if lang == "bn":
         assert not re.search(r"৳[0-9]", text), text  # money in Bengali digits
+
+
+def test_every_command_has_a_bengali_usage_line():
+    from wa_addon.commands.registry import REGISTRY
+
+    for command in REGISTRY.values():
+        bn = command.usage_in("bn")
+        assert bn != command.usage and re.search(r"[\u0980-\u09FF]", bn), command.name

@@ -178,4 +178,4 @@ def test_lang_switches_the_replies_and_is_kept_on_the_host(chat):
     assert chat.host.get_reseller("retail2").language == "en"
     assert chat.reply(RETAIL2, "BAL") == "Salma Shop: balance ৳500.00"
     assert chat.reply(RETAIL2, "lang বাংলা") == "এখন থেকে উত্তর বাংলায় আসবে।"
-    assert chat.reply(RETAIL2, "LANG fr") == "নিয়ম: LANG bn|en — the language of your replies"
+    assert chat.reply(RETAIL2, "LANG fr") == "নিয়ম: LANG bn|en — উত্তরের ভাষা"

@@ -20,26 +20,38 @@ from wa_addon.workflows import balance_approval as approval
 
 @command("REQ", role=ADMIN)
 def request_status(ctx: Context, args: list[str]) -> Reply:
-    """REQ <id> — a request's status"""
+    """REQ <id> — a request's status
+
+    bn: REQ <আইডি> — অনুরোধের অবস্থা
+    """
     request = _request(ctx, common.one_id(args))
     return Reply("request_status", common.request_card(request, ctx.rt.settings.country))
 
 
 @command("RESEND", role=ADMIN)
 def resend(ctx: Context, args: list[str]) -> Reply:
-    """RESEND <id> — send a request again"""
+    """RESEND <id> — send a request again
+
+    bn: RESEND <আইডি> — অনুরোধ আবার পাঠান
+    """
     return _act(ctx, common.one_id(args), "resend")
 
 
 @command("CANCEL", role=ADMIN)
 def cancel(ctx: Context, args: list[str]) -> Reply:
-    """CANCEL <id> — cancel a request (refunds it)"""
+    """CANCEL <id> — cancel a request (refunds it)
+
+    bn: CANCEL <আইডি> — অনুরোধ বাতিল (টাকা ফেরত যাবে)
+    """
     return _act(ctx, common.one_id(args), "cancel")
 
 
 @command("COMPLETE", role=ADMIN)
 def complete(ctx: Context, args: list[str]) -> Reply:
-    """COMPLETE <id> [trx] — mark a request successful"""
+    """COMPLETE <id> [trx] — mark a request successful
+
+    bn: COMPLETE <আইডি> [trx] — অনুরোধ সফল হিসেবে চিহ্নিত করুন
+    """
     if not args:
         raise Usage()
     return _act(ctx, common.one_id(args[:1]), "complete", " ".join(args[1:]) or None)
@@ -47,19 +59,28 @@ def complete(ctx: Context, args: list[str]) -> Reply:
 
 @command("ADDRS", role=ADMIN)
 def add_reseller(ctx: Context, args: list[str]) -> Reply:
-    """ADDRS <phone> <name> [level] — a new reseller"""
+    """ADDRS <phone> <name> [level] — a new reseller
+
+    bn: ADDRS <ফোন> <নাম> [লেভেল] — নতুন রিসেলার
+    """
     return common.add_reseller(ctx, args)
 
 
 @command("ADDBAL", role=ADMIN)
 def add_balance(ctx: Context, args: list[str]) -> Reply:
-    """ADDBAL <reseller> <amount> — add balance to a reseller"""
+    """ADDBAL <reseller> <amount> — add balance to a reseller
+
+    bn: ADDBAL <রিসেলার> <টাকা> — রিসেলারকে ব্যালেন্স দিন
+    """
     return common.pay(ctx, args)
 
 
 @command("RS", role=ADMIN)
 def reseller(ctx: Context, args: list[str]) -> Reply:
-    """RS <reseller> — a reseller's status and balance"""
+    """RS <reseller> — a reseller's status and balance
+
+    bn: RS <রিসেলার> — রিসেলারের অবস্থা ও ব্যালেন্স
+    """
     if len(args) != 1:
         raise Usage()
     return Reply("reseller", common.reseller_card(common.visible_reseller(ctx, args[0]), ctx.rt.settings.country))
@@ -67,19 +88,28 @@ def reseller(ctx: Context, args: list[str]) -> Reply:
 
 @command("ACCEPT", role=ADMIN)
 def accept(ctx: Context, args: list[str]) -> Reply:
-    """ACCEPT <id> — approve a balance request"""
+    """ACCEPT <id> — approve a balance request
+
+    bn: ACCEPT <আইডি> — ব্যালেন্স অনুরোধ মঞ্জুর
+    """
     return _decide(ctx, common.one_id(args), approve=True)
 
 
 @command("DENY", role=ADMIN)
 def deny(ctx: Context, args: list[str]) -> Reply:
-    """DENY <id> — deny a balance request"""
+    """DENY <id> — deny a balance request
+
+    bn: DENY <আইডি> — ব্যালেন্স অনুরোধ নামঞ্জুর
+    """
     return _decide(ctx, common.one_id(args), approve=False)
 
 
 @command("SEND", role=ADMIN)
 def send(ctx: Context, args: list[str]) -> Reply:
-    """SEND <phone> <text> — a message to any number"""
+    """SEND <phone> <text> — a message to any number
+
+    bn: SEND <ফোন> <লেখা> — যেকোনো নম্বরে বার্তা
+    """
     if len(args) < 2:
         raise Usage()
     phone = common.phone_of(ctx, args[0])
@@ -94,7 +124,10 @@ def send(ctx: Context, args: list[str]) -> Reply:
 
 @command("OTP", role=ADMIN)
 def one_time_code(ctx: Context, args: list[str]) -> Reply:
-    """OTP [<phone>] — send a one-time code (default: to you)"""
+    """OTP [<phone>] — send a one-time code (default: to you)
+
+    bn: OTP [<ফোন>] — এককালীন কোড পাঠান (নম্বর না দিলে আপনাকে)
+    """
     if len(args) > 1:
         raise Usage()
     phone = common.phone_of(ctx, args[0]) if args else ctx.msg.sender

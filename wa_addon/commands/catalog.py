@@ -93,7 +93,10 @@ def find_package(ctx: Context, code: str, hint: Operator | None) -> Package:
 
 @command("PERM", role=RESELLER)
 def services(ctx: Context, args: list[str]) -> Reply:
-    """PERM — the services you may use"""
+    """PERM — the services you may use
+
+    bn: PERM — আপনার অনুমোদিত সার্ভিস
+    """
     if args:
         raise Usage()
     items = [_service_line(s) for s in permitted(ctx).values()]
@@ -101,7 +104,10 @@ def services(ctx: Context, args: list[str]) -> Reply:
 
 
 def operators(ctx: Context, args: list[str]) -> Reply:
-    """OPS <service> — operator codes, prefixes and limits"""
+    """OPS <service> — operator codes, prefixes and limits
+
+    bn: OPS <সার্ভিস> — অপারেটর কোড, প্রিফিক্স ও সীমা
+    """
     if len(args) != 1:
         raise Usage()
     code = args[0].upper()
@@ -113,7 +119,10 @@ def operators(ctx: Context, args: list[str]) -> Reply:
 
 
 def packages(ctx: Context, args: list[str]) -> Reply:
-    """PKGS <operator> — packages and prices"""
+    """PKGS <operator> — packages and prices
+
+    bn: PKGS <অপারেটর> — প্যাকেজ ও দাম
+    """
     if len(args) != 1:
         raise Usage()
     code = args[0].upper()

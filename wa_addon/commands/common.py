@@ -22,8 +22,11 @@ _LEVEL = re.compile(r"[1-9]")
 
 
 def help_(ctx: Context, args: list[str]) -> Reply:
-    """HELP — this list"""
-    usages = [c.usage for c in commands_for(ctx.role)]
+    """HELP — this list
+
+    bn: HELP — এই তালিকা
+    """
+    usages = [c.usage_in(ctx.lang) for c in commands_for(ctx.role)]
     services = ", ".join(ctx.actor.services) if ctx.actor else ""  # what <service> may be, for this sender
     return Reply("help", {"role": ctx.role, "usages": usages, "services": services})
 

@@ -72,7 +72,7 @@ def _run(ctx: Context, cmd: Command, tokens: list[str]) -> Reply:
             args = _check_pin(ctx, cmd, args)
         reply = cmd.handler(ctx, args)
     except Usage:
-        outcome, reply = "usage", Reply("usage", {"usage": cmd.usage})
+        outcome, reply = "usage", Reply("usage", {"usage": cmd.usage_in(ctx.lang)})
     except Refused as refusal:
         outcome, reply = refusal.template, Reply(refusal.template, refusal.context)
     except HostError as err:

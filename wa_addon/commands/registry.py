@@ -137,8 +137,17 @@ class Command:
 
     @property
     def usage(self) -> str:
+        """The English usage line: the docstring's first line."""
         doc = (self.handler.__doc__ or self.name).strip()
         return doc.splitlines()[0]
+
+    def usage_in(self, lang: str) -> str:
+        """The usage line in ``lang``: a docstring line ``bn: ...`` gives the Bengali one."""
+        prefix = f"{lang}:"
+        for line in (self.handler.__doc__ or "").splitlines():
+            if line.strip().startswith(prefix):
+                return line.strip()[len(prefix) :].strip()
+        return self.usage
 
 
 REGISTRY: dict[tuple[str, str], Command] = {}

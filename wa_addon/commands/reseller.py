@@ -22,7 +22,10 @@ NEW_PIN_DIGITS = (4, 6)
 
 @command("BAL", role=RESELLER)
 def balance(ctx: Context, args: list[str]) -> Reply:
-    """BAL — your balance"""
+    """BAL — your balance
+
+    bn: BAL — আপনার ব্যালেন্স
+    """
     if args:
         raise Usage()
     me = _me(ctx)
@@ -31,19 +34,28 @@ def balance(ctx: Context, args: list[str]) -> Reply:
 
 @command("ADDBAL", role=RESELLER, pin=True)
 def add_balance(ctx: Context, args: list[str]) -> Reply:
-    """ADDBAL <reseller> <amount> <PIN> — pay one of your resellers"""
+    """ADDBAL <reseller> <amount> <PIN> — pay one of your resellers
+
+    bn: ADDBAL <রিসেলার> <টাকা> <পিন> — আপনার রিসেলারকে ব্যালেন্স দিন
+    """
     return common.pay(ctx, args)
 
 
 @command("ADDRS", role=RESELLER, pin=True)
 def add_reseller(ctx: Context, args: list[str]) -> Reply:
-    """ADDRS <phone> <name> [level] <PIN> — a new reseller under you"""
+    """ADDRS <phone> <name> [level] <PIN> — a new reseller under you
+
+    bn: ADDRS <ফোন> <নাম> [লেভেল] <পিন> — আপনার অধীনে নতুন রিসেলার
+    """
     return common.add_reseller(ctx, args)
 
 
 @command("RS", role=RESELLER)
 def resellers(ctx: Context, args: list[str]) -> Reply:
-    """RS [<reseller>] — your resellers' status and balance"""
+    """RS [<reseller>] — your resellers' status and balance
+
+    bn: RS [<রিসেলার>] — আপনার রিসেলারদের অবস্থা ও ব্যালেন্স
+    """
     if len(args) > 1:
         raise Usage()
     region = ctx.rt.settings.country
@@ -57,7 +69,10 @@ def resellers(ctx: Context, args: list[str]) -> Reply:
 
 @command("REQ", role=RESELLER)
 def requests(ctx: Context, args: list[str]) -> Reply:
-    """REQ [<id>] — your request, or your last 5"""
+    """REQ [<id>] — your request, or your last 5
+
+    bn: REQ [<আইডি>] — একটি অনুরোধ, বা শেষ ৫টি
+    """
     assert ctx.actor is not None
     region = ctx.rt.settings.country
     if not args:
@@ -75,7 +90,10 @@ def requests(ctx: Context, args: list[str]) -> Reply:
 
 @command("PIN", role=RESELLER, secret=True)
 def change_pin(ctx: Context, args: list[str]) -> Reply:
-    """PIN <old> <new> — change your PIN"""
+    """PIN <old> <new> — change your PIN
+
+    bn: PIN <পুরনো> <নতুন> — পিন বদলান
+    """
     if len(args) != 2 or not all(grammar.is_pin(a) for a in args):
         raise Usage()
     old, new = (grammar.ascii_digits(a) for a in args)
@@ -90,7 +108,10 @@ def change_pin(ctx: Context, args: list[str]) -> Reply:
 
 @command("LANG", role=RESELLER)
 def language(ctx: Context, args: list[str]) -> Reply:
-    """LANG bn|en — the language of your replies"""
+    """LANG bn|en — the language of your replies
+
+    bn: LANG bn|en — উত্তরের ভাষা
+    """
     chosen = LANGUAGES.get(args[0].lower()) if len(args) == 1 else None
     if chosen is None:
         raise Usage()

@@ -28,7 +28,10 @@ _ACCOUNT = re.compile(r"[0-9]{6,20}")  # a meter or account number (custom servi
 
 @command("SERVICE", role=RESELLER, pin=True, accepts=catalog.is_service)
 def service_request(ctx: Context, args: list[str]) -> Reply:
-    """<service> <number> <amount> [type] [operator] <PIN> — e.g. FL 01712345678 50 postpaid <PIN>"""
+    """<service> <number> <amount> [type] [operator] <PIN> — e.g. FL 01712345678 50 postpaid <PIN>
+
+    bn: <সার্ভিস> <নম্বর> <টাকা> [ধরন] [অপারেটর] <পিন> — যেমন FL 01712345678 50 <পিন>
+    """
     if not 3 <= len(args) <= 5:
         raise Usage()
     service = catalog.find_service(ctx, args[0])
@@ -47,7 +50,10 @@ def service_request(ctx: Context, args: list[str]) -> Reply:
 
 @command("PKG", role=RESELLER, pin=True)
 def package_request(ctx: Context, args: list[str]) -> Reply:
-    """PKG <package> <number> <PIN> — buy a package (list: PKGS <operator>)"""
+    """PKG <package> <number> <PIN> — buy a package (list: PKGS <operator>)
+
+    bn: PKG <প্যাকেজ> <নম্বর> <পিন> — প্যাকেজ কিনুন (তালিকা: PKGS <অপারেটর>)
+    """
     if len(args) != 2:
         raise Usage()
     number, shown = _mobile(ctx, args[1])
@@ -63,7 +69,10 @@ def package_request(ctx: Context, args: list[str]) -> Reply:
 
 @command("YES", role=RESELLER)
 def confirm_newest(ctx: Context, args: list[str]) -> Reply:
-    """YES (or হ্যাঁ) — send the repeat request you were asked about"""
+    """YES (or হ্যাঁ) — send the repeat request you were asked about
+
+    bn: YES (বা হ্যাঁ) — জিজ্ঞাসা করা পুনরাবৃত্ত অনুরোধটি পাঠান
+    """
     if args:
         raise Usage()
     return _confirm(ctx, None)
@@ -71,7 +80,10 @@ def confirm_newest(ctx: Context, args: list[str]) -> Reply:
 
 @command("CONFIRM", role=RESELLER)
 def confirm_code(ctx: Context, args: list[str]) -> Reply:
-    """CONFIRM <code> — send a held repeat request by its code"""
+    """CONFIRM <code> — send a held repeat request by its code
+
+    bn: CONFIRM <কোড> — আটকে রাখা অনুরোধটি কোড দিয়ে পাঠান
+    """
     if len(args) != 1 or not args[0].isdigit():
         raise Usage()
     return _confirm(ctx, args[0])
@@ -79,7 +91,10 @@ def confirm_code(ctx: Context, args: list[str]) -> Reply:
 
 @command("NO", role=RESELLER)
 def drop_held(ctx: Context, args: list[str]) -> Reply:
-    """NO (or না) — drop the repeat requests waiting for YES"""
+    """NO (or না) — drop the repeat requests waiting for YES
+
+    bn: NO (বা না) — আটকে রাখা অনুরোধ বাদ দিন
+    """
     if args:
         raise Usage()
     return Reply("held_dropped", {"count": hold.drop(ctx.rt, _who(ctx))})
