@@ -102,12 +102,16 @@ def settings_env(settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def worker(stack_settings) -> Iterator[object]:
-    """A real `wa-addon worker` process for the test's namespace."""
+def worker(stack_settings, tmp_path) -> Iterator[object]:
+    """A real `wa-addon -v worker` process for the test's namespace; its log is ``proc.log_path``."""
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "wa_addon.cli", "worker"], env=settings_env(stack_settings))
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "wa_addon.cli", "-v", "worker"],
+                                env=settings_env(stack_settings), stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = log_path  # type: ignore[attr-defined]
     yield proc
     proc.terminate()
     try:
