@@ -11,6 +11,9 @@ Every figure is measured in this run, beside its baseline, on this machine:
    (signature, parse, atomic dedupe + queue in Redis) against the baseline of
    the signature check and JSON parse alone.
 4. worker processes: lanes drained by 1 against 2 SimpleWorker processes.
+5. host events to delivered notifications, end to end: ``balance.added``
+   events emitted, queued on the event lane, turned into a Bengali
+   notification by the worker, queued on the outbox, sent (counted).
 
 Redis: WA_BENCH_REDIS_URL, else a private redis-server (no persistence).
 """
@@ -87,7 +90,7 @@ def _worker(settings_env: dict[str, str], transport: str, graph_url: str | None)
     else:
         rt = _runtime(settings)
     install(rt)
-    queues = [rt.queues["out"], Queue(f"{settings.namespace}-baseline", connection=rt.conn)]
+    queues = [rt.queues["in"], rt.queues["out"], Queue(f"{settings.namespace}-baseline", connection=rt.conn)]
     from wa_addon.worker import _housekeeper  # noqa: F401  (same process shape as `wa-addon worker`)
 
     SimpleWorker(queues, connection=rt.conn).work(burst=False, logging_level="ERROR")
@@ -134,6 +137,24 @@ def bench_lanes(settings: Settings, n: int, counter: str = DONE_KEY) -> float:
     return n / (time.perf_counter() - start)
 
 
+def bench_events(settings: Settings, n: int) -> float:
+    """``balance.added`` events emitted in-process until every notification is sent."""
+    from wa_addon.hooks.intake import EventIntake
+
+    rt = _runtime(settings)
+    intake = EventIntake(rt)
+    run = uuid.uuid4().hex[:8]
+    rt.conn.delete(DONE_KEY)
+    start = time.perf_counter()
+    for i in range(n):
+        phone = f"88017{i % 500:08d}"
+        intake.emit("balance.added", {"reseller_id": i % 500 + 10, "amount": "100.00", "balance": f"{i}.00",
+                                      "payment_id": f"{run}{i}", "by": {"name": "Rahim Telecom"},
+                                      "reseller": {"phone": phone, "language": "bn", "name": "Karim Store"}})
+    _wait_count(rt.conn, DONE_KEY, n)
+    return n / (time.perf_counter() - start)
+
+
 def bench_baseline(settings: Settings, n: int) -> float:
     rt = _runtime(settings)
     queue = Queue(f"{settings.namespace}-baseline", connection=rt.conn)
@@ -165,7 +186,8 @@ def bench_intake(settings: Settings, n: int) -> tuple[float, float]:
     from wa_addon.app import Addon
     from wa_addon.testing import cloud_payloads as cp
 
-    settings = settings.with_(cloud_app_secret="bench-secret")
+    # A namespace no worker serves: this figure is the intake alone.
+    settings = settings.with_(cloud_app_secret="bench-secret", namespace=settings.namespace + "i")
     addon = Addon(settings, host=None, runtime=_runtime(settings))  # type: ignore[arg-type]
     baseline_app = falcon.App()
     baseline_app.add_route("/webhooks/cloud", _VerifyOnly())
@@ -218,6 +240,13 @@ def report(settings: Settings, n: int, runs: int) -> None:
     one = _lanes_with(settings, 1, n, runs)
     two = _lanes_with(settings, 2, n, runs)
     print(f"4. worker processes         1: {one:8.0f} msg/s | 2: {two:8.0f} msg/s | x{two / one:.2f}")
+    procs = _start_workers(settings, 2)
+    try:
+        events = median(lambda: bench_events(settings, n), runs)
+    finally:
+        _stop(procs)
+    print(f"5. host events, end to end  {events:8.0f} notifications/s delivered (emit -> event lane -> template"
+          " -> outbox -> send), 2 workers")
 
 
 def _lanes_with(settings: Settings, workers: int, n: int, runs: int) -> float:

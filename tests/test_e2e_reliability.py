@@ -94,3 +94,12 @@ def test_while_off_outbound_is_held_but_a_chat_gets_one_paused_answer(stack):
     stack.rt.switches.set(enabled=True)
     stack.graph.wait_for(lambda sent: any(m.to == "8801933333333" for m in sent), timeout=15)
     assert stack.graph.sent_to("8801933333333") == ["a notification"]
+
+
+def test_a_reply_for_an_unconfigured_transport_goes_on_the_default_one(stack):
+    from wa_addon import outbox
+    from wa_addon.messages import Outbound
+
+    outbox.push(stack.rt, [Outbound(id="stray-1", to=RETAIL1, text="hello")], transport="device")
+    stack.graph.wait_for(1, timeout=15)
+    assert stack.graph.sent_to(RETAIL1) == ["hello"]

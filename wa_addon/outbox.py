@@ -33,6 +33,9 @@ SYSTEM_KINDS = frozenset({"paused"})
 def push(rt: Runtime, messages: Iterable[Outbound], transport: str | None = None) -> int:
     """Queue messages on a transport's outbox (each id at most once)."""
     name = transport or rt.default_transport
+    if name not in rt.transports:  # e.g. a reply to a transport since removed from the settings
+        log.warning("transport %s is not configured; sending on %s", name, rt.default_transport)
+        name = rt.default_transport
     by_lane: dict[str, list[Item]] = {}
     for m in messages:
         lane = out_lane(name, system=m.kind in SYSTEM_KINDS)
