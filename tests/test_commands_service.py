@@ -77,7 +77,9 @@ def test_mobile_banking_custom_and_country_services(chat):
     assert "BPDB postpaid 123456789 — ৳500.00" in chat.reply(RETAIL1, "BPDB 123456789 500 postpaid 4321")
     assert "NPR prepaid +9779841234567 — ৳100.00" in chat.reply(RETAIL1, "NPR 9841234567 100 4321")
     assert newest(chat).number == "9779841234567"
-    assert chat.balance("retail1") == str(2500 - 500 - 600 - 500 - 100) + ".00"
+    chat.reply(RETAIL1, "RK 01912345678 700 agent 4321")  # to an agent account
+    assert (newest(chat).service, newest(chat).type) == ("RK", "agent")
+    assert chat.balance("retail1") == str(2500 - 500 - 600 - 500 - 100 - 700) + ".00"
 
 
 @pytest.mark.parametrize(("sender", "text", "reply"), [

@@ -18,15 +18,16 @@ dealer2 FL, BK and NG; retail3 FL.
 Services (``types``: the first is the default)::
 
     FL   Flexiload         recharge        10-5000     prepaid, postpaid, skitto
-    BK   bKash             mobile_banking  50-25000    cashin, sendmoney
-    NG   Nagad             mobile_banking  50-25000    cashin, sendmoney
-    RK   Rocket            mobile_banking  50-25000    cashin, sendmoney
-    UP   Upay              mobile_banking  50-25000    cashin, sendmoney
+    BK   bKash             mobile_banking  50-25000    cashin, sendmoney, personal, agent
+    NG   Nagad             mobile_banking  50-25000    cashin, sendmoney, personal, agent
+    RK   Rocket            mobile_banking  50-25000    cashin, sendmoney, personal, agent
+    UP   Upay              mobile_banking  50-25000    cashin, sendmoney, personal, agent
     BPDB Electricity bill  custom          100-20000   prepaid, postpaid  (meter / account number)
     NPR  Nepal recharge    country NP      50-2000     prepaid            (international number)
 
 ``cashin`` sends to a personal account (the agent's cash-in); ``sendmoney`` is
-a personal transfer.  Mobile banking and bills have no operators.
+a personal transfer; ``personal`` / ``agent`` name the receiving account's kind,
+as many panels ask it instead.  Mobile banking and bills have no operators.
 
 Flexiload operators (prefixes of the local number) and [min, max] per type::
 
@@ -62,7 +63,7 @@ RESELLERS = [
     (6, "retail3", "Nipa Mobile", "8801655555555", 2, 5, 800, "1357", "suspended", "bn", ("FL",)),
 ]
 
-MB_TYPES = ["cashin", "sendmoney"]
+MB_TYPES = ["cashin", "sendmoney", "personal", "agent"]
 # code, name, kind, min, max (taka), types, country
 SERVICES = [
     ("FL", "Flexiload", "recharge", 10, 5000, ["prepaid", "postpaid", "skitto"], None),
