@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import logging
 
+from rq.timeouts import BaseTimeoutException
+
 from wa_addon import commands, journal, outbox
 from wa_addon.commands.grammar import redact
-from wa_addon.commands.registry import Reply
-from wa_addon.host import HostUnavailable
+from wa_addon.consume import RETRY_LATER
 from wa_addon.lanes import Item
-from wa_addon.messages import Inbound, Outbound, StatusUpdate, short_hash
+from wa_addon.messages import Inbound, Outbound, StatusUpdate
 from wa_addon.runtime import IN_LANE, Runtime
 from wa_addon.store import StoreUnavailable
 
@@ -60,9 +61,9 @@ def _message(rt: Runtime, msg: Inbound) -> list[Outbound]:
     pipe.execute()
     try:
         return commands.handle(rt, msg)
-    except (HostUnavailable, StoreUnavailable):
-        raise
+    except (*RETRY_LATER, BaseTimeoutException):
+        raise  # an outage (or the job's time) is not the command's answer: the message is run again
     except Exception:  # a bug must not jam the queue: answer, log (no text: it may hold a PIN)
         log.exception("command failed for message %s", msg.dedupe_id)
-        text = rt.renderer.render(rt.switches.default_language(), Reply("error").template)
-        return [Outbound(id=short_hash(f"{msg.dedupe_id}:reply"), to=msg.sender or msg.user_id or "", text=text)]
+        text = rt.renderer.render(rt.switches.default_language(), "error")
+        return [Outbound(id=msg.reply_id, to=msg.sender or msg.user_id or "", text=text)]

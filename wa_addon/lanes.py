@@ -89,6 +89,10 @@ class Lane:
             return True
         return bool(self._call(self.scripts.ack, keys, [token, count, BUSY_TTL]))
 
+    def touch(self, part: int, token: str) -> None:
+        """Keep holding the partition through a long batch (renews the busy flag)."""
+        self._call_plain(lambda: self.conn.expire(self.keys.lane(self.name, part, "busy"), BUSY_TTL))
+
     def defer(self, part: int, token: str, delay: float) -> None:
         """Keep the partition (in order) and drain it again after ``delay`` s."""
         busy = self.keys.lane(self.name, part, "busy")
@@ -143,6 +147,13 @@ class Lane:
     def _call(script, keys, args):  # type: ignore[no-untyped-def]
         try:
             return script(keys=keys, args=args)
+        except DOWN as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    @staticmethod
+    def _call_plain(call):  # type: ignore[no-untyped-def]
+        try:
+            return call()
         except DOWN as exc:
             raise StoreUnavailable(str(exc)) from exc
 

@@ -44,6 +44,11 @@ class Inbound:
         """A short stable id for dedupe keys and RQ-safe job ids."""
         return short_hash(f"{self.transport}:{self.msg_id}")
 
+    @property
+    def reply_id(self) -> str:
+        """The id of the one reply to this message (a re-run queues the same id: sent once)."""
+        return short_hash(f"{self.dedupe_id}:reply")
+
     def to_json(self) -> str:
         return _dumps(self)
 

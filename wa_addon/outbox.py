@@ -13,9 +13,9 @@ import time
 from collections.abc import Iterable
 
 from wa_addon import journal
-from wa_addon.lanes import Item
+from wa_addon.lanes import Item, Lane
 from wa_addon.messages import Outbound
-from wa_addon.runtime import Runtime, held_when_off, out_lane
+from wa_addon.runtime import DRAIN_BUDGET, Runtime, held_when_off, out_lane
 from wa_addon.store import MSG_TTL, text
 from wa_addon.transports.base import REENGAGE, RETRY, SendResult, Transport
 
@@ -53,10 +53,9 @@ def drain(rt: Runtime, lane_name: str, part: int, token: str) -> int:
     """
     lane = rt.lanes[lane_name]
     transport = rt.transports[lane_name.split(":", 1)[1]]
-    sent = 0
-    ok_status = getattr(transport, "sent_status", "sent")  # a relay's SENT means "handed"
+    sent, started = 0, time.monotonic()
     rt.scripts.load_ack()  # once a job: a restarted Redis has forgotten its scripts
-    while True:
+    while time.monotonic() - started < DRAIN_BUDGET:
         if held_when_off(lane_name) and not rt.switches.enabled():
             lane.release(part, token)  # kept, not lost: a kick resumes when switched on
             return sent
@@ -64,16 +63,33 @@ def drain(rt: Runtime, lane_name: str, part: int, token: str) -> int:
         if not batch:
             return sent
         for raw in batch:
-            msg = Outbound.from_json(raw)
-            result = _send(transport, msg)
-            if result.outcome == RETRY:
-                lane.defer(part, token, result.retry_after or DEFAULT_RETRY)
+            step = _deliver(rt, lane, part, token, transport, raw)
+            if step is None:
                 return sent
-            pipe = rt.conn.pipeline(transaction=False)
-            _record(rt, pipe, transport.name, msg, result, ok_status)
-            lane.ack(part, token, 1, pipe=pipe)
-            pipe.execute()
-            sent += result.ok
+            sent += step
+    rt.start_drain(lane_name, part, token)  # a fresh job goes on; RQ's job timeout never hits
+    return sent
+
+
+def _deliver(rt: Runtime, lane: Lane, part: int, token: str, transport: Transport, raw: str) -> int | None:
+    """Send one held message and record it; None when the partition must stop here."""
+    try:
+        msg = Outbound.from_json(raw)
+    except (ValueError, TypeError):  # unreadable: it can never be sent, and must not block the rest
+        log.error("outbox %s: an unreadable message, kept in the dead letters", lane.name)
+        rt.conn.rpush(rt.keys.dead(lane.name), raw)
+        return 0 if lane.ack(part, token, 1) else None
+    result = _send(transport, msg)
+    if result.outcome == RETRY:
+        lane.defer(part, token, result.retry_after or DEFAULT_RETRY)
+        return None
+    pipe = rt.conn.pipeline(transaction=False)
+    _record(rt, pipe, transport.name, msg, result, getattr(transport, "sent_status", "sent"))
+    lane.ack(part, token, 1, pipe=pipe)
+    if not pipe.execute()[-1]:  # another drainer took the partition over: it goes on from here
+        log.warning("outbox %s/%d: lost the partition; stopping", lane.name, part)
+        return None
+    return int(result.ok)
 
 
 def _send(transport: Transport, msg: Outbound) -> SendResult:

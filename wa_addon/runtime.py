@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 
 import redis
 from rq import Queue
@@ -17,7 +18,7 @@ from wa_addon.host import Host
 from wa_addon.lanes import Lane
 from wa_addon.render import Renderer
 from wa_addon.settings import Settings
-from wa_addon.store import Keys, Scripts
+from wa_addon.store import DOWN, Keys, Scripts, StoreUnavailable
 from wa_addon.switches import Switches
 from wa_addon.transports.base import Transport
 
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 IN_LANE = "in"  # chats received, to run as commands
 EVENT_LANE = "ev"  # host events (hooks), to turn into notifications
 WORK_LANES = (IN_LANE, EVENT_LANE)
+DRAIN_BUDGET = 60.0  # seconds one drain job works before handing its partition to a fresh job
+DRAIN_TIMEOUT = 600  # seconds: RQ's limit for one drain job, far above the budget
 
 
 def out_lane(transport: str, system: bool = False) -> str:
@@ -77,27 +80,49 @@ class Runtime:
         from wa_addon import jobs  # jobs imports the layers that import us
 
         queue = self.queues["in" if lane in WORK_LANES else "out"]
-        queue.enqueue(jobs.drain, lane, part, token, result_ttl=60, failure_ttl=7 * 24 * 3600)
+        # A drain hands over to a fresh job after its time budget (consume.BUDGET),
+        # so RQ's timeout only ever stops a job that is truly stuck.
+        queue.enqueue(jobs.drain, lane, part, token, result_ttl=60, failure_ttl=7 * 24 * 3600,
+                      job_timeout=DRAIN_TIMEOUT)
 
     def housekeep(self, now: float | None = None) -> int:
-        """Restart deferred partitions that are due and orphaned ones; returns how many."""
+        """Restart due and orphaned partitions, expire phone leases, run the lifecycle timers.
+
+        Each step runs on its own: one failing (Redis away for a moment) does
+        not skip the others, and the caller's loop goes on.
+
+        Returns:
+            How many drain jobs were started.
+        """
+        from wa_addon import jobs  # jobs imports the layers that import us
+
         now = time.time() if now is None else now
+        steps: list[Callable[[], object]] = [lambda: self._restart(now)]
+        steps += [partial(tidy, now) for t in self.transports.values() if (tidy := getattr(t, "housekeep", None))]
+        steps += [partial(timer, self, now) for timer in jobs.TIMERS]  # stuck requests, expiring balance requests
+        results = [self._step(step) for step in steps]
+        return results[0] if isinstance(results[0], int) else 0
+
+    def _restart(self, now: float) -> int:
         started = 0
+        enabled = self.switches.enabled()
         for lane in self.lanes.values():
             for part, token in lane.due(now):
                 self.start_drain(lane.name, part, token)
                 started += 1
-            if not held_when_off(lane.name) or self.switches.enabled():
+            if enabled or not held_when_off(lane.name):
                 started += lane.kick(self.start_drain)
-        for transport in self.transports.values():
-            tidy = getattr(transport, "housekeep", None)  # optional: e.g. the phones' expired leases
-            if tidy is not None:
-                tidy(now)
-        from wa_addon import jobs  # jobs imports the layers that import us
-
-        for timer in jobs.TIMERS:  # lifecycle timers: stuck requests, expiring balance requests
-            timer(self, now)
         return started
+
+    @staticmethod
+    def _step(step: Callable[[], object]) -> object:
+        try:
+            return step()
+        except (StoreUnavailable, *DOWN):
+            log.warning("housekeeping: Redis unavailable, will try again")
+        except Exception:  # a bug in one step must not stop the others, nor the next tick
+            log.exception("housekeeping step failed")
+        return None
 
     def close(self) -> None:
         for transport in self.transports.values():

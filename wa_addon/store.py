@@ -16,6 +16,7 @@ key                                    what / TTL
 ``{ns}:msg:{id}``                      hash: an outbound message's status; 30 d
 ``{ns}:wamid:{wamid}``                 our message id for a transport id; 30 d
 ``{ns}:failed:{transport}``            list of failed outbound messages; no TTL
+``{ns}:dead:{lane}``                   work items no processor could handle; no TTL
 ``{ns}:switch``                        hash of runtime switches; no TTL
 ``{ns}:pinfail:{who}`` / ``pinlock``   PIN failures (window) / lockout end
 ``{ns}:dup:{who}:{svc}:{num}:{amt}``   a recent request, for the duplicate hold:
@@ -215,6 +216,10 @@ class Keys:
 
     def failed(self, transport: str) -> str:
         return f"{self.ns}:failed:{transport}"
+
+    def dead(self, lane: str) -> str:
+        """Items of a work lane that failed to process (a bug, a malformed payload)."""
+        return f"{self.ns}:dead:{lane}"
 
     @property
     def switches(self) -> str:

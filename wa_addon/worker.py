@@ -15,17 +15,13 @@ from collections.abc import Callable
 from rq import SimpleWorker
 
 from wa_addon.runtime import Runtime, install
-from wa_addon.store import DOWN
 
 log = logging.getLogger(__name__)
 
 
 def _housekeeper(rt: Runtime, stop: threading.Event, every: float) -> None:
     while not stop.wait(every):
-        try:
-            rt.housekeep()
-        except DOWN:
-            log.warning("housekeeper: Redis unavailable, will try again")
+        rt.housekeep()  # never raises: each step catches its own failure
 
 
 def run(rt: Runtime, *, burst: bool = False, housekeep_every: float = 1.0) -> None:
