@@ -179,3 +179,12 @@ def test_lang_switches_the_replies_and_is_kept_on_the_host(chat):
     assert chat.reply(RETAIL2, "BAL") == "Salma Shop: balance ৳500.00"
     assert chat.reply(RETAIL2, "lang বাংলা") == "এখন থেকে উত্তর বাংলায় আসবে।"
     assert chat.reply(RETAIL2, "LANG fr") == "নিয়ম: LANG bn|en — উত্তরের ভাষা"
+
+
+def test_a_rerun_pin_change_is_not_a_wrong_pin(chat):
+    first = chat.reply(RETAIL1, "PIN 4321 9876", msg_id="wamid.pin-change")
+    again = chat.reply(RETAIL1, "PIN 4321 9876", msg_id="wamid.pin-change")  # a redelivery or a retried job
+    assert again == first == "🔐 Your PIN is changed. Never share it."
+    from wa_addon.commands.pin import PinGuard
+
+    assert PinGuard(chat.rt.conn, chat.rt.keys, chat.rt.settings).remaining("3") == 5

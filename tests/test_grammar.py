@@ -64,3 +64,18 @@ def test_grammar_never_crashes(text):
         grammar.parse_amount(token)
         grammar.parse_int(token)
     grammar.redact(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("4321", "****"), ("৪৩২১", "****"), ("FL 01712345678 50 4321 gp", "FL 01712345678 50 **** gp"),
+     ("4321 BAL", "**** BAL")],
+)
+def test_a_pin_is_hidden_wherever_it_was_typed(text, shown):
+    assert grammar.redact(text) == shown
+
+
+def test_every_secret_command_is_redacted_whole():
+    from wa_addon.commands.registry import REGISTRY
+
+    assert {c.name for c in REGISTRY.values() if c.secret} <= grammar.SECRET_KEYWORDS

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from wa_addon.commands.common import echo
+from wa_addon.commands import grammar
 from wa_addon.commands.registry import ADMIN, RESELLER, Context, Refused, Reply, Usage, command
 from wa_addon.host import Operator, Package, Service
 
@@ -85,7 +85,7 @@ def find_package(ctx: Context, code: str, hint: Operator | None) -> Package:
         for package in ctx.host.list_packages(operator=op):
             if package.code.upper() == code:
                 return package
-    raise Refused("unknown_package", package=echo(code))
+    raise Refused("unknown_package", package=grammar.echo(code))
 
 
 # -- the commands ------------------------------------------------------------
@@ -113,7 +113,7 @@ def operators(ctx: Context, args: list[str]) -> Reply:
     code = args[0].upper()
     service = next((s for s in ctx.host.list_services() if s.code.upper() == code), None)
     if service is None:
-        raise Refused("unknown_service", service=echo(code))
+        raise Refused("unknown_service", service=grammar.echo(code))
     items = [_operator_line(op) for op in operators_of(ctx, service)]
     return Reply("operators", {"service": service.code, "operators": items})
 
@@ -127,7 +127,7 @@ def packages(ctx: Context, args: list[str]) -> Reply:
         raise Usage()
     code = args[0].upper()
     items = [_package_line(p) for p in ctx.host.list_packages(operator=code)]
-    return Reply("packages", {"operator": echo(code), "packages": items})
+    return Reply("packages", {"operator": grammar.echo(code), "packages": items})
 
 
 for _role in (ADMIN, RESELLER):  # the catalogue is the same for everyone

@@ -34,11 +34,6 @@ def help_(ctx: Context, args: list[str]) -> Reply:
 # -- arguments ---------------------------------------------------------------
 
 
-def echo(token: str) -> str:
-    """A token to quote back in a reply: a PIN typed in the wrong place is not repeated (replies are logged)."""
-    return "****" if grammar.is_pin(token) else token
-
-
 def one_id(args: list[str]) -> int:
     """The single id argument (``12`` or ``#12``); Usage otherwise."""
     value = grammar.parse_int(args[0]) if len(args) == 1 else None
@@ -59,7 +54,7 @@ def phone_of(ctx: Context, token: str) -> str:
     """A phone argument as E.164 digits; Refused when it is not a number."""
     phone = grammar.parse_phone(token, ctx.rt.settings.country)
     if phone is None:
-        raise Refused("bad_number", number=echo(token), kind="phone")
+        raise Refused("bad_number", number=grammar.echo(token), kind="phone")
     return phone
 
 
@@ -79,7 +74,7 @@ def visible_reseller(ctx: Context, token: str) -> Reseller:
         return ctx.host.get_reseller(reseller_ref(ctx, token), actor=ctx.actor_id)
     except HostError as err:
         if err.code in HIDDEN:
-            raise Refused("no_reseller" if ctx.role == ADMIN else "not_in_subtree", ref=echo(token)) from None
+            raise Refused("no_reseller" if ctx.role == ADMIN else "not_in_subtree", ref=grammar.echo(token)) from None
         raise
 
 
@@ -96,10 +91,9 @@ def first_run(ctx: Context, what: str) -> bool:
 
 def check_balance(ctx: Context, amount: Decimal) -> None:
     """Refuse, before anything moves, an amount above the sender's balance (the host checks again)."""
-    assert ctx.actor is not None
-    me = ctx.host.get_reseller(str(ctx.actor.id), actor=ctx.actor.id)  # fresh: the cached lookup may be stale
-    if Decimal(me.balance) < amount:
-        raise Refused("insufficient_balance", balance=me.balance, amount=amount)
+    assert ctx.actor is not None  # looked up on the host for this very message
+    if Decimal(ctx.actor.balance) < amount:
+        raise Refused("insufficient_balance", balance=ctx.actor.balance, amount=amount)
 
 
 # -- shared commands ---------------------------------------------------------
@@ -124,7 +118,7 @@ def pay(ctx: Context, args: list[str]) -> Reply:
     target = visible_reseller(ctx, args[0])
     if ctx.actor is not None:
         if target.id == ctx.actor.id:
-            raise Refused("not_in_subtree", ref=echo(args[0]))
+            raise Refused("not_in_subtree", ref=grammar.echo(args[0]))
         if first_run(ctx, "pay"):
             check_balance(ctx, amount)
     payment = ctx.host.add_balance(to=str(target.id), amount=f"{amount:.2f}", actor=ctx.actor_id,

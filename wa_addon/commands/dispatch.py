@@ -35,7 +35,8 @@ def handle(rt: Runtime, msg: Inbound) -> list[Outbound]:
         return _once(rt, msg, "paused", ctx.lang)  # in the sender's language; nothing is run
     tokens = grammar.tokenize(msg.text)
     cmd = _command(ctx, tokens)
-    reply = _run(ctx, cmd, tokens) if cmd else Reply("unknown_command", {"word": _echo(tokens[:1])})
+    word = grammar.echo(tokens[0]) if tokens else ""
+    reply = _run(ctx, cmd, tokens) if cmd else Reply("unknown_command", {"word": word})
     return _outbound(rt, ctx, reply)
 
 
@@ -107,11 +108,6 @@ def verify_pin(ctx: Context, pin: str) -> None:
     guard.succeeded(who)
 
 
-def _echo(words: list[str]) -> str:
-    # A PIN sent alone is not quoted back: replies are journaled.
-    return "****" if words and grammar.is_pin(words[0]) else "".join(words)
-
-
 def _clock(until: float) -> str:
     return time.strftime("%H:%M", time.localtime(until))
 
@@ -143,12 +139,8 @@ def _once(rt: Runtime, msg: Inbound, template: str, lang: str | None = None) -> 
 def _outbound(rt: Runtime, ctx: Context, reply: Reply) -> list[Outbound]:
     msg = ctx.msg
     text = rt.renderer.render(ctx.lang, reply.template, **reply.context)
-    out = [Outbound(id=short_hash(f"{msg.dedupe_id}:reply"), to=msg.sender or msg.user_id or "", text=text,
+    out = [Outbound(id=msg.reply_id, to=msg.sender or msg.user_id or "", text=text,
                     kind=reply.kind, language=ctx.lang, secret=reply.secret)]
-    for i, notice in enumerate(reply.notices):
-        body = rt.renderer.render(notice.language, notice.template, **notice.context)
-        out.append(Outbound(id=short_hash(f"{msg.dedupe_id}:notice:{i}"), to=notice.to, text=body,
-                            kind=notice.kind, language=notice.language, secret=notice.secret))
     return out + reply.outbound
 
 

@@ -84,11 +84,19 @@ def is_pin(token: str) -> bool:
 SECRET_KEYWORDS = frozenset({"PIN"})
 
 
+def echo(token: str) -> str:
+    """A token as a reply, the journal or the audit may repeat it: anything PIN-like hidden."""
+    return "****" if is_pin(token) else token
+
+
 def redact(text: str) -> str:
-    """A chat text safe to journal: PINs (and every argument of PIN) hidden."""
+    """A chat text safe to journal: every PIN-like token (and every argument of PIN) hidden.
+
+    Wherever a PIN was typed (alone, misplaced, twice), it is masked; an
+    amount or id of 4 to 8 digits is masked too now and then, never a phone
+    number (11 digits and more).
+    """
     tokens = tokenize(text)
     if tokens and keyword(tokens[0]) in SECRET_KEYWORDS:
         return " ".join(tokens[:1] + ["****"] * (len(tokens) - 1))
-    if len(tokens) > 1 and is_pin(tokens[-1]):
-        tokens[-1] = "****"  # over-masks an amount now and then; never leaks a PIN
-    return " ".join(tokens)
+    return " ".join(echo(t) for t in tokens)

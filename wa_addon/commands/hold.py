@@ -74,7 +74,8 @@ def hold(rt: Runtime, who: str, order: Order, msg: str) -> str:
     entry = {"order": asdict(order), "at": time.time(), "by": ""}
     key = rt.keys.pending_confirm(who)
     pipe = rt.conn.pipeline()
-    pipe.hset(key, code, json.dumps(entry))
+    # NX: a re-run of the held message must not reopen an entry its YES already sent.
+    pipe.hsetnx(key, code, json.dumps(entry))
     pipe.expire(key, rt.settings.duplicate_window)
     pipe.execute()
     return code

@@ -73,24 +73,11 @@ class Refused(Exception):
 
 
 @dataclass
-class Notice:
-    """A message to someone other than the sender, produced by a command."""
-
-    to: str
-    template: str
-    context: dict[str, Any]
-    language: str = "bn"
-    kind: str = "notify.command"
-    secret: bool = False  # holds a password, PIN or code: never journaled
-
-
-@dataclass
 class Reply:
-    """A handler's answer: a template name, its context, and any notices."""
+    """A handler's answer: a template name, its context, and any messages to others."""
 
     template: str
     context: dict[str, Any] = field(default_factory=dict)
-    notices: list[Notice] = field(default_factory=list)
     secret: bool = False  # holds a password or PIN (a new account): never journaled
     # Messages built by their owners (a one-time code, a message to any number), sent as they are.
     outbound: list[Outbound] = field(default_factory=list)

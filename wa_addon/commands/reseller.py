@@ -11,7 +11,7 @@ from __future__ import annotations
 from wa_addon.commands import common, grammar
 from wa_addon.commands.dispatch import verify_pin
 from wa_addon.commands.registry import RESELLER, Context, Refused, Reply, Usage, command
-from wa_addon.host import HostError, Reseller
+from wa_addon.host import HostError
 
 LIST_MAX = 15  # sub-resellers listed in one reply (a phone screen)
 RECENT = 5  # requests listed by REQ without an id
@@ -28,8 +28,8 @@ def balance(ctx: Context, args: list[str]) -> Reply:
     """
     if args:
         raise Usage()
-    me = _me(ctx)
-    return Reply("balance", {"name": me.name, "balance": me.balance})
+    assert ctx.actor is not None  # looked up on the host for this very message: no second call
+    return Reply("balance", {"name": ctx.actor.name, "balance": ctx.actor.balance})
 
 
 @command("ADDBAL", role=RESELLER, pin=True)
@@ -100,8 +100,10 @@ def change_pin(ctx: Context, args: list[str]) -> Reply:
     low, high = NEW_PIN_DIGITS
     if not low <= len(new) <= high:
         raise Refused("pin_format", min=low, max=high)
-    verify_pin(ctx, old)  # a wrong old PIN counts towards the lockout like any other
     assert ctx.actor is not None
+    if not common.first_run(ctx, "pin") and ctx.host.verify_pin(ctx.actor.id, new):
+        return Reply("pin_changed")  # a re-run after the change went through: not a wrong PIN
+    verify_pin(ctx, old)  # a wrong old PIN counts towards the lockout like any other
     ctx.host.change_pin(ctx.actor.id, old, new)
     return Reply("pin_changed")
 
@@ -119,8 +121,3 @@ def language(ctx: Context, args: list[str]) -> Reply:
     ctx.host.update_reseller(ctx.actor.id, {"language": chosen}, actor=ctx.actor.id)
     ctx.lang = chosen  # this very reply already speaks it
     return Reply("language_set", {"language": chosen})
-
-
-def _me(ctx: Context) -> Reseller:
-    assert ctx.actor is not None
-    return ctx.host.get_reseller(str(ctx.actor.id), actor=ctx.actor.id)  # fresh, not the cached lookup

@@ -16,7 +16,7 @@ from decimal import Decimal
 import phonenumbers
 
 from wa_addon.commands import catalog, grammar, hold
-from wa_addon.commands.common import check_balance, echo
+from wa_addon.commands.common import check_balance
 from wa_addon.commands.hold import Order
 from wa_addon.commands.registry import RESELLER, Context, Refused, Reply, Usage, command
 from wa_addon.host import HostError, Operator, Request, Service
@@ -134,7 +134,7 @@ def _confirm(ctx: Context, code: str | None) -> Reply:
     who, msg = _who(ctx), ctx.msg.dedupe_id
     taken = hold.take(ctx.rt, who, code, msg)
     if taken is None:
-        raise Refused("nothing_held", code=echo(code or ""))
+        raise Refused("nothing_held", code=grammar.echo(code or ""))
     code, order, rerun = taken
     hold.mark(ctx.rt, who, code, msg)
     try:
@@ -184,11 +184,11 @@ def _number(ctx: Context, service: Service, token: str) -> tuple[str, str]:
     if service.kind == "country":
         e164 = grammar.parse_phone(token, service.country or ctx.rt.settings.country)
         if e164 is None:
-            raise Refused("bad_number", number=echo(token), kind=service.kind)
+            raise Refused("bad_number", number=grammar.echo(token), kind=service.kind)
         return e164, "+" + e164
     digits = grammar.ascii_digits(token)
     if not _ACCOUNT.fullmatch(digits):
-        raise Refused("bad_number", number=echo(token), kind=service.kind)
+        raise Refused("bad_number", number=grammar.echo(token), kind=service.kind)
     return digits, digits
 
 
@@ -197,7 +197,7 @@ def _mobile(ctx: Context, token: str) -> tuple[str, str]:
     region = ctx.rt.settings.country
     e164 = grammar.parse_phone(token, region)
     if e164 is None or not _local_mobile(e164, region):
-        raise Refused("bad_number", number=echo(token), kind="mobile")
+        raise Refused("bad_number", number=grammar.echo(token), kind="mobile")
     return e164, grammar.national(e164, region)
 
 
@@ -217,7 +217,8 @@ def _options(ctx: Context, service: Service, shown: str, words: list[str]) -> tu
         elif (chosen := catalog.pick_type(service, word)) and type_ is None:
             type_ = chosen
         else:
-            raise Refused("bad_option", word=echo(word), types=", ".join(service.types), operators=", ".join(by_code))
+            raise Refused("bad_option", word=grammar.echo(word), types=", ".join(service.types),
+                          operators=", ".join(by_code))
     if operators and operator is None:
         operator = catalog.detect_operator(operators, shown)
         if operator is None:
