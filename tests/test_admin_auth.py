@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import falcon.testing
 import pytest
 
-from wa_addon.admin.auth import MAX_LOGIN_FAILURES, AdminAuth
+from wa_addon.admin.auth import MAX_LOGIN_FAILURES, AdminAuth, Throttled
 from wa_addon.app import create_app, mount, not_found
 from wa_addon.settings import Settings
+from wa_addon.store import Keys
 
 TOKEN = "admin-token-for-tests-0123456789"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -107,6 +112,62 @@ def test_sign_in_is_throttled_after_repeated_wrong_tokens(settings):
     assert sign_in(c)[0].status_code == 429  # even the right token waits: no guessing race
 
 
+def test_parallel_guesses_cannot_all_slip_under_the_limit(settings, conn):
+    guesses = MAX_LOGIN_FAILURES + 10
+    everyone_read = threading.Barrier(guesses, timeout=5)
+
+    class ReadsFirst:
+        """Redis, but every guess reads the failure count before any guess writes it."""
+
+        def __getattr__(self, name):
+            return getattr(conn, name)
+
+        def get(self, key):
+            value = conn.get(key)
+            with contextlib.suppress(threading.BrokenBarrierError):
+                everyone_read.wait()
+            return value
+
+    auth = AdminAuth(settings, ReadsFirst(), Keys(settings.namespace))  # type: ignore[arg-type]
+
+    def guess(i):
+        try:
+            return auth.sign_in(falcon.testing.create_req(remote_addr="10.0.0.7"), f"guess-{i}")
+        except Throttled:
+            return "throttled"
+
+    with ThreadPoolExecutor(guesses) as pool:
+        outcomes = list(pool.map(guess, range(guesses)))
+    assert outcomes.count(None) == MAX_LOGIN_FAILURES and outcomes.count("throttled") == 10
+
+
+def test_wrong_bearer_tokens_count_as_failures_too(settings):
+    c = client(settings)
+    for _ in range(MAX_LOGIN_FAILURES):
+        assert c.simulate_get("/admin/settings", headers={"Authorization": "Bearer guess"}).status_code == 401
+    right = c.simulate_get("/admin/settings", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert right.status_code == 429 and right.json["error"]["code"] == "throttled" and right.headers["retry-after"]
+    assert sign_in(c)[0].status_code == 429  # one count per address, whichever door
+
+
+def test_the_right_token_does_not_use_up_the_allowance(settings):
+    c = client(settings)
+    for _ in range(MAX_LOGIN_FAILURES + 5):
+        assert c.simulate_get("/admin/settings", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert sign_in(c)[0].status_code == 303
+
+
+def test_a_short_token_keeps_the_page_off_and_says_why(settings):
+    short = "only-15-chars.."
+    c = client(settings.with_(admin_token=short))
+    page = c.simulate_get("/admin")
+    assert page.status_code == 403 and "shorter than 16 characters" in page.text
+    api = c.simulate_get("/admin/settings", headers={"Authorization": f"Bearer {short}"})
+    assert api.status_code == 403 and api.json["error"]["code"] == "admin_disabled"
+    assert "shorter than 16" in api.json["error"]["message"]
+    assert c.simulate_get("/admin/login").headers["location"] == "/admin"
+
+
 def test_sign_out_drops_the_session(settings):
     c = client(settings)
     resp, csrf = sign_in(c)
@@ -179,3 +240,43 @@ def test_a_form_with_the_csrf_token_works(admin):
     c, cookies, csrf = admin
     resp = c.simulate_post("/admin/switches", body=f"csrf={csrf}&enabled=0", headers=FORM, cookies=cookies)
     assert resp.status_code == 303 and not _enabled(c)
+
+
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},  # a sibling subdomain
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},
+])
+def test_a_form_sent_from_another_site_changes_nothing_even_with_the_token(admin, headers):
+    c, cookies, csrf = admin
+    resp = c.simulate_post("/admin/switches", body=f"csrf={csrf}&enabled=0", headers={**FORM, **headers},
+                           cookies=cookies)
+    assert resp.status_code == 403 and _enabled(c)
+
+
+def test_a_form_from_our_own_page_passes_the_origin_checks(admin):
+    c, cookies, csrf = admin
+    own = {"Sec-Fetch-Site": "same-origin", "Origin": "http://falconframework.org"}  # the test client's Host
+    resp = c.simulate_post("/admin/switches", body=f"csrf={csrf}&enabled=0", headers={**FORM, **own},
+                           cookies=cookies)
+    assert resp.status_code == 303 and not _enabled(c)
+
+
+def test_a_planted_second_csrf_cookie_makes_the_form_fail(admin):
+    c, cookies, csrf = admin
+    planted = "p" * 43
+    header = f"wa_admin={cookies['wa_admin']}; wa_csrf={planted}; wa_csrf={csrf}"
+    for submitted in (planted, csrf):
+        resp = c.simulate_post("/admin/switches", body=f"csrf={submitted}&enabled=0",
+                               headers={**FORM, "Cookie": header})
+        assert resp.status_code == 403 and _enabled(c)
+
+
+def test_the_json_twin_refuses_a_cross_site_change(admin):
+    c, cookies, _ = admin
+    resp = c.simulate_patch("/admin/settings", json={"enabled": False}, cookies=cookies,
+                            headers={"Origin": "https://evil.example"})
+    assert resp.status_code == 403 and _enabled(c)
+    ok = c.simulate_patch("/admin/settings", json={"enabled": False}, cookies=cookies)
+    assert ok.status_code == 200 and not _enabled(c)

@@ -178,13 +178,14 @@ def test_cloud_check_shows_what_is_set_never_the_secrets(admin):
     assert token_item == {"name": "WA_CLOUD_TOKEN", "set": True, "value": None}
 
 
-def test_a_new_phones_token_is_shown_once_and_works(admin):
-    admin.post("/admin/phones", name="phone-2")
-    first = admin.page()
-    token = first.split('id="new-token">')[1].split("<")[0]
-    assert token.startswith("wad_") and "shown only once" in first and "offline" in first
-    second = admin.page()
-    assert token not in second and "phone-2" in second
+def test_a_new_phones_token_is_shown_once_in_the_answer_never_in_a_cookie(admin):
+    resp = admin.post("/admin/phones", name="phone-2")
+    assert resp.status_code == 200 and resp.headers["cache-control"] == "no-store"
+    token = resp.text.split('id="new-token">')[1].split("<")[0]
+    assert token.startswith("wad_") and "shown only once" in resp.text and "offline" in resp.text
+    assert all(token not in value for value in resp.headers.values()) and not resp.cookies
+    later = admin.page()
+    assert token not in later and "phone-2" in later
     assert admin.rt.transports["device"].authenticate(token) == "phone-2"
 
 

@@ -7,7 +7,12 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
+from wa_addon import demo
 from wa_addon.redis_server import free_port
+from wa_addon.sandbox.seed import RESELLERS
+from wa_addon.settings import Settings
 
 
 def test_demo_answers_a_reseller_through_the_simulated_phone(tmp_path):
@@ -35,3 +40,28 @@ def test_demo_answers_a_reseller_through_the_simulated_phone(tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def _banner(**settings) -> str:
+    return demo.banner(demo.Demo(Settings(**settings), "http://127.0.0.1:8000", None))
+
+
+@pytest.mark.parametrize(("host_key", "shown"), [
+    (demo.DEMO_HOST_KEY, f"key: {demo.DEMO_HOST_KEY}"),
+    ("the-users-real-host-key", "key: (from WA_HOST_KEY)"),
+])
+def test_the_banner_prints_only_the_demos_own_host_key(host_key, shown):
+    text = _banner(host_key=host_key)
+    assert shown in text
+    if host_key != demo.DEMO_HOST_KEY:
+        assert host_key not in text
+
+
+def test_the_banner_lists_the_seeded_accounts_from_the_seed():
+    text = _banner(host_key=demo.DEMO_HOST_KEY)
+    lines = text.split("Seeded accounts")[1].split("\n\n")[0].splitlines()
+    for _id, username, _name, phone, _level, parent, balance, pin, status, language, _services in RESELLERS:
+        row = next(line.split() for line in lines if line.split()[:1] == [username])
+        want = [phone, "-", "(mints)"] if parent is None else [phone, pin, f"{balance:.2f}"]
+        assert row[1:4] == want and row[4] == language
+        assert (status in " ".join(row[5:])) == (status != "active")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from wa_addon import doctor
-from wa_addon.redis_server import free_port
+from wa_addon.redis_server import EmbeddedRedis, free_port
+from wa_addon.settings import Settings
 
 
 def test_a_healthy_stack_passes_every_check(stack_settings):
@@ -24,3 +25,23 @@ def test_failures_are_named(stack_settings):
     assert not by_name["host"].ok and "WA_HOST_KEY" in by_name["host"].detail
     assert not by_name["settings"].ok and "WA_CLOUD_TOKEN" in by_name["settings"].detail
     assert not by_name["cloud"].ok and "190" in by_name["cloud"].detail
+
+
+def test_missing_settings_are_listed_in_order_with_the_admin_pages_cloud_list():
+    from wa_addon.admin.views import CLOUD_SETTINGS, cloud_missing
+
+    bare = Settings(transports=("cloud", "device"))
+    cloud = ["WA_CLOUD_TOKEN", "WA_CLOUD_PHONE_NUMBER_ID", "WA_CLOUD_APP_SECRET", "WA_CLOUD_VERIFY_TOKEN"]
+    assert cloud_missing(bare) == cloud and all(name in [env for env, *_ in CLOUD_SETTINGS] for name in cloud)
+    assert doctor.check_settings(bare).detail == "not set: " + ", ".join(
+        ["WA_HOST_URL", "WA_HOST_KEY", "WA_HOOK_SECRET", "WA_ADMIN_NUMBERS", *cloud])
+    assert "WA_CLOUD" not in doctor.check_settings(bare.with_(transports=("device",))).detail
+
+
+def test_without_redis_url_it_reports_the_embedded_redis_of_the_state_folder(tmp_path):
+    settings = Settings(state_dir=str(tmp_path))
+    idle = doctor.check_redis(settings)
+    assert idle.ok and "no embedded Redis running" in idle.detail and "share" in idle.detail
+    with EmbeddedRedis(tmp_path / "redis", persist=False) as server:
+        running = doctor.check_redis(settings)
+    assert running.ok and server.url in running.detail and str(tmp_path / "redis") in running.detail

@@ -345,6 +345,14 @@ def test_openapi_covers_the_sandbox_routes_and_refs_resolve(served):
     assert {"insufficient_balance", "idempotency_conflict", "invalid_state", "bad_pin"} <= codes
 
 
+def test_the_sandbox_answers_http_errors_only_with_the_contracts_codes():
+    from wa_addon.sandbox.api import _HTTP_CODES
+
+    spec = yaml.safe_load(OPENAPI.read_text())
+    codes = set(spec["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"])
+    assert set(_HTTP_CODES.values()) <= codes
+
+
 def _routes(app):
     from falcon import inspect
 

@@ -159,21 +159,28 @@ def test_payment_over_balance(db):
 
 
 def test_concurrent_transfers_keep_the_invariant(db):
+    # 40 of each: retail2 asks 40 x 20 = 800 with at most 500 + 40 x 3 = 620; dealer2 pays 40 x 100 = 4000
+    # with at most 3000 + 40 x 5 = 3200.  Both run out on the way: some calls pass, some are refused.
     def work(i):
         ops = [
             lambda: db.add_balance(to="retail1", amount="7", actor=2, idem_key=f"a{i}"),
             lambda: db.add_balance(to="retail2", amount="3", actor=2, idem_key=f"a{i}"),
             lambda: db.add_balance(to="dealer2", amount="5", idem_key=f"m{i}"),
-            lambda: request(db, actor=4, amount="10", key=f"r{i}"),
-            lambda: db.add_balance(to="retail3", amount="40", actor=5, idem_key=f"d{i}"),
+            lambda: request(db, actor=4, amount="20", key=f"r{i}"),
+            lambda: db.add_balance(to="retail3", amount="100", actor=5, idem_key=f"d{i}"),
         ]
         try:
             ops[i % len(ops)]()
         except HostError as exc:
             assert exc.code == "insufficient_balance"
+            return i % len(ops), "refused"
+        return i % len(ops), "ok"
 
     with ThreadPoolExecutor(16) as pool:
-        list(pool.map(work, range(200)))
+        outcomes = list(pool.map(work, range(200)))
+    for drained in (3, 4):  # retail2's requests, dealer2's payments
+        assert {o for op, o in outcomes if op == drained} == {"ok", "refused"}
+    assert {o for op, o in outcomes if op < 3} == {"ok"}
     assert invariant(db) == SEEDED_TOTAL
     conn = sqlite3.connect(db.path)
     assert conn.execute("SELECT MIN(balance) FROM resellers").fetchone()[0] >= 0
@@ -280,6 +287,41 @@ def test_update_refusals(db, ref, fields, actor):
     with pytest.raises(HostError) as info:
         db.update_reseller(ref, fields, actor=actor)
     assert info.value.code == "forbidden"
+
+
+def test_a_suspended_reseller_cannot_manage_its_children(db, events):
+    db.update_reseller("dealer1", {"status": "suspended"})
+    for call in (lambda: db.update_reseller("retail1", {"name": "Renamed"}, actor=2),
+                 lambda: db.reset_reseller("retail1", actor=2, idem_key="r")):
+        with pytest.raises(HostError) as info:
+            call()
+        assert (info.value.code, info.value.status) == ("suspended", 403)
+    assert db.get_reseller("retail1")["name"] == "Karim Store" and db.verify_pin(3, "4321")
+    assert db.update_reseller("dealer1", {"language": "en"}, actor=2)["language"] == "en"  # its own account
+    assert [t for t, _ in events] == ["reseller.updated", "reseller.updated"]
+
+
+def test_scrypt_runs_outside_the_write_lock(db, monkeypatch):
+    from wa_addon.sandbox import passwords
+
+    locked = []
+    real = passwords.hash_secret
+
+    def hash_and_probe(plain, *, cost=14):
+        probe = sqlite3.connect(db.path, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")  # fails at once while another writer holds the lock
+            probe.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            locked.append(plain)
+        finally:
+            probe.close()
+        return real(plain, cost=cost)
+
+    monkeypatch.setattr(passwords, "hash_secret", hash_and_probe)
+    created = db.create_reseller(phone="01799999999", name="New Shop", actor=2)
+    db.reset_reseller(created["reseller"]["id"], actor=2)
+    assert locked == []
 
 
 def test_reset_issues_new_secrets(db, events):
@@ -436,3 +478,33 @@ def test_balance_request_rules(db):
     assert db.get_reseller(4)["balance"] == "500.00"
     assert [b["id"] for b in db.list_balance_requests(actor=2)] == [br["id"]]
     assert db.list_balance_requests(actor=5) == []
+
+
+def test_balance_requests_list_is_the_subtree_newest_first_in_one_query(db):
+    ids = {who: db.create_balance_request(amount="1", actor=who)["id"] for who in (3, 4, 5, 3)}
+    grandchild = db.create_reseller(phone="01799999999", name="Under Retail1", actor=3)["reseller"]["id"]
+    deep = db.create_balance_request(amount="1", actor=grandchild)["id"]
+    with db._connection() as conn:  # the pool is LIFO: the next call gets this connection
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+    try:
+        listed = [b["id"] for b in db.list_balance_requests(actor=2, limit=2)]
+    finally:
+        conn.set_trace_callback(None)
+    assert listed == [deep, ids[3]]
+    assert [s for s in statements if "balance_requests" in s] == [statements[-1]] and len(statements) == 2
+    assert [b["reseller_id"] for b in db.list_balance_requests(actor=5)] == [5]
+    assert len(db.list_balance_requests(limit=100)) == 5
+
+
+@pytest.mark.parametrize("call", [
+    lambda db: db.add_balance(to="retail1", amount="1", note="x" * 501),
+    lambda db: db.create_balance_request(amount="1", note="x" * 501, actor=3),
+    lambda db: request(db, note="x" * 501),
+    lambda db: db.act_on_request(request(db)["id"], "cancel", note="x" * 501),
+    lambda db: db.act_on_request(request(db)["id"], "complete", trx_id="T" * 101),
+])
+def test_overlong_notes_and_trx_ids_are_invalid_everywhere(db, call):
+    with pytest.raises(HostError) as info:
+        call(db)
+    assert info.value.code == "invalid" and "at most" in info.value.message

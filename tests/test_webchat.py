@@ -27,9 +27,9 @@ class RecordingPhone:
         self.said.append((sender, text))
         return {"ok": True, "accepted": 1}
 
-    def receive(self, to, text, msg_id, at=None):
+    def receive(self, to, text, msg_id, at=None, lease=1):
         at = time.time() if at is None else at
-        self.sent.append({"at": at, "id": msg_id, "lease": f"{msg_id}.1", "to": to, "text": text})
+        self.sent.append({"at": at, "id": msg_id, "lease": f"{msg_id}.{lease}", "to": to, "text": text})
 
 
 @pytest.fixture
@@ -59,10 +59,32 @@ def test_json_send_answers_with_the_conversation(chat, client):
 def test_conversation_is_what_you_typed_and_what_the_phone_got_for_you(chat, client):
     later = chat.send(RETAIL1, "BAL")["at"] + 1
     chat.phone.receive(RETAIL1, "Karim Store: balance ৳2,500.00", "r1", at=later)
-    chat.phone.receive(RETAIL1, "Karim Store: balance ৳2,500.00", "r1", at=later + 1)  # leased again: one
     chat.phone.receive(ADMIN, "for the admin", "a1")
     got = client.simulate_get("/chat/messages", params={"who": RETAIL1}).json["messages"]
     assert [(m["mine"], m["text"]) for m in got] == [(True, "BAL"), (False, "Karim Store: balance ৳2,500.00")]
+
+
+def test_a_message_the_phone_sent_twice_shows_twice_as_on_a_real_phone(chat, client):
+    chat.phone.receive(RETAIL1, "Karim Store: balance ৳2,500.00", "r1", at=1.0)
+    chat.phone.receive(RETAIL1, "Karim Store: balance ৳2,500.00", "r1", at=2.0, lease=2)  # after a lost ack
+    got = client.simulate_get("/chat/messages", params={"who": RETAIL1}).json["messages"]
+    assert [m["text"] for m in got] == ["Karim Store: balance ৳2,500.00"] * 2
+    assert len({m["id"] for m in got}) == 2
+
+
+def test_the_admin_role_follows_the_runtime_switches(conn, namespace):
+    from wa_addon.store import Keys
+    from wa_addon.switches import Switches
+
+    settings = Settings(namespace=namespace, admin_numbers=(ADMIN,))
+    switches = Switches(conn, Keys(namespace), settings)
+    chat = WebChat(settings, RecordingPhone(), admin_numbers=switches.admin_numbers)
+    assert chat.account(ADMIN).role == "admin" and chat.account(RETAIL1).role == "reseller"
+    switches.set(admin_numbers=RETAIL1)  # as the admin page saves it
+    assert chat.account(RETAIL1).role == "admin" and chat.account(RETAIL1).pin == ""
+    assert chat.account(ADMIN).role == "reseller"
+    page = falcon.testing.TestClient(create_chat_app(chat)).simulate_get("/", params={"who": RETAIL1}).text
+    assert "COMPLETE 1 TRX123" in page
 
 
 def test_page_shows_the_conversation_escaped_and_the_commands_for_the_role(chat, client):

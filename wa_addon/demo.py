@@ -25,14 +25,22 @@ DEMO_HOOK_SECRET = "demo-hook-secret"  # noqa: S105 - the demo's fixed, document
 DEMO_ADMIN = "8801711000000"
 DEMO_PHONE = "demo-phone"
 
-ACCOUNTS = """\
-  who            WhatsApp number   PIN   balance    language
-  admin          8801711000000     -     (mints)    bn
-  dealer1        8801711111111     1234  10000.00   bn
-  retail1        8801822222222     4321  2500.00    en   (under dealer1)
-  retail2        8801933333333     5678  500.00     bn   (under dealer1)
-  dealer2        8801544444444     2468  3000.00    en
-  retail3        8801655555555     1357  800.00     bn   (suspended)"""
+ROW = "  {:<14} {:<17} {:<5} {:<10} {:<8} {}"
+
+
+def accounts_table() -> str:
+    """The seeded accounts (``wa_addon.sandbox.seed``) as the banner lists them."""
+    from wa_addon.sandbox.seed import RESELLERS
+
+    names = {row[0]: row[1] for row in RESELLERS}
+    lines = [ROW.format("who", "WhatsApp number", "PIN", "balance", "language", "").rstrip()]
+    for _id, username, _name, phone, _level, parent, balance, pin, status, language, _services in RESELLERS:
+        notes = [f"under {names[parent]}"] if parent not in (None, 1) else []
+        notes += [status] if status != "active" else []
+        root = parent is None  # the admin: no PIN in its commands, its payments create money
+        lines.append(ROW.format(username, phone, "-" if root else pin, "(mints)" if root else f"{balance:.2f}",
+                                language, f"({', '.join(notes)})" if notes else "").rstrip())
+    return "\n".join(lines)
 
 
 def demo_settings(settings: Settings, port: int, state_dir: Path) -> Settings:
@@ -80,7 +88,7 @@ def start(settings: Settings, port: int, state_dir: Path, echo: Any = print) -> 
     addon = Addon(settings, HttpHost(settings.host_url, settings.host_key))
     db = SandboxDB(str(state_dir / "host.sqlite3"), on_event=addon.emit)  # a Python host: events in-process
     seed(db)
-    chat = WebChat(settings)
+    chat = WebChat(settings, admin_numbers=addon.runtime.switches.admin_numbers)  # as the admin page sets them
     app = mount(addon.mount(create_sandbox_app(db, settings.host_key)), create_chat_app(chat), "/chat")
     base, stop_server = serve_in_thread(app, port=port)
     demo = Demo(settings, base, None, [stop_server], chat, "" if own_token else settings.admin_token)
@@ -124,9 +132,11 @@ def banner(demo: Demo) -> str:
     """What to do next, printed once the demo runs."""
     prefix = demo.url + demo.settings.prefix
     cloud = "on" if "cloud" in demo.settings.transports else "off: set WA_CLOUD_*"
+    # Only the demo's own published key is printed: a real WA_HOST_KEY stays out of logs and scrollback.
+    key = DEMO_HOST_KEY if demo.settings.host_key == DEMO_HOST_KEY else "(from WA_HOST_KEY)"
     return f"""\
 wa-addon demo is running.
-  host (sandbox) API   {demo.url}/api/v1   key: {demo.settings.host_key}
+  host (sandbox) API   {demo.url}/api/v1   key: {key}
   add-on               {prefix}   (health: {prefix}/health)
   web chat             {demo.url}/chat   (play the admin or a reseller in a browser)
   admin page           {prefix}/admin   token: {demo.shown_token or "your WA_ADMIN_TOKEN"}
@@ -134,7 +144,7 @@ wa-addon demo is running.
   state                {demo.settings.state_dir}
 
 Seeded accounts (fixed; see wa_addon/sandbox/seed.py):
-{ACCOUNTS}
+{accounts_table()}
 
 Type chats as FROM: TEXT, for example
   8801822222222: BAL

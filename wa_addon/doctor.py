@@ -25,30 +25,41 @@ class Check:
 
 
 def check_settings(settings: Settings) -> Check:
-    missing = [name for name, value in _required(settings).items() if not value]
+    missing = _missing(settings)
     if missing:
         return Check("settings", False, "not set: " + ", ".join(missing))
     return Check("settings", True, f"transports {', '.join(settings.transports)}; prefix {settings.prefix}")
 
 
-def _required(settings: Settings) -> dict[str, str]:
+def _missing(settings: Settings) -> list[str]:
+    from wa_addon.admin.views import cloud_missing  # the admin page's list: one list, two reports
+
     need = {"WA_HOST_URL": settings.host_url, "WA_HOST_KEY": settings.host_key,
             "WA_HOOK_SECRET": settings.hook_secret, "WA_ADMIN_NUMBERS": ",".join(settings.admin_numbers)}
-    if "cloud" in settings.transports:
-        need |= {"WA_CLOUD_TOKEN": settings.cloud_token, "WA_CLOUD_PHONE_NUMBER_ID": settings.cloud_phone_number_id,
-                 "WA_CLOUD_APP_SECRET": settings.cloud_app_secret,
-                 "WA_CLOUD_VERIFY_TOKEN": settings.cloud_verify_token}
-    return need
+    missing = [name for name, value in need.items() if not value]
+    return missing + (cloud_missing(settings) if "cloud" in settings.transports else [])
 
 
 def check_redis(settings: Settings) -> Check:
     if not settings.redis_url:
-        return Check("redis", True, "WA_REDIS_URL unset: serve/worker/demo start the embedded Redis")
+        return _embedded_redis(settings)
     try:
         info = redis.Redis.from_url(settings.redis_url, socket_timeout=3).info("server")
     except redis.exceptions.RedisError as exc:
         return Check("redis", False, f"unreachable: {type(exc).__name__}")
-    return Check("redis", True, f"redis {info.get('redis_version')}")
+    return Check("redis", True, f"redis {info.get('redis_version')}")  # never the URL: it may hold a password
+
+
+def _embedded_redis(settings: Settings) -> Check:
+    from wa_addon import redis_server
+    from wa_addon.cli import state_dir_of
+
+    folder = state_dir_of(settings) / "redis"
+    url = redis_server.running(folder)
+    if url is None:
+        return Check("redis", True, f"WA_REDIS_URL unset, no embedded Redis running in {folder}: "
+                                    "serve, worker and device start one there (and share it)")
+    return Check("redis", True, f"WA_REDIS_URL unset: the embedded Redis of {folder} runs at {url}")
 
 
 def check_host(settings: Settings) -> Check:

@@ -16,11 +16,6 @@ from typing import Any
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 
-# Settings whose values must never be printed or logged.
-SECRET_FIELDS = frozenset(
-    {"host_key", "hook_secret", "cloud_token", "cloud_app_secret", "cloud_verify_token", "admin_token"}
-)
-
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -117,17 +112,6 @@ class Settings:
                 value = getattr(self, f.name)
                 env["WA_" + f.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
         return env
-
-    def redacted(self) -> dict[str, Any]:
-        """The settings as a dict, secrets shown only as set or not set."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in SECRET_FIELDS:
-                value = "(set)" if value else "(not set)"
-            out[f.name] = list(value) if isinstance(value, tuple) else value
-        out["extra"] = dict(self.extra)
-        return out
 
     @property
     def graph_base(self) -> str:

@@ -2,10 +2,13 @@
 
 No shortcut around the add-on: what you type goes in through the demo's
 simulated phone (``DeviceSim.say`` -> ``POST {prefix}/device/inbound`` over
-HTTP), and what you see come back is what that phone received from the
+HTTP), and what you see come back is every message that phone sent from the
 add-on's outbox (``DeviceSim.sent``), exactly as a real phone on the device
-transport would.  The page works without JavaScript (a form,
-POST-redirect-GET); ``static/webchat.js`` sends without reloading and polls.
+transport would: a message leased again after a lost ack is sent, and shown,
+twice.  Who plays the admin follows the runtime switches (the admin page's
+admin numbers), as the add-on itself does.  The page works without
+JavaScript (a form, POST-redirect-GET); ``static/webchat.js`` sends without
+reloading and polls.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from importlib import resources as package_files
 from typing import Any
@@ -43,13 +47,13 @@ class Account:
     status: str
 
 
-def seeded_accounts(settings: Settings) -> list[Account]:
+def seeded_accounts(admin_numbers: Collection[str]) -> list[Account]:
     """The sandbox's seeded accounts (``wa_addon.sandbox.seed``); admin numbers play the admin."""
     from wa_addon.sandbox.seed import RESELLERS
 
     accounts = []
     for _id, username, name, phone, *_rest, pin, status, _lang, _services in RESELLERS:
-        admin = phone in settings.admin_numbers
+        admin = phone in admin_numbers
         accounts.append(Account(username, name, phone, "" if admin else pin, "admin" if admin else "reseller", status))
     return accounts
 
@@ -85,23 +89,32 @@ class WebChat:
     """The chat's state: the demo's phone, who typed what, the page templates.
 
     Args:
-        settings: the demo's settings (admin numbers, prefix).
+        settings: the demo's settings (prefix; admin numbers when ``admin_numbers`` is not given).
         phone: the demo's DeviceSim; may be set after the server starts.
+        admin_numbers: the current admin numbers, asked on each page (the demo passes
+            ``runtime.switches.admin_numbers``, which the admin page changes).
     """
 
-    def __init__(self, settings: Settings, phone: Any = None):
+    def __init__(self, settings: Settings, phone: Any = None,
+                 admin_numbers: Callable[[], Collection[str]] | None = None):
         self.settings, self.phone = settings, phone
+        self.admin_numbers = admin_numbers or (lambda: settings.admin_numbers)
         self.log = ChatLog()
-        self.accounts = seeded_accounts(settings)
         # HTML: autoescape on, its own environment (the messages' one is plain text).
         self.env = jinja2.Environment(loader=jinja2.PackageLoader("wa_addon", "templates/webchat"), autoescape=True,
                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
+    @property
+    def accounts(self) -> list[Account]:
+        """The seeded accounts, with the admin role as the switches have it now."""
+        return seeded_accounts(self.admin_numbers())
+
     def account(self, who: str) -> Account:
-        for account in self.accounts:
+        admins = self.admin_numbers()
+        for account in seeded_accounts(admins):
             if account.phone == who:
                 return account
-        return Account("", f"+{who}", who, "", "admin" if who in self.settings.admin_numbers else "reseller", "")
+        return Account("", f"+{who}", who, "", "admin" if who in admins else "reseller", "")
 
     def send(self, who: str, text: str) -> dict[str, Any]:
         """Post ``text`` from ``who`` through the phone, as WhatsApp would show it to the phone."""
@@ -110,12 +123,10 @@ class WebChat:
         return entry
 
     def conversation(self, who: str) -> list[dict[str, Any]]:
-        """What ``who`` typed and what the phone sent to ``who``, oldest first."""
-        received: dict[str, dict[str, Any]] = {}
-        for m in list(self.phone.sent):  # a copy: the phone's thread appends meanwhile
-            if m.get("to") == who:
-                received.setdefault(m["id"], m)  # leased again after a lost ack: one message, first time
-        shown = [{"id": m["id"], "at": m["at"], "text": m["text"], "mine": False} for m in received.values()]
+        """What ``who`` typed and every message the phone sent to ``who`` (resends too), oldest first."""
+        sent = [m for m in list(self.phone.sent) if m.get("to") == who]  # a copy: the phone's thread appends
+        # Each lease is one send: a resend after a lost ack shows twice, as it would on the phone.
+        shown = [{"id": m.get("lease") or m["id"], "at": m["at"], "text": m["text"], "mine": False} for m in sent]
         shown += [{k: e[k] for k in ("id", "at", "text", "mine")} for e in self.log.typed(who)]
         return sorted(shown, key=lambda m: m["at"])[-MAX_SHOWN:]
 
@@ -132,7 +143,8 @@ class _Resource:
     def who(self, req: falcon.Request, value: Any = None) -> str:
         who = str(value if value is not None else req.get_param("who") or "")
         if not who:
-            return self.chat.accounts[0].phone if self.chat.accounts else ""
+            accounts = self.chat.accounts
+            return accounts[0].phone if accounts else ""
         if not NUMBER.match(who):
             raise falcon.HTTPBadRequest(title="bad who", description="who is a phone number, digits only")
         return who

@@ -4,16 +4,31 @@ One of three modes, fixed when the app is built (:attr:`AdminAuth.mode`):
 
 - ``hook``: a Python host passes ``admin_auth(req) -> bool``; the host's own
   login decides (its session cookie reaches us: the add-on is mounted in it).
-- ``token``: standalone with ``WA_ADMIN_TOKEN``.  A login form trades the token
-  for a signed session cookie (HttpOnly, SameSite=Strict, ``admin_session_ttl``);
+- ``token``: standalone with ``WA_ADMIN_TOKEN`` (at least
+  :data:`MIN_TOKEN_LENGTH` characters).  A login form trades the token for a
+  signed session cookie (HttpOnly, SameSite=Strict, ``admin_session_ttl``);
   the JSON twin also takes ``Authorization: Bearer <token>``.  The session is
   signed with a key derived from the token, so changing the token signs
   everyone out.
-- ``refused``: neither: the page is off.  It is never open by default.
+- ``refused``: neither, or a token too short to resist guessing: the page is
+  off and says why.  It is never open by default.
+
+Guessing: every wrong token, at the login form or as a Bearer token, counts
+against the client's address; past :data:`MAX_LOGIN_FAILURES` in
+``ADMIN_LOGIN_WINDOW`` that address waits (429).  The count is taken first
+(one atomic INCR) and compared after, so parallel guesses cannot all slip in
+under the limit.  Behind a reverse proxy every client has the proxy's
+address: they share one count, and a guesser locks the admin out for the
+window too.  The throttle only slows guessing down; a long random token is
+the real defence.
 
 CSRF: every form carries a double-submit token, a random value kept in a
-SameSite=Strict cookie that must equal the form's hidden field.  Another site
-can neither read the cookie nor make the browser send it along.
+SameSite=Strict cookie that must equal the form's hidden field; exactly one
+such cookie must come along (a second one, planted by a sibling subdomain,
+makes the form fail rather than match).  And a state-changing request is
+refused outright when the browser says it comes from elsewhere: a
+``Sec-Fetch-Site`` other than ``same-origin`` / ``none``, or an ``Origin``
+that is not this host.
 """
 
 from __future__ import annotations
@@ -23,6 +38,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import falcon
 import redis
@@ -35,6 +51,8 @@ SESSION_COOKIE = "wa_admin"
 CSRF_COOKIE = "wa_csrf"
 CSRF_FIELD = "csrf"
 MAX_LOGIN_FAILURES = 10  # per client address per ADMIN_LOGIN_WINDOW: guessing stays hopeless
+MIN_TOKEN_LENGTH = 16  # a shorter WA_ADMIN_TOKEN keeps the page off
+SAFE_FETCH_SITES = frozenset({"same-origin", "none"})  # "none": the user typed or bookmarked it
 
 AdminCheck = Callable[[falcon.Request], bool]
 
@@ -55,15 +73,21 @@ class AdminAuth:
         self.hook, self.conn, self.keys, self.clock = hook, conn, keys, clock
         self.ttl = settings.admin_session_ttl
         self._token = settings.admin_token
-        self.mode = HOOK if hook is not None else TOKEN if self._token else REFUSED
+        self.short_token = hook is None and 0 < len(self._token) < MIN_TOKEN_LENGTH
+        usable = bool(self._token) and not self.short_token
+        self.mode = HOOK if hook is not None else TOKEN if usable else REFUSED
         self._key = hmac.new(self._token.encode(), b"wa-addon admin session v1", hashlib.sha256).digest()
 
     def allowed(self, req: falcon.Request) -> bool:
-        """Whether ``req`` comes from a signed-in admin."""
+        """Whether ``req`` comes from a signed-in admin.
+
+        Raises:
+            Throttled: a Bearer token from an address with too many wrong ones lately.
+        """
         if self.mode == HOOK:
             return bool(self.hook(req))  # type: ignore[misc]
         if self.mode == TOKEN:
-            return self._bearer_ok(req) or self._session_ok(req)
+            return self._session_ok(req) or self._bearer_ok(req)
         return False
 
     def sign_in(self, req: falcon.Request, candidate: str) -> str | None:
@@ -72,16 +96,21 @@ class AdminAuth:
         Raises:
             Throttled: too many wrong tokens from this address lately.
         """
+        return self._session() if self.mode == TOKEN and self._token_ok(req, candidate) else None
+
+    def _token_ok(self, req: falcon.Request, candidate: str) -> bool:
+        # Count first, compare after: each guess takes its place atomically, so N parallel
+        # guesses see N different counts and no more than MAX_LOGIN_FAILURES get through.
         key = self.keys.admin_login_failures(req.remote_addr or "-")
-        if int(self.conn.get(key) or 0) >= MAX_LOGIN_FAILURES:
-            raise Throttled()
-        if self.mode != TOKEN or not _same(candidate, self._token):
-            pipe = self.conn.pipeline()
-            pipe.set(key, 0, nx=True, ex=ADMIN_LOGIN_WINDOW)  # the window starts at the first failure
-            pipe.incr(key)
-            pipe.execute()
-            return None
-        return self._session()
+        pipe = self.conn.pipeline()
+        pipe.set(key, 0, nx=True, ex=ADMIN_LOGIN_WINDOW)  # the window starts at the first attempt
+        pipe.incr(key)
+        if pipe.execute()[1] > MAX_LOGIN_FAILURES:
+            raise Throttled()  # even the right token waits: no guessing race
+        if not _same(candidate, self._token):
+            return False
+        self.conn.decr(key)  # the right token is no failure: give its place back
+        return True
 
     def _session(self) -> str:
         payload = f"{int(self.clock() + self.ttl)}.{secrets.token_urlsafe(12)}"
@@ -99,7 +128,7 @@ class AdminAuth:
 
     def _bearer_ok(self, req: falcon.Request) -> bool:
         scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
-        return scheme.lower() == "bearer" and _same(token.strip(), self._token)
+        return scheme.lower() == "bearer" and self._token_ok(req, token.strip())
 
     def _sign(self, payload: str) -> str:
         return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
@@ -130,16 +159,32 @@ def clear_cookie(req: falcon.Request, resp: falcon.Response, name: str) -> None:
 
 def csrf_token(req: falcon.Request, resp: falcon.Response) -> str:
     """This browser's CSRF token, issued (as a cookie) on its first page."""
-    for value in req.get_cookie_values(CSRF_COOKIE) or []:
-        if len(value) >= 32:
-            return value
+    value = _csrf_cookie(req)
+    if value is not None:
+        return value
     value = secrets.token_urlsafe(32)
     set_cookie(req, resp, CSRF_COOKIE, value, None)
     return value
 
 
 def csrf_ok(req: falcon.Request, submitted: object) -> bool:
-    """Whether the form's token matches this browser's CSRF cookie."""
-    if not isinstance(submitted, str) or len(submitted) < 32:
+    """Whether the form comes from our own page: same site, and its token matches this browser's cookie."""
+    expected = _csrf_cookie(req)
+    if cross_site(req) or expected is None or not isinstance(submitted, str):
         return False
-    return any(_same(submitted, value) for value in req.get_cookie_values(CSRF_COOKIE) or [])
+    return _same(submitted, expected)
+
+
+def cross_site(req: falcon.Request) -> bool:
+    """Whether the browser says this request was sent from another site's page."""
+    site = req.get_header("Sec-Fetch-Site")
+    if site is not None and site.strip().lower() not in SAFE_FETCH_SITES:
+        return True
+    origin = req.get_header("Origin")
+    return origin is not None and urlsplit(origin.strip()).netloc.lower() != req.netloc.lower()
+
+
+def _csrf_cookie(req: falcon.Request) -> str | None:
+    # Exactly one: with two, one was planted (a sibling subdomain can set cookies for us).
+    values = req.get_cookie_values(CSRF_COOKIE) or []
+    return values[0] if len(values) == 1 and len(values[0]) >= 32 else None

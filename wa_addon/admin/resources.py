@@ -4,7 +4,9 @@ Resources only translate HTTP: who may (:mod:`~wa_addon.admin.auth`), the
 CSRF check, reading a form or JSON, rendering.  What is shown and changed is
 in :mod:`~wa_addon.admin.views`.  Every form posts, then redirects back to the
 page with a one-shot "flash" cookie saying what happened, so a reload never
-repeats an action and the page works without JavaScript.
+repeats an action and the page works without JavaScript.  One exception:
+adding a phone answers with the page itself (200, ``no-store``), its new
+token in it, so the token never travels in a cookie.
 """
 
 from __future__ import annotations
@@ -22,22 +24,26 @@ from wa_addon.admin import views
 from wa_addon.admin.auth import (
     CSRF_FIELD,
     HOOK,
+    MIN_TOKEN_LENGTH,
     SESSION_COOKIE,
     TOKEN,
     AdminAuth,
     AdminCheck,
     Throttled,
     clear_cookie,
+    cross_site,
     csrf_ok,
     csrf_token,
     set_cookie,
 )
 from wa_addon.render import LANGUAGES
 from wa_addon.runtime import Runtime
+from wa_addon.store import ADMIN_LOGIN_WINDOW
 from wa_addon.switches import NOTIFICATION_KINDS
 from wa_addon.transports.device_tokens import DeviceError
 
 FLASH_COOKIE = "wa_flash"
+THROTTLED = f"Too many wrong tokens from this address. Wait {ADMIN_LOGIN_WINDOW // 60} minutes."
 MAX_JSON = 64 * 1024
 FORM = "application/x-www-form-urlencoded"
 HEADERS = {
@@ -77,6 +83,7 @@ class AdminSite:
         self.env = jinja2.Environment(loader=jinja2.PackageLoader("wa_addon", "templates/admin"), autoescape=True,
                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.filters.update(ago=views.ago, clock=_clock)
+        self.env.globals["min_token_length"] = MIN_TOKEN_LENGTH
 
     def html(self, req: falcon.Request, resp: falcon.Response, template: str, status: str = falcon.HTTP_200,
              **context: Any) -> None:
@@ -84,7 +91,16 @@ class AdminSite:
         resp.set_headers(HEADERS)
         base = req.root_path + "/admin"
         resp.text = self.env.get_template(template).render(base=base, csrf=csrf_token(req, resp),
-                                                           mode=self.auth.mode, **context)
+                                                           mode=self.auth.mode, short_token=self.auth.short_token,
+                                                           **context)
+
+    def page(self, req: falcon.Request, resp: falcon.Response, flash: dict[str, Any] | None) -> None:
+        """The admin page, with ``flash`` (what just happened) on top."""
+        rt = self.rt
+        self.html(req, resp, "page.html", flash=flash, s=views.status(rt), incoming=views.messages(rt, "in"),
+                  outgoing=views.messages(rt, "out"), failed=views.failed(rt), audit=views.audit(rt),
+                  kinds=NOTIFICATION_KINDS, labels=KIND_LABELS, languages=LANGUAGES, now=time.time(),
+                  signed_in=self.auth.mode == TOKEN)
 
 
 class _Resource:
@@ -92,9 +108,13 @@ class _Resource:
         self.site, self.rt, self.auth = site, site.rt, site.auth
 
     def gate(self, req: falcon.Request, resp: falcon.Response) -> bool:
-        """True if signed in; else answers (to the login form, or a 403 page saying why)."""
-        if self.auth.allowed(req):
-            return True
+        """True if signed in; else answers (to the login form, or a 403 / 429 page saying why)."""
+        try:
+            if self.auth.allowed(req):
+                return True
+        except Throttled:
+            self.site.html(req, resp, "login.html", falcon.HTTP_429, error=THROTTLED)
+            return False
         if self.auth.mode == TOKEN:
             _redirect(resp, req.root_path + "/admin/login")
         else:
@@ -113,9 +133,9 @@ class _Resource:
         """The posted form of a signed-in admin with a good CSRF token; else None (answered)."""
         return self.form(req, resp) if self.gate(req, resp) else None
 
-    def back(self, req: falcon.Request, resp: falcon.Response, text: str, ok: bool = True, **extra: str) -> None:
+    def back(self, req: falcon.Request, resp: falcon.Response, text: str, ok: bool = True) -> None:
         """Redirect to the page, which shows ``text`` once."""
-        flash = json.dumps({"ok": ok, "text": text, **extra}).encode()
+        flash = json.dumps({"ok": ok, "text": text}).encode()
         # Unpadded: '=' would make the cookie a quoted string.
         set_cookie(req, resp, FLASH_COOKIE, base64.urlsafe_b64encode(flash).decode().rstrip("="), 60)
         _redirect(resp, req.root_path + "/admin")
@@ -128,13 +148,8 @@ class AdminPage(_Resource):
     """``GET /admin``: switches, delivery, phones, messages, failures, audit."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if not self.gate(req, resp):
-            return
-        rt = self.rt
-        self.site.html(req, resp, "page.html", flash=_take_flash(req, resp), s=views.status(rt),
-                       incoming=views.messages(rt, "in"), outgoing=views.messages(rt, "out"),
-                       failed=views.failed(rt), audit=views.audit(rt), kinds=NOTIFICATION_KINDS,
-                       labels=KIND_LABELS, languages=LANGUAGES, now=time.time(), signed_in=self.auth.mode == TOKEN)
+        if self.gate(req, resp):
+            self.site.page(req, resp, _take_flash(req, resp))
 
 
 class Login(_Resource):
@@ -153,7 +168,7 @@ class Login(_Resource):
         try:
             session = self.auth.sign_in(req, str(data.get("token", "")))
         except Throttled:
-            self.site.html(req, resp, "login.html", falcon.HTTP_429, error="Too many wrong tokens. Wait 15 minutes.")
+            self.site.html(req, resp, "login.html", falcon.HTTP_429, error=THROTTLED)
             return
         if session is None:
             self.site.html(req, resp, "login.html", falcon.HTTP_401, error="That is not the admin token.")
@@ -191,7 +206,7 @@ class SwitchesForm(_Resource):
 
 
 class PhonesForm(_Resource):
-    """``POST /admin/phones``: add a phone; its token is shown once, on the next page."""
+    """``POST /admin/phones``: add a phone; its token is shown once, in this answer (not a cookie, not cached)."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         data = self.checked(req, resp)
@@ -208,8 +223,8 @@ class PhonesForm(_Resource):
             self.back(req, resp, str(exc), ok=False)
             return
         self.audit(f"phone {name} added")
-        self.back(req, resp, f"Phone {name} added. Put this token in the phone app now: it is shown only once.",
-                  token=token)
+        text = f"Phone {name} added. Put this token in the phone app now: it is shown only once."
+        self.site.page(req, resp, {"ok": True, "text": text, "token": token})
 
 
 class PhoneRevoke(_Resource):
@@ -256,6 +271,9 @@ class SettingsJSON(_Resource):
     def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
         if not self._gate(req, resp):
             return
+        if cross_site(req):  # a signed-in browser's cookie rides along: only our own pages may change things
+            _json_error(resp, falcon.HTTP_403, "forbidden", "cross-site request refused")
+            return
         try:
             lines = views.apply(self.rt, _json_body(req), who="admin API")
         except views.Invalid as exc:
@@ -267,13 +285,21 @@ class SettingsJSON(_Resource):
 
     def _gate(self, req: falcon.Request, resp: falcon.Response) -> bool:
         resp.set_header("Cache-Control", "no-store")
-        if self.auth.allowed(req):
-            return True
+        try:
+            if self.auth.allowed(req):
+                return True
+        except Throttled:
+            resp.set_header("Retry-After", str(ADMIN_LOGIN_WINDOW))
+            _json_error(resp, falcon.HTTP_429, "throttled", "too many wrong tokens from this address; wait")
+            return False
         if self.auth.mode == TOKEN:
             resp.set_header("WWW-Authenticate", 'Bearer realm="wa-addon admin"')
             _json_error(resp, falcon.HTTP_401, "unauthorized", "send Authorization: Bearer <WA_ADMIN_TOKEN>")
         elif self.auth.mode == HOOK:
             _json_error(resp, falcon.HTTP_403, "forbidden", "the host's login refused this request")
+        elif self.auth.short_token:
+            _json_error(resp, falcon.HTTP_403, "admin_disabled",
+                        f"the admin page is off: WA_ADMIN_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters")
         else:
             _json_error(resp, falcon.HTTP_403, "admin_disabled",
                         "the admin page is off: set WA_ADMIN_TOKEN, or mount the add-on with admin_auth")

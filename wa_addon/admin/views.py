@@ -17,6 +17,7 @@ from wa_addon.commands.grammar import parse_phone
 from wa_addon.messages import Outbound
 from wa_addon.render import LANGUAGES
 from wa_addon.runtime import Runtime, out_lane
+from wa_addon.settings import Settings
 from wa_addon.store import text
 from wa_addon.switches import NOTIFICATION_KINDS
 from wa_addon.transports.device import DeviceTransport
@@ -69,8 +70,13 @@ def cloud_check(rt: Runtime) -> dict[str, Any]:
     for env, attr, secret in CLOUD_SETTINGS:
         value = str(getattr(settings, attr) or "")
         items.append({"name": env, "set": bool(value), "value": None if secret else value or None})
-    missing = [env for env, attr, _ in CLOUD_SETTINGS if attr in CLOUD_REQUIRED and not getattr(settings, attr)]
+    missing = cloud_missing(settings)
     return {"active": "cloud" in rt.transports, "ready": not missing, "missing": missing, "settings": items}
+
+
+def cloud_missing(settings: Settings) -> list[str]:
+    """The ``WA_CLOUD_*`` settings the Cloud API transport needs that are not set (``wa-addon doctor`` too)."""
+    return [env for env, attr, _ in CLOUD_SETTINGS if attr in CLOUD_REQUIRED and not getattr(settings, attr)]
 
 
 def device_status(rt: Runtime) -> dict[str, Any]:

@@ -306,3 +306,14 @@ def suspend(s: Suite) -> None:
         patched = s.call("PATCH", f"/resellers/{s.ids[role]}", body={"status": "suspended"}).expect(200)
         same(f"{role} status", patched.get("status"), "suspended")
     s.request("retailer", s.low).expect(403, code="suspended")
+
+
+@check("suspended: a suspended dealer can neither edit nor reset its retailer")
+def suspended_dealer(s: Suite) -> None:
+    path, dealer = f"/resellers/{s.ids['retailer']}", s.ids["dealer"]
+    before = s.call("GET", path).expect(200)
+    s.call("PATCH", path, actor=dealer, body={"name": f"Renamed {s.run_id}"}).expect(403, code="suspended")
+    s.call("POST", f"{path}/reset", actor=dealer, key=s.key(), body={}).expect(403, code="suspended")
+    same("retailer name", s.call("GET", path).expect(200)["name"], before["name"])
+    kept = s.call("POST", f"{path}/pin/verify", body={"pin": s.pins["retailer"]}).expect(200)
+    same("retailer PIN after the refused reset", kept["valid"], True)

@@ -25,7 +25,7 @@ _HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
-    409: "conflict",
+    409: "invalid_state",  # a fallback: the 409s raised today are HostErrors with their own code
     413: "invalid",
     415: "invalid",
 }

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wa_addon.host import HostError
-from wa_addon.sandbox import catalog, ledger, resellers, service_requests
+from wa_addon.sandbox import catalog, ledger, passwords, resellers, service_requests
 from wa_addon.sandbox.money import fmt
 from wa_addon.sandbox.schema import SCHEMA
 from wa_addon.sandbox.tx import Tx
@@ -158,12 +158,13 @@ class SandboxDB:
     ) -> dict[str, Any]:
         """A new reseller under the actor: ``{"reseller", "password", "pin"}``."""
         params = {"phone": phone, "name": name, "level": level}
+        issued = passwords.issue(cost=self._kdf_cost)  # before BEGIN IMMEDIATE: scrypt is slow
         return self._once(
             actor,
             "resellers.create",
             idem_key,
             params,
-            lambda tx: resellers.create(tx, actor, phone=phone, name=name, level=level),
+            lambda tx: resellers.create(tx, actor, phone=phone, name=name, level=level, issued=issued),
         )
 
     def update_reseller(self, ref: object, fields: dict[str, Any], *, actor: int | None = None) -> dict[str, Any]:
@@ -177,7 +178,8 @@ class SandboxDB:
             # Scope by id, so the same key through a username or a phone is still the same reset.
             reseller_id = resellers.by_ref(tx, ref)["id"]
         scope = f"resellers.reset:{reseller_id}"
-        return self._once(actor, scope, idem_key, {}, lambda tx: resellers.reset(tx, actor, reseller_id))
+        issued = passwords.issue(cost=self._kdf_cost)  # before BEGIN IMMEDIATE: scrypt is slow
+        return self._once(actor, scope, idem_key, {}, lambda tx: resellers.reset(tx, actor, reseller_id, issued))
 
     def verify_pin(self, ref: object, pin: str, *, actor: int | None = None) -> bool:
         """Whether ``pin`` is the reseller's PIN."""

@@ -150,29 +150,21 @@ def children(tx: Tx, actor: int | None, ref: object) -> list[dict[str, Any]]:
     return [reseller_json(tx, r) for r in rows]
 
 
-def create(tx: Tx, actor: int | None, *, phone: str, name: str, level: int | None) -> dict[str, Any]:
-    """A new reseller under the actor (or the admin), with its first password and PIN."""
+def create(
+    tx: Tx, actor: int | None, *, phone: str, name: str, level: int | None, issued: passwords.Issued
+) -> dict[str, Any]:
+    """A new reseller under the actor (or the admin), with its first password and PIN (hashed beforehand)."""
     actor_row = resolve_actor(tx, actor)
     require_active(actor_row)
     parent = actor_row if actor_row is not None else _root(tx)
     phone, name, level = normalise_phone(phone), _name(name), _level(parent, level)
     if tx.one("SELECT 1 FROM resellers WHERE phone = ?", (phone,)):
         raise HostError("already_exists", "a reseller with this phone exists", 409)
-    password, pin = passwords.new_password(), passwords.new_pin()
     cur = tx.run(
         "INSERT INTO resellers (username, name, phone, parent_id, level, language, password_hash, pin_hash,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            f"new-{phone}",
-            name,
-            phone,
-            parent["id"],
-            level,
-            parent["language"],
-            passwords.hash_secret(password, cost=tx.kdf_cost),
-            passwords.hash_secret(pin, cost=tx.kdf_cost),
-            tx.now,
-        ),
+        (f"new-{phone}", name, phone, parent["id"], level, parent["language"], issued.password_hash,
+         issued.pin_hash, tx.now),
     )
     new_id = int(cur.lastrowid or 0)
     tx.run("UPDATE resellers SET username = ? WHERE id = ?", (_username(tx, name, new_id), new_id))
@@ -182,28 +174,31 @@ def create(tx: Tx, actor: int | None, *, phone: str, name: str, level: int | Non
     )
     reseller = reseller_json(tx, by_id(tx, new_id))
     tx.emit("reseller.created", {**reseller, "created_by": summary(actor_row)})
-    return {"reseller": reseller, "password": password, "pin": pin}
+    return {"reseller": reseller, "password": issued.password, "pin": issued.pin}
 
 
-def reset(tx: Tx, actor: int | None, ref: object) -> dict[str, Any]:
-    """New password and PIN for a reseller the actor manages."""
+def reset(tx: Tx, actor: int | None, ref: object, issued: passwords.Issued) -> dict[str, Any]:
+    """A new password and PIN (hashed beforehand) for a reseller the actor manages."""
     actor_row, target = visible(tx, actor, ref)
     if not can_manage(tx, actor_row, target["id"]):
         raise forbidden("only the admin or an ancestor may reset")
-    password, pin = passwords.new_password(), passwords.new_pin()
+    require_active(actor_row)
     tx.run(
         "UPDATE resellers SET password_hash = ?, pin_hash = ? WHERE id = ?",
-        (passwords.hash_secret(password, cost=tx.kdf_cost), passwords.hash_secret(pin, cost=tx.kdf_cost), target["id"]),
+        (issued.password_hash, issued.pin_hash, target["id"]),
     )
     reseller = reseller_json(tx, target)
-    tx.emit("reseller.reset", {**reseller, "password": password, "pin": pin, "reset_by": summary(actor_row)})
-    return {"reseller": reseller, "password": password, "pin": pin}
+    fresh = {"password": issued.password, "pin": issued.pin}
+    tx.emit("reseller.reset", {**reseller, **fresh, "reset_by": summary(actor_row)})
+    return {"reseller": reseller, **fresh}
 
 
 def update(tx: Tx, actor: int | None, ref: object, fields: dict[str, Any]) -> dict[str, Any]:
     """Edit a reseller; emits ``reseller.updated`` with ``changes`` when something changed."""
     actor_row, target = visible(tx, actor, ref)
     _check_edit(tx, actor_row, target, fields)
+    if actor_row is not None and actor_row["id"] != target["id"]:
+        require_active(actor_row)  # a suspended dealer keeps its own language, not its children
     before = reseller_json(tx, target)
     for key, sql in _UPDATES.items():
         if key in fields:

@@ -13,7 +13,7 @@ from typing import Any
 from wa_addon.host import HostError
 from wa_addon.sandbox import catalog, ledger, resellers
 from wa_addon.sandbox.money import fmt, to_paisa
-from wa_addon.sandbox.tx import Tx, forbidden, invalid, invalid_state, not_found
+from wa_addon.sandbox.tx import Tx, forbidden, invalid, invalid_state, not_found, text_field
 
 PENDING, PROCESSING, SUCCESS, FAILED, CANCELLED = "pending", "processing", "success", "failed", "cancelled"
 
@@ -82,7 +82,7 @@ def create(tx: Tx, actor: int | None, body: dict[str, Any]) -> dict[str, Any]:
             amount,
             kind,
             PENDING,
-            _note(body.get("note")),
+            text_field(body.get("note")),
             before,
             after,
             tx.now,
@@ -133,7 +133,7 @@ def act(
     tx.run(
         "UPDATE requests SET status = ?, trx_id = COALESCE(?, trx_id), note = COALESCE(?, note), updated_at = ?"
         " WHERE id = ?",
-        (new, _trx(trx_id) if new == SUCCESS else None, _note(note), tx.now, row["id"]),
+        (new, text_field(trx_id, "trx_id", 100) if new == SUCCESS else None, text_field(note), tx.now, row["id"]),
     )
     data = request_json(_row(tx, row["id"]))
     owner = resellers.by_id(tx, row["reseller_id"])
@@ -186,11 +186,3 @@ def _row(tx: Tx, request_id: int) -> sqlite3.Row:
     if row is None:
         raise not_found("request")
     return row
-
-
-def _note(note: object) -> str | None:
-    return None if note in (None, "") else str(note).strip()[:500]
-
-
-def _trx(trx_id: object) -> str | None:
-    return None if trx_id in (None, "") else str(trx_id).strip()[:100]

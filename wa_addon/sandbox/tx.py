@@ -40,6 +40,20 @@ class Tx:
         return self.conn.execute(sql, params)
 
 
+def text_field(value: object, name: str = "note", limit: int = 500) -> str | None:
+    """A caller's free text (a note, a trx id): stripped, None when empty.
+
+    Raises:
+        HostError: ``invalid`` when longer than ``limit`` (openapi.yaml's ``maxLength``).
+    """
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if len(text) > limit:
+        raise invalid(f"{name} must be at most {limit} characters")
+    return text
+
+
 def invalid(message: str) -> HostError:
     """A malformed or inconsistent call (400)."""
     return HostError("invalid", message, 400)
