@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from wa_addon.messages import Outbound
 from wa_addon.store import Keys
-from wa_addon.transports.device_queue import DUPLICATE, LATE, OK, STALE, UNKNOWN, LeaseQueue
+from wa_addon.transports.device_queue import DUPLICATE, LATE, OK, RETRY_PAUSE, STALE, UNKNOWN, LeaseQueue
 
 R, S, T = "8801822222222", "8801933333333", "8801711000000"
 
@@ -136,6 +136,43 @@ def test_retry_gives_the_message_back_first_in_line(q):
     assert ids(q.lease("b")) == [msg(R, 1).id]
 
 
+def test_a_retry_keeps_the_message_from_that_phone_for_a_while(q, clock):
+    handed(q, msg(R, 1), msg(S, 1))
+    held = q.lease("a", 10)
+    for lease in held:
+        assert q.ack("a", lease.lease, "retry", "WhatsApp logged out") == OK
+    assert q.lease("a", 10) == []  # not straight back to the phone that cannot send
+    assert sorted(ids(q.lease("b", 10))) == sorted(ids(held))  # the other phone gets them at once
+
+
+def test_a_phone_that_keeps_retrying_does_not_fail_the_message(q, clock):
+    handed(q, msg(R, 1))  # max_attempts=3
+    for _ in range(5):
+        [held] = q.lease("a")
+        assert q.ack("a", held.lease, "retry", "WhatsApp logged out") == OK
+        assert q.lease("a") == []
+        clock.now += RETRY_PAUSE + 1
+    assert q.state(msg(R, 1).id)["state"] == "queued" and q.conn.llen(q.keys.failed("device")) == 0
+    [held] = q.lease("a")  # WhatsApp is back
+    assert q.ack("a", held.lease, "sent") == OK
+
+
+def test_retries_are_bounded_on_their_own_and_expiries_still_count(conn, namespace, clock):
+    q = LeaseQueue(conn, Keys(namespace), max_attempts=2, max_retries=3, retry_pause=10, clock=clock)
+    handed(q, msg(R, 1), msg(S, 1))
+    for phone in "abc":  # R: three phones, each logged out
+        [held] = q.lease(phone, 1)
+        q.ack(phone, held.lease, "retry", "logged out")
+    assert q.state(msg(R, 1).id)["state"] == "failed"
+    [held] = q.lease("a")  # S: a retry (not counted), then two expired leases
+    q.ack("a", held.lease, "retry", "logged out")
+    for left in ("queued", "failed"):
+        q.lease("b")
+        clock.now += 31
+        q.expire()
+        assert q.state(msg(S, 1).id)["state"] == left
+
+
 def test_too_many_leases_fail_the_message_for_the_admin(q, clock):
     handed(q, msg(R, 1))
     for _ in range(3):
@@ -154,6 +191,47 @@ def test_a_failed_ack_lands_in_the_failed_list(q):
     record = q.conn.hgetall(q.keys.msg(held.id))
     assert (record[b"status"], record[b"error"], record[b"device"]) == (b"failed", b"not on WhatsApp", b"a")
     assert q.conn.llen(q.keys.failed("device")) == 1
+
+
+SECRET = Outbound(id="pw1", to=R, text="Your new password: Tk-4412-Zq", kind="reply", secret=True)
+
+
+def test_a_sent_message_leaves_no_text_in_redis(q):
+    handed(q, SECRET, msg(S, 1))
+    for leased in q.lease("a", 10):
+        assert q.ack("a", leased.lease, "sent") == OK
+    assert q.state(SECRET.id)["state"] == "sent"
+    assert holding(q, b"Tk-4412-Zq") == []
+    handed(q, Outbound(id="pw2", to=R, text="Your PIN: 5529", secret=True))
+    assert [m.id for m in q.take_for("ar", R)] == ["pw2"]  # an AutoResponder exchange took it
+    assert holding(q, b"5529") == []
+
+
+def test_a_failed_message_goes_to_the_failed_list_at_once_and_nowhere_else(q):
+    q.handoff(SECRET)  # the outbox has not written its record yet: the status waits, the list does not
+    [held] = q.lease("a")
+    assert q.ack("a", held.lease, "failed", "not on WhatsApp") == OK
+    assert holding(q, b"Tk-4412-Zq") == [q.keys.failed("device")]
+    assert Outbound.from_json(q.conn.lindex(q.keys.failed("device"), 0)) == SECRET
+    q.conn.hset(q.keys.msg(SECRET.id), mapping={"status": "handed"})
+    q.expire()  # housekeeping applies the status: the body is not listed twice
+    assert q.conn.llen(q.keys.failed("device")) == 1
+
+
+def holding(q: LeaseQueue, needle: bytes) -> list[str]:
+    """The keys of the queue's namespace whose contents include ``needle``."""
+    conn, found = q.conn, []
+    for key in conn.scan_iter(match=f"{q.keys.ns}:*"):
+        kind = conn.type(key)
+        if kind == b"hash":
+            values = [v for pair in conn.hgetall(key).items() for v in pair]
+        elif kind in (b"list", b"set", b"zset"):
+            values = conn.sort(key, by="nosort", alpha=True)
+        else:
+            values = [conn.get(key)]
+        if any(needle in (v or b"") for v in values):
+            found.append(key.decode())
+    return found
 
 
 def test_an_ack_before_the_outbox_wrote_its_record_is_applied_later(q):
@@ -183,6 +261,16 @@ def test_replies_prefer_the_phone_the_contact_wrote_to_while_it_is_online(q, clo
     assert q.lease("a") == []
     clock.now += 61  # b went quiet
     assert ids(q.lease("a")) == [msg(R, 1).id]
+
+
+def test_an_autoresponder_exchange_holds_its_contacts_messages_from_polling_phones(q):
+    with q.hold(R, 5):
+        handed(q, msg(R, 1), msg(S, 1))
+        assert ids(q.lease("a", 10)) == [msg(S, 1).id]  # R's is the exchange's to take
+        handed(q, msg(R, 2))
+        assert [m.id for m in q.take_for("ar", R)] == [msg(R, 1).id, msg(R, 2).id]
+        handed(q, msg(R, 3))  # came after the exchange's last look
+    assert ids(q.lease("a")) == [msg(R, 3).id]  # the hold ended: the polling phones have it
 
 
 def test_take_for_hands_a_contact_its_queued_messages_in_order(q):
@@ -215,10 +303,23 @@ def test_a_long_poll_returns_as_soon_as_a_message_is_handed_over(q):
     assert time.monotonic() - handed_at < 1.0 and time.monotonic() - started < 5
 
 
-def test_a_long_poll_with_nothing_to_do_waits_its_time(q):
-    started = time.monotonic()
-    assert q.wait_lease("a", 0.3) == []
-    assert time.monotonic() - started >= 0.3
+class CountingRedis(redis.Redis):
+    """A connection that counts the commands it sends (pub/sub reads are not commands)."""
+
+    sent = 0
+
+    def execute_command(self, *args, **options):
+        self.sent += 1
+        return super().execute_command(*args, **options)
+
+
+def test_a_long_poll_with_nothing_to_do_waits_without_asking_redis_again(redis_url, namespace):
+    q = LeaseQueue(CountingRedis.from_url(redis_url), Keys(namespace))
+    q.lease("a")  # the script is loaded: from here on one command per look at the queue
+    before, started = q.conn.sent, time.monotonic()
+    assert q.wait_lease("a", 1.0) == []
+    assert time.monotonic() - started >= 1.0
+    assert q.conn.sent - before <= 2  # a look before the wait and one after: no polling in between
 
 
 def _subscribed(q: LeaseQueue) -> None:

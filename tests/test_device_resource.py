@@ -175,6 +175,16 @@ def test_autoresponder_ignores_groups_and_unmapped_names(phones):
     assert phones.rt.lanes["in"].depth() == 0
 
 
+def test_an_autoresponder_chat_does_not_hold_back_the_contacts_notifications(phones):
+    token = phones.device.add_phone("ar")
+    query = {"sender": "Karim Store", "message": "BAL", "isGroup": False}
+    answer = requests.post(f"{phones.url}/device/autoresponder?token={token}", json={"query": query}, timeout=10)
+    assert answer.json() == {"replies": []}  # no worker here: the reply is late
+    phones.hand(RETAIL1, "Balance added", "n1")
+    # "ar" is online, but AutoResponder sends only when asked: a polling phone takes it now.
+    assert [m["id"] for m in phones.phone("p1").poll_once()] == ["n1"]
+
+
 def test_the_phones_get_a_503_when_redis_is_down(device_settings):
     import falcon.testing
 

@@ -66,7 +66,7 @@ class Settings:
     device_lease: int = 30  # seconds a phone has to send a leased message and ack it
     device_poll_max: int = 25  # cap on GET /device/outbox?wait=N (below gunicorn's 30 s timeout)
     device_online: int = 60  # a phone heard from this recently counts as online
-    device_max_attempts: int = 5  # leases (expired or given back) before a message is failed
+    device_max_attempts: int = 5  # leases that expired (or were revoked) before a message is failed
     # "phone:number;number" items: messages to those numbers go only through that phone.
     device_pins: tuple[str, ...] = ()
     # "contact name=number" items: AutoResponder and notification senders are names.

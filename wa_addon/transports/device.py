@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import redis
 
@@ -34,24 +33,6 @@ log = logging.getLogger(__name__)
 NAME = "device"
 AFFINITY_TTL = 24 * 3600  # replies go back through the phone the contact wrote to, for a day
 REDIS_RETRY = 5.0
-
-
-@dataclass(frozen=True)
-class Chat:
-    """An AutoResponder message turned into our terms.
-
-    Attributes:
-        inbound: the message to run (same path as every transport).
-        duplicate: it repeats one seen within the dedupe window (not queued again).
-    """
-
-    inbound: Inbound
-    duplicate: bool
-
-    @property
-    def reply_id(self) -> str:
-        # The command layer gives the reply to a message this id (dispatch._outbound).
-        return short_hash(f"{self.inbound.dedupe_id}:reply")
 
 
 class DeviceTransport:
@@ -143,27 +124,31 @@ class DeviceTransport:
             pipe.set(self.keys.device_affinity(sender), device, ex=AFFINITY_TTL)
         pipe.execute()
 
-    def chat(self, sender: str, text: str) -> Chat:
+    def chat(self, sender: str, text: str) -> Inbound:
         """An AutoResponder message (no message id) with its sender+text window dedupe.
 
         Within ``device_dedupe_window`` the same sender and text is the same
-        message: AutoResponder repeats a request it thinks failed, and the
-        repeat waits for the same reply (the intake drops it by its id).
+        message (the same id): AutoResponder repeats a request it thinks
+        failed, and the repeat waits for the same reply (the intake drops it
+        by its id).
         """
         key = self.keys.device_chat(short_hash(f"{sender}\n{text}"))
         own = f"ar{time.time_ns():x}"
         earlier = self.conn.set(key, own, nx=True, ex=self.settings.device_dedupe_window, get=True)
         msg_id = as_text(earlier) if earlier else own
-        inbound = Inbound(transport=NAME, msg_id=f"{sender}:{msg_id}", sender=sender, text=text,
-                          timestamp=int(time.time()))
-        return Chat(inbound, duplicate=earlier is not None)
+        return Inbound(transport=NAME, msg_id=f"{sender}:{msg_id}", sender=sender, text=text,
+                       timestamp=int(time.time()))
 
     def exchange(self, device: str, to: str, reply_id: str, seconds: float) -> list[Outbound]:
         """Wait up to ``seconds`` for ``reply_id``; take ``to``'s queued messages as they come.
 
+        Each message is recorded as sent by ``device`` as it is taken, before
+        the caller's answer is written.  The caller holds ``to``'s messages
+        from the polling phones meanwhile (:meth:`LeaseQueue.hold`).
+
         Returns:
-            The messages (the reply, and anything else queued for ``to``), in
-            order, recorded as sent by ``device``.
+            The messages taken, in order: the reply, and anything else queued
+            for ``to``; without the reply if it was late (maybe none at all).
         """
         taken: list[Outbound] = []
 

@@ -7,12 +7,19 @@ record (``dev:m:{id}``) holds its body, recipient and state::
                ^          |
                +----------+  lease expired, phone revoked, or ack "retry"
 
+A final record keeps no body (texts carry passwords, PINs, one-time codes); a
+failed message's body goes to the admin's failed list as it fails.
+
 Order per recipient: only the first queued message of a recipient is ever a
 candidate, and a recipient has at most one message leased at a time
 (``dev:inflight``), so a phone that leases message n+1 knows n was acked.
 Spreading: whichever online phone polls takes the work; a message may name
 the phones allowed (``only``: settings pins) and a preferred phone (``prefer``:
-the phone the contact last wrote to, while that phone is online).
+the phone the contact last wrote to, while that phone is online); during an
+AutoResponder exchange (``hold``) the contact's messages are left to it.
+Leases that expire or are revoked count toward ``max_attempts``; a ``retry``
+ack counts toward ``max_retries`` instead, and keeps the message from that
+phone for ``retry_pause`` seconds.
 
 Every change is one Lua script, so two phones never lease the same message and
 an ack, a lease and an expiry never interleave.  The scripts build per-message
@@ -23,7 +30,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -33,6 +41,8 @@ from wa_addon.messages import Outbound
 from wa_addon.store import DOWN, Keys, StoreUnavailable, text
 
 FINAL_TTL = 7 * 24 * 3600  # a final record is kept this long, so late acks are recognised
+RETRY_PAUSE = 60  # seconds a phone that acked "retry" is not given the message again
+MAX_RETRIES = 20  # "retry" acks before a message is failed (with the pause: 20 min with one phone)
 SCAN = 200  # how deep into the queue one lease looks for eligible messages
 LEASE_ID = re.compile(r"^([A-Za-z0-9_:\-]{1,120})\.([0-9]{1,6})$")
 
@@ -72,33 +82,38 @@ end
 -- Write the phone's verdict on the outbox's status hash, once the outbox has
 -- written its own "handed" there; until then the id waits in UNAPPLIED.
 local function apply(id)
-  local f = redis.call('HMGET', PRE .. id, 'state', 'device', 'error', 'body', 'done')
+  local f = redis.call('HMGET', PRE .. id, 'state', 'device', 'error', 'done')
   if f[1] ~= 'sent' and f[1] ~= 'failed' then redis.call('SREM', UNAPPLIED, id) return 0 end
   local cur = redis.call('HGET', MSG .. id, 'status')
   if not cur then redis.call('SADD', UNAPPLIED, id) return 0 end
   redis.call('SREM', UNAPPLIED, id)
   if cur ~= 'handed' and cur ~= 'queued' then return 0 end
-  redis.call('HSET', MSG .. id, 'status', f[1], 'device', f[2], 'error', f[3], 'at', f[5])
-  if f[1] == 'failed' then redis.call('RPUSH', FAILED, f[4]) end
+  redis.call('HSET', MSG .. id, 'status', f[1], 'device', f[2], 'error', f[3], 'at', f[4])
   return 1
 end
 
+-- The body leaves the record here: it may hold a password, PIN or code, and a
+-- final message is never sent again.  A failed one goes to the failed list
+-- now (where retry_failed finds it), not when its status is applied.
 local function finish(id, state, device, err, now)
   local m = PRE .. id
   redis.call('LREM', Q, 1, id)
   release(id, redis.call('HGET', m, 'to'))
+  local body = redis.call('HGET', m, 'body')
+  if state == 'failed' and body then redis.call('RPUSH', FAILED, body) end
+  redis.call('HDEL', m, 'body')
   redis.call('HSET', m, 'state', state, 'device', device, 'error', err, 'done', now)
   redis.call('EXPIRE', m, TTL)
   apply(id)
 end
 
 -- Back to the head of the queue (its recipient's later messages are behind
--- it), to any phone; failed once it has been leased max_attempts times.
+-- it), to any phone; failed once max_attempts leases ended without a "retry".
 local function giveback(id, max_attempts, why, now)
   local m = PRE .. id
-  local f = redis.call('HMGET', m, 'to', 'attempts', 'device')
+  local f = redis.call('HMGET', m, 'to', 'attempts', 'device', 'retries')
   release(id, f[1])
-  if tonumber(f[2] or '0') >= max_attempts then
+  if tonumber(f[2] or '0') - tonumber(f[4] or '0') >= max_attempts then
     finish(id, 'failed', f[3] or '', why, now)
     return
   end
@@ -119,15 +134,17 @@ redis.call('PUBLISH', WAKE, id)
 return 1
 """
 
-# ARGV[5..]: device, now, lease seconds, max, scan, online_since.
+# ARGV[5..]: device, now, lease seconds, max, scan, online_since, hold key prefix.
 # Returns {id, lease id, body, deadline} per leased message.
 LEASE_LUA = _PRELUDE + """
 local dev, now = ARGV[5], tonumber(ARGV[6])
 local deadline = now + tonumber(ARGV[7])
-local max, scan, since = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local max, scan, since, HOLD = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
 local seen_to, out = {}, {}
 
-local function eligible(only, prefer)
+local function eligible(to, only, prefer, skip)
+  if redis.call('EXISTS', HOLD .. to) == 1 then return false end  -- an AutoResponder exchange takes it
+  if skip and tonumber(skip) > now then return false end  -- this phone acked "retry": not yet again
   if only ~= '' and not listed(only, dev) then return false end
   if prefer ~= '' and prefer ~= dev then
     local last = redis.call('ZSCORE', SEEN, prefer)
@@ -139,13 +156,13 @@ end
 for _, id in ipairs(redis.call('LRANGE', Q, 0, scan - 1)) do
   if #out >= max then break end
   local m = PRE .. id
-  local f = redis.call('HMGET', m, 'to', 'only', 'prefer', 'body')
+  local f = redis.call('HMGET', m, 'to', 'only', 'prefer', 'body', 'skip:' .. dev)
   local to = f[1]
   if not to then
     redis.call('LREM', Q, 1, id)  -- no record: nothing to send
   elseif not seen_to[to] then
     seen_to[to] = true  -- only a recipient's first queued message is a candidate
-    if not busy(to) and eligible(f[2] or '', f[3] or '') then
+    if not busy(to) and eligible(to, f[2] or '', f[3] or '', f[5]) then
       redis.call('LREM', Q, 1, id)
       local n = redis.call('HINCRBY', m, 'attempts', 1)
       local lease = id .. '.' .. n
@@ -161,7 +178,7 @@ return out
 """
 
 # ARGV[5..]: id, lease id, attempt number, device, status (sent|failed|retry), error,
-# now, max attempts.
+# now, max attempts, max retries, retry pause.
 ACK_LUA = _PRELUDE + """
 local id, lease, n, dev = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local status, err, now = ARGV[9], ARGV[10], ARGV[11]
@@ -172,7 +189,14 @@ if state == 'sent' or state == 'failed' then return 'duplicate' end
 local fresh = state == 'leased' and current == lease
 if not fresh and status ~= 'sent' then return 'stale' end
 if status == 'retry' then
-  giveback(id, tonumber(ARGV[12]), err, now)
+  -- The phone cannot send now (WhatsApp logged out, no network): the others
+  -- get the message at once, this phone after a pause; not a lost lease.
+  if redis.call('HINCRBY', PRE .. id, 'retries', 1) >= tonumber(ARGV[13]) then
+    finish(id, 'failed', dev, err, now)
+  else
+    redis.call('HSET', PRE .. id, 'skip:' .. dev, tonumber(now) + tonumber(ARGV[14]))
+    giveback(id, tonumber(ARGV[12]), err, now)
+  end
   redis.call('PUBLISH', WAKE, id)
   return 'ok'
 end
@@ -252,14 +276,19 @@ class LeaseQueue:
         keys: the namespace's key builder.
         lease: seconds a phone has to send and ack.
         online: a phone heard from within this many seconds counts as online.
-        max_attempts: leases before a message is given up as failed.
+        max_attempts: leases that expire (or a revocation takes back) before a
+            message is given up as failed.
+        max_retries: "retry" acks before a message is given up as failed.
+        retry_pause: seconds a phone that acked "retry" is not given that message again.
         clock: the time source (tests move it).
     """
 
     def __init__(self, conn: redis.Redis, keys: Keys, *, lease: float = 30, online: float = 60,
-                 max_attempts: int = 5, clock: Callable[[], float] = time.time):
+                 max_attempts: int = 5, max_retries: int = MAX_RETRIES, retry_pause: float = RETRY_PAUSE,
+                 clock: Callable[[], float] = time.time):
         self.conn, self.keys, self.clock = conn, keys, clock
         self.lease_secs, self.online, self.max_attempts = lease, online, max_attempts
+        self.max_retries, self.retry_pause = max_retries, retry_pause
         self._scripts = {name: conn.register_script(lua) for name, lua in _SCRIPTS.items()}
         self._keys = [keys.device(k) for k in ("q", "leases", "inflight", "unapplied")]
         self._keys += [keys.failed("device"), keys.device("seen")]
@@ -278,7 +307,7 @@ class LeaseQueue:
     def lease(self, device: str, max_count: int = 10) -> list[Leased]:
         """Lease up to ``max_count`` messages to ``device`` (no waiting)."""
         now = self.clock()
-        args = [device, now, self.lease_secs, max_count, SCAN, now - self.online]
+        args = [device, now, self.lease_secs, max_count, SCAN, now - self.online, self.keys.device_hold("")]
         rows = self._run("lease", args)
         return [Leased(text(i), text(lease), Outbound.from_json(body), float(d)) for i, lease, body, d in rows]
 
@@ -299,13 +328,31 @@ class LeaseQueue:
         if match is None or status not in ACK_STATUSES:
             return UNKNOWN
         msg_id, attempt = match.groups()
-        args = [msg_id, lease, attempt, device, status, error[:200], self.clock(), self.max_attempts]
+        args = [msg_id, lease, attempt, device, status, error[:200], self.clock(), self.max_attempts,
+                self.max_retries, self.retry_pause]
         return text(self._run("ack", args))
 
     def take_for(self, device: str, to: str) -> list[Outbound]:
         """Take (as sent by ``device``) the queued messages to ``to``, in order."""
         rows = self._run("take", [to, device, self.clock(), SCAN])
         return [Outbound.from_json(body) for _, body in rows]
+
+    @contextmanager
+    def hold(self, to: str, seconds: float) -> Iterator[None]:
+        """Keep ``to``'s messages from polling phones while an AutoResponder exchange takes them.
+
+        At the end the polling phones are woken for what is left; should this
+        process die, the hold lapses a second after ``seconds``.
+        """
+        key = self.keys.device_hold(to)
+        self.conn.set(key, "1", px=int((seconds + 1) * 1000))
+        try:
+            yield
+        finally:
+            pipe = self.conn.pipeline(transaction=False)
+            pipe.delete(key)
+            pipe.publish(self.keys.device("wake"), "")
+            pipe.execute()
 
     def expire(self, now: float | None = None) -> int:
         """Requeue leases past their deadline; apply parked acks.  Returns leases requeued."""
@@ -331,9 +378,9 @@ class LeaseQueue:
     def await_(self, attempt: Callable[[], T], done: Callable[[T], bool], seconds: float) -> T:
         """Call ``attempt`` until ``done(result)`` or ``seconds`` pass, waking on queue changes.
 
-        The wake channel is subscribed before the first attempt, so a change
-        between an attempt and the wait is not missed; the wait blocks on the
-        subscription's socket (no sleeping, no polling).
+        The wake channel is subscribed (Redis confirmed it) before the first
+        attempt, so a change between an attempt and the wait is not missed;
+        the wait blocks on the subscription's socket (no sleeping, no polling).
         """
         if seconds <= 0:
             return attempt()  # no waiting: no subscription either
@@ -341,6 +388,7 @@ class LeaseQueue:
         pubsub = self.conn.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(self.keys.device("wake"))
+            pubsub.get_message(timeout=seconds)  # reads the confirmation (returned as None)
             while True:
                 result = attempt()
                 left = end - time.monotonic()

@@ -172,9 +172,9 @@ class AutoResponder(_PhoneResource):
     """``POST /device/autoresponder``: AutoResponder for WA's "web server" rule.
 
     The reply goes back in the same exchange: we wait up to
-    ``device_reply_wait`` seconds for it; if it is late, the answer is empty
-    and the reply waits in the queue for this contact's next exchange or a
-    polling phone.
+    ``device_reply_wait`` seconds for it, holding the contact's messages from
+    the polling phones meanwhile, and answer with what was taken in that time;
+    a late reply goes to a polling phone or this contact's next exchange.
     """
 
     query_token = True
@@ -190,10 +190,12 @@ class AutoResponder(_PhoneResource):
         if number is None:
             log.warning("autoresponder %s: unmapped contact name (hash %s)", phone, short_hash(sender, 8))
             return {"replies": []}
-        chat = self.device.chat(number, text)
-        self.intake.submit([chat.inbound], [])
-        self.device.remember(phone, [number])
-        out = self.device.exchange(phone, number, chat.reply_id, self.settings.device_reply_wait)
+        # Not remember()ed as the contact's phone: AutoResponder cannot send
+        # unasked, so that preference would only hold notifications back.
+        inbound, wait = self.device.chat(number, text), self.settings.device_reply_wait
+        with self.device.queue.hold(number, wait):  # from before the reply can exist
+            self.intake.submit([inbound], [])
+            out = self.device.exchange(phone, number, inbound.reply_id, wait)
         return {"replies": [{"message": m.text} for m in out]}
 
 
