@@ -4,7 +4,8 @@ The sandbox host emits its events as signed hooks (its ``HookSender``) to the
 add-on served over HTTP; a real worker process turns them into WhatsApp
 messages sent to the fake Graph API.  ``otp.requested`` and ``message.send``
 (which the sandbox never emits) and the duplicate / out-of-order cases are
-posted by the test, signed the same way.
+posted by the test, signed the same way; the admin's chat commands come in
+as signed Cloud API webhooks and go to the host's API, as in production.
 
 Waits are on the fake Graph API (no sleeps).  To know that nothing more is
 coming for a reseller, a last event of that reseller is sent as a barrier:
@@ -23,9 +24,10 @@ import pytest
 import requests
 from conftest import HOOK_SECRET, HOST_KEY
 
-from wa_addon import journal, outbox
-from wa_addon.hooks import notify
+from wa_addon import journal
 from wa_addon.hooks.signing import HEADER, sign
+from wa_addon.host import HostError
+from wa_addon.render import BN_DIGITS as BN
 from wa_addon.workflows import request as rq
 
 ADMIN = "8801711000000"
@@ -211,34 +213,63 @@ def test_out_of_order_events_are_absorbed(live):
     assert rq.state(live.rt, 500) == rq.SUCCESS
 
 
-def test_an_admin_cancel_racing_a_host_success_notifies_once(live):
-    # The admin CANCEL command is not wired yet: its side is driven through
-    # workflows.request.apply, as the command will call it.
-    req = new_request(live, amount="30")
-    rid = req["id"]
-    wait_text(live, ADMIN, f"CANCEL {rid}")  # the add-on knows the request: pending
-    data = {**req, "status": "success", "trx_id": "TR1",
-            "reseller": {"phone": RETAIL1, "language": "en", "name": "Karim Store"}}
-    gate, outcomes = threading.Barrier(2), {}
+def admin_reply(live, request_id):
+    """The admin's reply to its CANCEL of ``request_id``: done, or refused."""
+    head = f"অনুরোধ #{request_id}".translate(BN)
 
-    def side(name, target, source):
+    def replied(sent):
+        return [m.text for m in sent if m.to == ADMIN and m.text.startswith(head) and "CANCEL" not in m.text]
+
+    live.graph.wait_for(lambda sent: bool(replied(sent)), timeout=TIMEOUT)
+    (text,) = replied(live.graph.sent)
+    return text
+
+
+@pytest.mark.parametrize("first", ["host", "admin", "neither"])
+def test_an_admin_cancel_racing_a_host_success_notifies_once(live, first):
+    # The admin's CANCEL (chat -> worker -> the host's API) against the host's own success.
+    # The host is the arbiter: one SQLite transaction moves the request, the other side
+    # gets 409 invalid_state.  Only the winner's event moves the add-on's lifecycle.
+    rid = new_request(live, amount="30")["id"]
+    wait_text(live, ADMIN, f"CANCEL {rid}")
+    gate, refused = threading.Barrier(2 if first == "neither" else 1), []  # one party: no wait
+
+    def host_success():
         gate.wait()
-        outcome = rq.apply(live.rt, rid, target, source=source, cause=f"{name}-{rid}")
-        outcomes[name] = outcome
-        outbox.push(live.rt, notify.request_changed(live.rt, outcome, {**data, "status": outcome.state}))
+        try:
+            live.db.act_on_request(rid, "complete", trx_id="TR1")
+        except HostError as err:
+            refused.append(err.code)
 
-    threads = [threading.Thread(target=side, args=("admin", rq.CANCEL, "admin")),
-               threading.Thread(target=side, args=("hook", rq.SUCCESS, "hook"))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(o.changed for o in outcomes.values()) == [False, True]
-    post_event(live, "request.updated", data)  # the host's own word arrives late: absorbed
+    def admin_cancel():
+        gate.wait()
+        live.stack.say(ADMIN, f"CANCEL {rid}")
+        return admin_reply(live, rid)
+
+    if first == "neither":
+        racer = threading.Thread(target=host_success)
+        racer.start()
+        reply = admin_cancel()
+        racer.join()
+    elif first == "host":
+        host_success()
+        reply = admin_cancel()
+    else:
+        reply = admin_cancel()
+        host_success()
+    status = live.db.get_request(rid)["status"]
+    assert status in ("success", "cancelled")
+    if status == "success":  # the admin lost: its reply says the request can no longer be cancelled
+        assert "বাতিল করা যাবে না" in reply and refused == []
+    else:  # the host lost
+        assert "বাতিল হয়েছে, টাকা ফেরত গেছে" in reply and refused == ["invalid_state"]
+    late = {"id": rid, "reseller_id": 3, "status": "cancelled" if status == "success" else "success",
+            "trx_id": "TR1", "reseller": {"phone": RETAIL1, "language": "en", "name": "Karim Store"}}
+    post_event(live, "request.updated", late)  # the loser's word, had a host sent it anyway: absorbed
     barrier(live, 3, RETAIL1, "Karim Store Three")
     about = [t for t in live.graph.sent_to(RETAIL1) if f"#{rid}" in t]
-    winner = next(o for o in outcomes.values() if o.changed)
-    assert len(about) == 1 and ("successful" if winner.state == rq.SUCCESS else "cancelled") in about[0]
+    assert len(about) == 1 and ("successful" if status == "success" else "cancelled") in about[0]
+    assert rq.state(live.rt, rid) == status
 
 
 @pytest.mark.parametrize("extra_settings", [{"request_stuck_after": 1, "balance_request_expiry": 1}])

@@ -79,6 +79,10 @@ def test_a_good_envelope_parses():
     (body(envelope(type="request.updated", data={"id": 1, "reseller_id": 3, "status": "teleported"})), "bad_data"),
     (body(envelope(type="balance.added", data={"reseller_id": 3, "amount": True, "balance": "1"})), "bad_data"),
     (body(envelope(type="message.send", data={"phone": "not a phone", "text": "hi"})), "bad_data"),
+    (body(envelope(type="otp.requested", data={"phone": "01711000000", "expires_in": "ten minutes"})), "bad_data"),
+    (body(envelope(type="otp.requested", data={"phone": "01711000000", "expires_in": True})), "bad_data"),
+    (body(envelope(type="balance_request.updated", data={"id": 1, "reseller_id": 3, "status": "deciding"})),
+     "bad_data"),  # the add-on's own state while an admin decides, never the host's word
 ])
 def test_a_bad_envelope_is_refused_with_a_code(raw, code):
     with pytest.raises(EventError) as err:
@@ -90,6 +94,18 @@ def test_phones_are_normalised_and_order_by_phone():
     event = events.parse(body(envelope(type="otp.requested", data={"phone": "01711-000000"})))
     assert event.data["phone"] == "8801711000000"
     assert event.order_key == "phone:8801711000000"
+
+
+@pytest.mark.parametrize("expires_in", [600, 600.0, "600", " 600 "])
+def test_an_otp_lifetime_is_read_as_whole_seconds(expires_in):
+    data = {"phone": "01711000000", "code": "4711", "expires_in": expires_in}
+    assert events.parse(body(envelope(type="otp.requested", data=data))).data["expires_in"] == 600
+
+
+def test_every_balance_request_status_of_the_docs_is_taken():
+    for status in ("pending", "approved", "denied", "expired"):
+        data = {"id": 1, "reseller_id": 3, "status": status}
+        assert events.parse(body(envelope(type="balance_request.updated", data=data))).data["status"] == status
 
 
 def test_every_event_type_has_a_handler():
@@ -120,6 +136,15 @@ def test_a_missing_or_wrong_signature_is_refused(client, rt, header):
     resp = post(client, body(envelope()), header=header)
     assert resp.status_code == 401
     assert resp.json["error"]["code"] == "bad_signature"
+    assert queued(rt) == []
+
+
+@pytest.mark.parametrize("timestamp", ["\u00b2", "\u0661\u0662", "9" * 5000])
+def test_a_timestamp_that_is_not_ascii_digits_is_a_json_401(client, rt, timestamp):
+    # All pass str.isdigit(): "²" and 5,000 digits made int() raise (a 500), "١٢" was read as 12.
+    resp = post(client, body(envelope()), header=f"t={timestamp},v1={'0' * 64}")
+    assert resp.status_code == 401
+    assert resp.json["error"] == {"code": "bad_signature", "message": "malformed signature header"}
     assert queued(rt) == []
 
 

@@ -7,10 +7,10 @@ the outbox would send.
 from __future__ import annotations
 
 import pytest
+import redis
 
 from wa_addon import otp
-from wa_addon.hooks import PARAMS, events, notify
-from wa_addon.host import Request
+from wa_addon.hooks import PARAMS, Notes, events, notify
 from wa_addon.host.http import HttpHost
 from wa_addon.render import LANGUAGES, Renderer
 from wa_addon.runtime import Runtime
@@ -113,17 +113,6 @@ def test_an_update_for_an_unknown_request_is_adopted_once(rt):
     assert run(rt, "request.created", request(id=99)) == []  # created arriving late: absorbed
 
 
-def test_the_admin_path_notifies_with_a_host_request(rt):
-    run(rt, "request.created", request())
-    outcome = rq.apply(rt, 12, rq.CANCEL, source="admin", cause="wamid-1")
-    req = Request(id=12, reseller_id=3, service="FL", operator="GP", number="01712345678", amount="50.00",
-                  type="prepaid", status="cancelled")
-    (msg,) = notify.request_changed(rt, outcome, req)
-    assert msg.to == RETAIL1 and msg.text.startswith("🚫 Request #12 cancelled")
-    # the host's own request.updated for that cancel comes later and is absorbed
-    assert run(rt, "request.updated", request("cancelled")) == []
-
-
 def test_a_stuck_request_is_flagged_to_the_admin_once(rt):
     run(rt, "request.created", request())
     run(rt, "request.updated", request("processing"))
@@ -133,6 +122,53 @@ def test_a_stuck_request_is_flagged_to_the_admin_once(rt):
     (msg,) = _outbox(rt)
     assert msg.to == ADMIN and msg.kind == "notify.request_stuck"
     assert "১৬ মিনিট" in msg.text and "01712***678" in msg.text and "CANCEL 12" in msg.text
+
+
+def stuck_and_expiring(rt) -> float:
+    """Request 12 stuck in processing and balance request 9 past its expiry; returns a time when both are due."""
+    run(rt, "request.created", request())
+    run(rt, "request.updated", request("processing"))
+    run(rt, "balance_request.created", {"id": 9, "reseller_id": 3, "amount": "700.00", "reseller": KARIM})
+    return rt.conn.time()[0] + rt.settings.balance_request_expiry + 1
+
+
+@pytest.mark.parametrize("failing", ["notify.request_stuck", "notify.balance_request_updated"])
+def test_timed_notices_survive_redis_failing_as_they_are_queued(rt, monkeypatch, failing):
+    later = stuck_and_expiring(rt)
+    push = notify.outbox.push
+
+    def flaky(rt, msgs):
+        if any(m.kind == failing for m in msgs):
+            raise redis.exceptions.ConnectionError("Redis went away")
+        return push(rt, msgs)
+
+    monkeypatch.setattr(notify.outbox, "push", flaky)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        notify.housekeep(rt, now=later)
+    monkeypatch.setattr(notify.outbox, "push", push)
+    kept = {"notify.request_stuck": 2, "notify.balance_request_updated": 1}[failing]  # the first pass stopped there
+    assert notify.housekeep(rt, now=later) == kept
+    assert notify.housekeep(rt, now=later + 60) == 0
+    assert sorted(m.kind for m in _outbox(rt)) == ["notify.balance_request_updated", "notify.request_stuck"]
+
+
+def test_one_failing_timed_notice_costs_the_others_nothing(rt, monkeypatch):
+    later = stuck_and_expiring(rt)
+    run(rt, "request.created", request(id=13))
+    run(rt, "request.updated", request("processing", id=13))
+    context = notify._request_context
+
+    def buggy(data, **kwargs):
+        if data["id"] == "12":
+            raise KeyError("a bug")
+        return context(data, **kwargs)
+
+    monkeypatch.setattr(notify, "_request_context", buggy)
+    assert notify.housekeep(rt, now=later) == 2  # request 13 and balance request 9
+    monkeypatch.setattr(notify, "_request_context", context)  # the bug fixed
+    assert notify.housekeep(rt, now=later) == 1  # request 12 was kept
+    stuck = [m.text for m in _outbox(rt) if m.kind == "notify.request_stuck"]
+    assert len(stuck) == 2 and "CANCEL 13" in stuck[0] and "CANCEL 12" in stuck[1]
 
 
 # -- balance --------------------------------------------------------------------
@@ -173,6 +209,34 @@ def test_an_undecided_balance_request_expires_with_a_notice(rt):
     assert late == []
 
 
+def test_an_adopted_balance_request_expires_with_a_notice_found_at_the_host(rt):
+    # Created before the add-on listened, and no reseller summary: the host is asked a day later.
+    adopted = {"id": 10, "reseller_id": 4, "amount": "250.00", "status": "pending"}
+    assert run(rt, "balance_request.updated", adopted) == []
+    later = rt.conn.time()[0] + rt.settings.balance_request_expiry + 1
+    assert notify.housekeep(rt, now=later) == 1
+    (msg,) = _outbox(rt)
+    assert msg.to == RETAIL2 and msg.language == "bn" and "৳২৫০.০০" in msg.text
+
+
+def test_a_new_balance_request_asks_the_host_nothing(rt):
+    # A host that sends no reseller summary: the admins' notice needs none, and a duplicate costs no lookup.
+    unreachable = Runtime(rt.settings, HttpHost("http://127.0.0.1:9", HOST_KEY))
+    data = {"id": 11, "reseller_id": 3, "amount": "900.00"}
+    try:
+        (msg,) = run(unreachable, "balance_request.created", data)
+        assert msg.to == ADMIN and "ACCEPT 11" in msg.text
+        assert run(unreachable, "balance_request.created", data) == []
+    finally:
+        unreachable.close()
+
+
+def test_an_expired_status_from_the_host_is_told(rt):
+    run(rt, "balance_request.created", {"id": 12, "reseller_id": 3, "amount": "300.00", "reseller": KARIM})
+    (msg,) = run(rt, "balance_request.updated", {"id": 12, "reseller_id": 3, "amount": "300.00", "status": "expired"})
+    assert msg.to == RETAIL1 and "expired" in msg.text
+
+
 # -- resellers --------------------------------------------------------------------
 
 def test_an_edit_lists_what_changed_in_the_resellers_language(rt):
@@ -207,9 +271,16 @@ def test_otp_requested_sends_a_code_that_verifies_once(rt):
     assert not otp.verify(rt, RETAIL1, code)
 
 
-def test_otp_requested_with_the_hosts_own_code_delivers_it(rt):
-    (msg,) = run(rt, "otp.requested", {"phone": RETAIL1, "code": "4711", "language": "en", "expires_in": 600})
+@pytest.mark.parametrize("expires_in", [600, "600", 600.0])
+def test_otp_requested_with_the_hosts_own_code_delivers_it(rt, expires_in):
+    (msg,) = run(rt, "otp.requested", {"phone": RETAIL1, "code": "4711", "language": "en", "expires_in": expires_in})
     assert msg.text.startswith("4711 is your verification code. It expires in 10 minutes.")
+
+
+def test_otp_requested_while_codes_are_switched_off_issues_none(rt):
+    rt.switches.set(notify__otp=False)
+    assert run(rt, "otp.requested", {"phone": RETAIL1}, event_id="evt_off") == []
+    assert not rt.conn.exists(rt.keys.otp(RETAIL1))  # no live code that nobody was sent
 
 
 def test_message_send_delivers_the_text_as_it_is(rt):
@@ -221,6 +292,16 @@ def test_a_switched_off_kind_sends_nothing(rt):
     rt.switches.set(notify__request_created=False)
     assert run(rt, "request.created", request()) == []
     assert rq.state(rt, 12) == rq.PENDING  # the lifecycle still moves
+
+
+def test_the_admins_switch_is_read_once_for_all_admins(rt, monkeypatch):
+    rt.switches.set(admin_numbers="8801711000000,8801711000001,8801711000002")
+    reads = []
+    notify_switch = rt.switches.notify
+    monkeypatch.setattr(rt.switches, "notify", lambda kind: reads.append(kind) or notify_switch(kind))
+    notes = Notes(rt, "cause")
+    notes.admins("request_created", "notify_request_created", **notify._request_context(request(), masked=True))
+    assert len(notes.out) == 3 and reads == ["request_created"]
 
 
 def test_a_bug_in_a_handler_does_not_jam_the_lane(rt, monkeypatch):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
+
 import pytest
 from falcon import testing
+from test_commands_chat import ADMIN, open_chat
 
 from wa_addon import otp
 from wa_addon.app import create_app
@@ -22,6 +27,14 @@ def rt(redis_url, namespace):
     settings = Settings(redis_url=redis_url, namespace=namespace, host_key=HOST_KEY, hook_secret="hs")
     runtime = Runtime(settings, UNUSED_HOST)
     runtime.start_drain = lambda *args: None  # no worker: the outbox is read directly
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def bare(redis_url, namespace):
+    """A deployment with no secret configured at all."""
+    runtime = Runtime(Settings(redis_url=redis_url, namespace=namespace), UNUSED_HOST)
     yield runtime
     runtime.close()
 
@@ -81,10 +94,53 @@ def test_three_codes_per_window_then_rate_limited(rt):
     otp.issue(rt, "8801933333333")  # another phone is not affected
 
 
-def test_the_same_cause_gives_the_same_code_and_counts_once(rt):
+@pytest.mark.parametrize("runtime", ["rt", "bare"])
+def test_the_same_cause_gives_the_same_code_and_counts_once(request, runtime):
+    rt = request.getfixturevalue(runtime)
     codes = {otp.issue(rt, PHONE, cause="evt_1") for _ in range(5)}
     assert len(codes) == 1
-    assert otp.issue(rt, PHONE, cause="evt_2")  # only two counted so far
+    otp.issue(rt, PHONE, cause="evt_2")
+    otp.issue(rt, PHONE, cause="evt_3")  # three counted: evt_1 once
+    with pytest.raises(otp.RateLimited):
+        otp.issue(rt, PHONE, cause="evt_4")
+
+
+@pytest.mark.parametrize("runtime", ["rt", "bare"])
+def test_a_rerun_keeps_the_code_that_was_sent(request, runtime):
+    # The re-run's message has the first one's id, so the outbox drops it: the phone has only
+    # the first code, which must stay the live one (without a secret, too).
+    rt = request.getfixturevalue(runtime)
+    sent = otp.issue(rt, PHONE, cause="evt_1")
+    assert otp.issue(rt, PHONE, cause="evt_1") == sent
+    assert otp.verify(rt, PHONE, sent)
+
+
+@pytest.mark.parametrize("runtime", ["rt", "bare"])
+def test_a_used_code_is_not_armed_again_by_a_rerun(request, runtime):
+    rt = request.getfixturevalue(runtime)
+    code = otp.issue(rt, PHONE, cause="evt_1")
+    assert otp.verify(rt, PHONE, code)
+    assert otp.issue(rt, PHONE, cause="evt_1") == code  # the worker re-runs the event
+    assert not otp.verify(rt, PHONE, code)
+    assert not rt.conn.exists(rt.keys.otp(PHONE))
+
+
+def test_a_used_code_is_not_armed_again_by_a_rerun_of_the_admins_message(redis_url, namespace, sandbox):
+    for chat in open_chat(redis_url, namespace, sandbox):
+        first = chat.send(ADMIN, "OTP 01822222222", msg_id="wamid.otp1")
+        code = re.search(r"\d{6}", first[1].text).group(0)
+        assert otp.verify(chat.rt, PHONE, code)
+        again = chat.send(ADMIN, "OTP 01822222222", msg_id="wamid.otp1")  # redelivered by Meta, run again
+        assert again[1].id == first[1].id  # the same message: the outbox sends it once
+        assert not otp.verify(chat.rt, PHONE, code)
+
+
+def test_without_a_secret_codes_are_keyed_by_a_random_key_not_the_namespace(bare):
+    code = otp.issue(bare, PHONE)
+    stored = bare.conn.hget(bare.keys.otp(PHONE), "h").decode()
+    guessable = hmac.new(bare.settings.namespace.encode(), f"{PHONE}:{code}".encode(), hashlib.sha256).hexdigest()
+    assert stored != guessable  # the namespace is no secret: from it, 10**6 guesses find the code
+    assert otp.verify(bare, PHONE, code)
 
 
 def test_redis_holds_no_code_in_clear(rt):
@@ -103,6 +159,9 @@ def test_codes_never_reach_the_logs(rt, caplog):
 def test_the_message_is_a_secret(rt):
     (msg,) = otp.message(rt, PHONE, "123456", "en")
     assert msg.secret and msg.kind == "notify.otp" and msg.to == PHONE and "123456" in msg.text
+    assert "5 minutes" in msg.text
+    (hosts,) = otp.message(rt, PHONE, "4711", "en", minutes=0)  # a host's code of unknown lifetime
+    assert "expires" not in hosts.text
 
 
 # -- HTTP -------------------------------------------------------------------------

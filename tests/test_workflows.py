@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
+from test_commands_chat import ADMIN, HOST_KEY, RETAIL1, Chat
 
+from wa_addon.hooks import events, notify
 from wa_addon.host.http import HttpHost
 from wa_addon.runtime import Runtime
 from wa_addon.settings import Settings
@@ -34,7 +37,8 @@ REQUEST_MOVES = {
 }
 
 APPROVAL_MOVES = {
-    ba.PENDING: {ba.APPROVE: ba.APPROVED, ba.DENY: ba.DENIED, ba.EXPIRE: ba.EXPIRED},
+    ba.PENDING: {ba.CLAIM: ba.DECIDING, ba.APPROVE: ba.APPROVED, ba.DENY: ba.DENIED, ba.EXPIRE: ba.EXPIRED},
+    ba.DECIDING: {ba.RELEASE: ba.PENDING, ba.APPROVE: ba.APPROVED, ba.DENY: ba.DENIED},  # never expires
     ba.APPROVED: {},
     ba.DENIED: {},
     ba.EXPIRED: {},
@@ -67,7 +71,7 @@ def test_a_status_is_read_as_the_trigger_that_leads_there():
 def test_a_request_moves_and_counts_versions(rt):
     assert rq.start(rt, 7, cause="evt_1").changed
     first = rq.apply(rt, 7, rq.PROCESSING, source="hook", cause="evt_2")
-    second = rq.apply(rt, 7, rq.COMPLETE, source="admin", cause="msg_1")
+    second = rq.apply(rt, 7, rq.COMPLETE, source="hook", cause="evt_3")
     assert (first.changed, first.previous, first.state, first.version) == (True, rq.PENDING, rq.PROCESSING, 2)
     assert (second.changed, second.state, second.version) == (True, rq.SUCCESS, 3)
     assert rq.state(rt, 7) == rq.SUCCESS
@@ -84,7 +88,7 @@ def test_a_duplicate_and_an_illegal_jump_are_absorbed(rt):
 
 
 def test_an_unknown_request_is_not_invented(rt):
-    outcome = rq.apply(rt, 404, rq.CANCEL, source="admin")
+    outcome = rq.apply(rt, 404, rq.CANCEL, source="hook")
     assert (outcome.changed, outcome.state, outcome.reason) == (False, None, UNKNOWN)
     assert rq.state(rt, 404) is None
 
@@ -106,18 +110,20 @@ def test_start_twice_is_absorbed(rt):
 
 
 @pytest.mark.parametrize("rounds", [30])
-def test_an_admin_cancel_racing_a_hook_success_has_one_winner(rt, rounds):
+def test_two_racing_events_for_one_request_have_one_winner(rt, rounds):
+    # Two workers on two events of one request (a recovered partition beside a live one):
+    # the compare-and-set lets one change it, and the other is absorbed.
     for n in range(rounds):
         request_id = 1000 + n
         rq.start(rt, request_id, rq.PROCESSING, cause=f"evt_c{n}")
         barrier, results = threading.Barrier(2), {}
 
-        def run(name, target, source, request_id=request_id, barrier=barrier, results=results):
+        def run(name, target, request_id=request_id, barrier=barrier, results=results):
             barrier.wait()
-            results[name] = rq.apply(rt, request_id, target, source=source, cause=f"{name}{request_id}")
+            results[name] = rq.apply(rt, request_id, target, source="hook", cause=f"{name}{request_id}")
 
-        threads = [threading.Thread(target=run, args=("admin", rq.CANCEL, "admin")),
-                   threading.Thread(target=run, args=("hook", rq.SUCCESS, "hook"))]
+        threads = [threading.Thread(target=run, args=("evt_cancelled", rq.CANCELLED)),
+                   threading.Thread(target=run, args=("evt_success", rq.SUCCESS))]
         for t in threads:
             t.start()
         for t in threads:
@@ -135,7 +141,7 @@ def test_many_threads_one_trigger_one_change(rt):
 
     def run(i):
         barrier.wait()
-        outcomes.append(ba.apply(rt, 5, ba.APPROVE if i % 2 else ba.DENY, source="admin", cause=f"m{i}"))
+        outcomes.append(ba.apply(rt, 5, ba.APPROVED if i % 2 else ba.DENIED, source="hook", cause=f"evt_m{i}"))
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
     for t in threads:
@@ -147,35 +153,138 @@ def test_many_threads_one_trigger_one_change(rt):
 
 # -- timers -------------------------------------------------------------------
 
-def test_a_request_stuck_in_processing_is_taken_once(rt):
+def test_a_stuck_request_stays_listed_until_taken(rt):
     rq.start(rt, 20, cause="evt_1")
     rq.apply(rt, 20, rq.PROCESS, source="hook", cause="evt_2")
     rq.start(rt, 21, rq.PROCESSING, cause="evt_3")
     rq.apply(rt, 21, rq.SUCCESS, source="hook", cause="evt_4")  # finished: never stuck
     later = rt.conn.time()[0] + 901
-    stuck = rq.take_stuck(rt, now=later)
-    assert [(request_id, record.state) for request_id, _, record in stuck] == [("20", rq.PROCESSING)]
-    assert rq.take_stuck(rt, now=later + 600) == []
-    assert rq.take_stuck(rt, now=rt.conn.time()[0]) == []
+    assert rq.stuck(rt, now=rt.conn.time()[0]) == []
+    assert [(request_id, record.state) for request_id, _, record in rq.stuck(rt, now=later)] == [("20", rq.PROCESSING)]
+    assert len(rq.stuck(rt, now=later)) == 1  # listing takes nothing: a failed notice is tried again
+    assert rq.take(rt, "20") and not rq.take(rt, "20")  # one housekeeper takes it
+    assert rq.stuck(rt, now=later + 600) == []
 
 
 def test_a_resent_request_can_be_stuck_again(rt):
     rq.start(rt, 22, rq.PROCESSING, cause="evt_1")
     later = rt.conn.time()[0] + 901
-    assert len(rq.take_stuck(rt, now=later)) == 1
-    rq.apply(rt, 22, rq.RESEND, source="admin", cause="m1")
-    rq.apply(rt, 22, rq.PROCESS, source="hook", cause="evt_2")
-    assert len(rq.take_stuck(rt, now=later + 1000)) == 1
+    assert len(rq.stuck(rt, now=later)) == 1
+    rq.take(rt, "22")
+    rq.apply(rt, 22, rq.RESEND, source="hook", cause="evt_2")
+    rq.apply(rt, 22, rq.PROCESS, source="hook", cause="evt_3")
+    assert len(rq.stuck(rt, now=later + 1000)) == 1
 
 
-def test_an_old_balance_request_expires_once_and_can_no_longer_be_accepted(rt):
+def test_an_expired_balance_request_stays_due_until_its_notice_is_taken(rt):
     ba.start(rt, 30, cause="evt_1", info={"phone": "8801822222222", "language": "en", "amount": "500.00"})
     ba.start(rt, 31, cause="evt_2")
-    ba.apply(rt, 31, ba.DENY, source="admin", cause="m1")
+    ba.apply(rt, 31, ba.DENIED, source="hook", cause="evt_3")
     later = rt.conn.time()[0] + 3601
-    assert ba.expire_due(rt, now=rt.conn.time()[0]) == []
-    expired = ba.expire_due(rt, now=later)
-    assert [(o.ident, o.state) for o in expired] == [("30", ba.EXPIRED)]
-    assert ba.expire_due(rt, now=later) == []
+    assert ba.due(rt, now=rt.conn.time()[0]) == []
+    ((ident, since),) = ba.due(rt, now=later)
+    first = ba.expire(rt, ident, since)
+    assert (ident, first.changed, first.state) == ("30", True, ba.EXPIRED)
+    assert ba.due(rt, now=later) == [(ident, since)]  # kept until its notice is queued
+    again = ba.expire(rt, ident, since)  # the housekeeper died before queueing it
+    assert again.replayed and again.transition_id == first.transition_id  # same notice id: sent once
+    assert ba.take(rt, ident) and ba.due(rt, now=later) == []
     assert ba.LIFECYCLE.info(rt, 30)["phone"] == "8801822222222"
-    assert not ba.apply(rt, 30, ba.APPROVE, source="admin", cause="m2").changed
+    assert not ba.apply(rt, 30, ba.APPROVE, source="hook", cause="evt_4").changed
+
+
+# -- an admin's decision against the expiry ----------------------------------------
+
+def test_a_claimed_balance_request_does_not_expire_and_a_released_one_does(rt):
+    ba.start(rt, 40, cause="evt_1")
+    later = rt.conn.time()[0] + 3601
+    assert ba.claim(rt, 40).changed
+    assert ba.due(rt, now=later) == []  # off the timer while the host decides
+    assert not ba.claim(rt, 40).changed  # a second ACCEPT / DENY does not claim it again
+    assert ba.release(rt, 40).state == ba.PENDING  # the host refused
+    ((ident, _),) = ba.due(rt, now=later + 3601)
+    assert ident == "40"
+
+
+def test_a_hook_decides_a_claimed_balance_request(rt):
+    ba.start(rt, 41, cause="evt_1")
+    ba.claim(rt, 41)
+    assert ba.apply(rt, 41, ba.DENIED, source="hook", cause="evt_2").changed  # the host's word, after the claim
+
+
+@pytest.mark.parametrize("rounds", [30])
+def test_a_claim_racing_the_expiry_has_one_winner(rt, rounds):
+    later = rt.conn.time()[0] + 3601
+    for n in range(rounds):
+        ident = str(2000 + n)
+        ba.start(rt, ident, cause=f"evt_{n}")
+        barrier, results = threading.Barrier(2), {}
+
+        def claim(ident=ident, barrier=barrier, results=results):
+            barrier.wait()
+            results["claim"] = ba.claim(rt, ident)
+
+        def expire(ident=ident, barrier=barrier, results=results):
+            barrier.wait()
+            results["expire"] = ba.expire(rt, ident, later - 3601)
+
+        threads = [threading.Thread(target=claim), threading.Thread(target=expire)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        winners = [name for name, outcome in results.items() if outcome.changed]
+        assert len(winners) == 1, results
+        assert ba.state(rt, ident) == (ba.DECIDING if winners == ["claim"] else ba.EXPIRED)
+
+
+class ExpiryMidDecision:
+    """The real host, with the expiry pass run (long past due) just as the admin's decision reaches it."""
+
+    def __init__(self, host: HttpHost):
+        self.host, self.rt, self.queued = host, None, None
+
+    def __getattr__(self, name):
+        return getattr(self.host, name)
+
+    def decide_balance_request(self, *args, **kwargs):
+        self.queued = notify.housekeep(self.rt, now=time.time() + 10**6)
+        return self.host.decide_balance_request(*args, **kwargs)
+
+
+@pytest.fixture
+def chat(redis_url, namespace, sandbox):
+    settings = Settings(redis_url=redis_url, namespace=namespace, host_url=sandbox, host_key=HOST_KEY,
+                        admin_numbers=(ADMIN,), default_language="en", hook_secret="s")
+    host = ExpiryMidDecision(HttpHost(sandbox, HOST_KEY))
+    runtime = Runtime(settings, host)
+    runtime.start_drain = lambda *args: None  # no worker: nothing is sent
+    host.rt = runtime
+    yield Chat(runtime, host)
+    runtime.close()
+
+
+def recorded_balance_request(chat, amount="1000") -> int:
+    """A balance request of retail1 at the host, and its balance_request.created processed by the add-on."""
+    br = chat.host.create_balance_request(amount=amount, actor=3, idem_key=f"br-{amount}")
+    data = {"id": br.id, "reseller_id": 3, "amount": amount, "reseller": {"phone": RETAIL1, "language": "en"}}
+    notify.process(chat.rt, events.new("balance_request.created", data).to_json())
+    return br.id
+
+
+def test_an_accept_is_not_told_expired_by_the_timer_meanwhile(chat):
+    br = recorded_balance_request(chat)
+    assert "approved" in chat.reply(ADMIN, f"ACCEPT {br}")
+    assert chat.host.queued == 0  # the expiry pass ran mid-decision and left it alone: no "expired" notice
+    assert ba.state(chat.rt, br) == ba.DECIDING
+    updated = {"id": br, "reseller_id": 3, "amount": "1000", "status": "approved"}
+    notify.process(chat.rt, events.new("balance_request.updated", updated).to_json())  # the host's event
+    assert ba.state(chat.rt, br) == ba.APPROVED
+
+
+def test_a_decision_the_host_refuses_leaves_the_balance_request_to_expire(chat):
+    br = recorded_balance_request(chat, "700")
+    chat.host.host.decide_balance_request(br, approve=False, idem_key="panel")  # its event not processed yet
+    assert chat.reply(ADMIN, f"ACCEPT {br}") == f"Balance request #{br} is already denied."
+    assert ba.state(chat.rt, br) == ba.PENDING  # released, not stuck in deciding
+    assert [ident for ident, _ in ba.due(chat.rt, now=time.time() + 10**6)] == [str(br)]

@@ -37,11 +37,17 @@ key                                    what / TTL
 ``{ns}:otp:{phone}``                   hash: a one-time code's HMAC and wrong
                                        tries; ``otp_ttl`` (5 min)
 ``{ns}:otprate:{phone}``               codes issued in the window; ``otp_window``
+``{ns}:otpcause:{hash}``               a cause (event, chat message) issued
+                                       its code: a re-run never stores it
+                                       again; 7 days (``SEEN_TTL``)
+``{ns}:otpkey``                        random HMAC key for one-time codes when
+                                       no secret is configured; no TTL
 ``{ns}:dev:q``                         device transport: FIFO of message ids
                                        waiting for a phone; no TTL
 ``{ns}:dev:m:{id}``                    hash: a device message (body, recipient,
                                        lease, state); no TTL until final, then
-                                       7 days (late acks are recognised)
+                                       7 days (late acks are recognised) and
+                                       without its body (passwords, PINs)
 ``{ns}:dev:leases``                    zset message id -> lease deadline
 ``{ns}:dev:inflight``                  hash recipient -> its leased message id
 ``{ns}:dev:unapplied``                 set of acked ids whose ``msg`` hash the
@@ -53,6 +59,8 @@ key                                    what / TTL
 ``{ns}:dev:names``                     hash contact name -> number; no TTL
 ``{ns}:dev:chat:{hash}``               AutoResponder dedupe (sender+text) ->
                                        message id; the dedupe window
+``{ns}:dev:hold:{number}``             an AutoResponder exchange with the
+                                       contact is open; the reply wait + 1 s
 ``{ns}:dev:wake``                      pub/sub channel (no key): work queued
 ``{ns}:adminfail:{client}``            failed admin-page sign-ins from one
                                        address; 15 min from the first
@@ -164,17 +172,21 @@ if ARGV[2] == ARGV[6] then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[7]) else re
 return {1, ARGV[2], version}
 """
 
-# Store a new one-time code.  KEYS: code hash, rate counter; ARGV: digest, ttl,
-# window, max per window.  Returns 1 stored, 2 the same code again (a re-run:
-# not counted), 0 rate-limited.
+# Store a new one-time code.  KEYS: code hash, rate counter, the cause's mark
+# (the code hash again when there is no cause); ARGV: digest, ttl, window, max
+# per window, mark ttl.  Returns 1 stored, 2 the cause stored its code before
+# (a re-run: nothing stored or counted, even if that code was used since),
+# 0 rate-limited.
 OTP_ISSUE_LUA = """
-if redis.call('HGET', KEYS[1], 'h') == ARGV[1] then return 2 end
+local caused = KEYS[3] ~= KEYS[1]
+if caused and redis.call('EXISTS', KEYS[3]) == 1 then return 2 end
 local n = redis.call('INCR', KEYS[2])
 if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
 if n > tonumber(ARGV[4]) then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'h', ARGV[1], 'tries', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
+if caused then redis.call('SET', KEYS[3], '1', 'EX', ARGV[5]) end
 return 1
 """
 
@@ -256,6 +268,14 @@ class Keys:
     def otp_rate(self, phone: str) -> str:
         return f"{self.ns}:otprate:{phone}"
 
+    def otp_cause(self, digest: str) -> str:
+        """A cause that issued its one-time code (``digest``: a hash of the cause)."""
+        return f"{self.ns}:otpcause:{digest}"
+
+    @property
+    def otp_key(self) -> str:
+        return f"{self.ns}:otpkey"
+
     def queue(self, name: str) -> str:
         """An RQ queue name (RQ adds its own ``rq:queue:`` prefix)."""
         return f"{self.ns}-{name}"
@@ -277,6 +297,9 @@ class Keys:
 
     def device_chat(self, digest: str) -> str:
         return f"{self.ns}:dev:chat:{digest}"
+
+    def device_hold(self, number: str) -> str:
+        return f"{self.ns}:dev:hold:{number}"
 
     def admin_login_failures(self, client: str) -> str:
         """Failed admin-page sign-ins from one client address (throttle); TTL ``ADMIN_LOGIN_WINDOW``."""

@@ -79,8 +79,19 @@ class Notes:
             text: a ready text (``message.send``): sent as is, never rendered.
             context: the template's values.
         """
-        if not to.phone or not self.rt.switches.notify(kind):
+        if to.phone and self.rt.switches.notify(kind):
+            self._add(to, kind, message, secret=secret, text=text, **context)
+
+    def admins(self, kind: str, message: str, **context: Any) -> None:
+        """Add ``message`` for every admin number, in the default language, unless ``kind`` is switched off."""
+        if not self.rt.switches.notify(kind):
             return
+        lang = self.rt.switches.default_language()
+        for phone in self.rt.switches.admin_numbers():
+            self._add(Recipient(phone, lang), kind, message, **context)
+
+    def _add(self, to: Recipient, kind: str, message: str, *, secret: bool = False, text: str | None = None,
+             **context: Any) -> None:
         lang = to.language if to.language in LANGUAGES else self.rt.switches.default_language()
         body = text if text is not None else self.rt.renderer.render(lang, message, **context)
         self.out.append(Outbound(
@@ -88,12 +99,6 @@ class Notes:
             template=template_name(self.rt.settings.cloud_templates, message, kind),
             params=params(message, {"text": body, **context}, lang), language=lang, secret=secret,
         ))
-
-    def admins(self, kind: str, message: str, **context: Any) -> None:
-        """Add ``message`` for every admin number, in the default language."""
-        lang = self.rt.switches.default_language()
-        for phone in self.rt.switches.admin_numbers():
-            self.send(Recipient(phone, lang), kind, message, **context)
 
 
 def template_name(configured: tuple[str, ...], message: str, kind: str) -> str | None:

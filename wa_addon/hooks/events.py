@@ -56,11 +56,12 @@ EVENT_TYPES = tuple(REQUIRED)
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     (REQUEST_CREATED, "status"): tuple(request.STATES),
     (REQUEST_UPDATED, "status"): tuple(request.STATES),
-    (BALANCE_REQUEST_UPDATED, "status"): tuple(balance_approval.STATES),
+    (BALANCE_REQUEST_UPDATED, "status"): balance_approval.HOST_STATUSES,
 }
 
 MAX_TEXT = 4096  # WhatsApp's limit for one text message
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+_SECONDS = re.compile(r"[0-9]{1,9}")
 
 
 class EventError(ValueError):
@@ -146,7 +147,18 @@ def _normalised(type: str, data: dict[str, Any], region: str) -> dict[str, Any]:
         raise EventError("bad_data", f"{type}: data.phone is not a phone number")
     if type == MESSAGE_SEND and len(data["text"]) > MAX_TEXT:
         raise EventError("bad_data", f"{type}: data.text is longer than {MAX_TEXT} characters")
+    if type == OTP_REQUESTED and data.get("expires_in") is not None:
+        return {**data, "phone": phone, "expires_in": _seconds(type, data["expires_in"])}
     return {**data, "phone": phone}
+
+
+def _seconds(type: str, value: Any) -> int:
+    """Whole seconds, given as a number or as digits (``600``, ``"600"``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 10**9:
+        return int(value)
+    if isinstance(value, str) and _SECONDS.fullmatch(value.strip()):
+        return int(value)
+    raise EventError("bad_data", f"{type}: data.expires_in must be a number of seconds")
 
 
 def _when(text: str) -> datetime | None:

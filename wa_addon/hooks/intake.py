@@ -32,8 +32,6 @@ class EventIntake:
         clock: unix time now; injectable for tests of stale signatures.
     """
 
-    Unavailable = StoreUnavailable
-
     def __init__(self, rt: Runtime, clock: Callable[[], float] = time.time):
         self.rt = rt
         self.clock = clock

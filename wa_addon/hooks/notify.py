@@ -1,10 +1,10 @@
 """Host events to notifications, in the worker.
 
 Each event steps its lifecycle first (requests, balance requests); only the
-event that made the change notifies, so a duplicate or out-of-order event
-sends nothing.  Notification ids derive from the transition (or the event, or
-the payment), so the same change reached twice, by a re-run or by an admin
-command racing a hook, is sent once.
+event that made the change notifies, so a duplicate, out-of-order or racing
+event sends nothing.  Notification ids derive from the transition (or the
+event, or the payment), so the same change reached twice by a re-run is sent
+once.
 
 To the admin numbers: each new request, each balance request (with the
 ACCEPT / DENY line), each request stuck in processing.  To the reseller:
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, is_dataclass
-from typing import Any, cast
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import phonenumbers
 
@@ -36,6 +36,7 @@ from wa_addon.store import DOWN, StoreUnavailable
 from wa_addon.workflows import UNKNOWN, Outcome
 from wa_addon.workflows import balance_approval as approval
 from wa_addon.workflows import request as request_wf
+from wa_addon.workflows.store import Record
 
 log = logging.getLogger(__name__)
 
@@ -82,19 +83,17 @@ def on_request_updated(rt: Runtime, event: Event) -> list[Outbound]:
     return request_changed(rt, outcome, data)
 
 
-def request_changed(rt: Runtime, outcome: Outcome, request: Mapping[str, Any] | Any) -> list[Outbound]:
+def request_changed(rt: Runtime, outcome: Outcome, data: dict[str, Any]) -> list[Outbound]:
     """The reseller's notification for a request transition (call it only as the winner).
 
     Args:
         rt: the runtime.
         outcome: what ``workflows.request.apply`` answered; nothing unless ``changed``.
-        request: the request as the host describes it (event data, or a
-            ``host.Request``): reseller_id, number, amount, trx_id, note,
-            balance_after, and optionally ``reseller`` {phone, language}.
+        data: the ``request.updated`` data: reseller_id, number, amount,
+            trx_id, note, balance_after, and optionally ``reseller`` {phone, language}.
     """
     if not outcome.changed or outcome.state not in request_wf.TOLD:
         return []
-    data = _as_dict(request)
     to, balance = _requester(rt, data, fresh_balance=outcome.state != request_wf.SUCCESS)
     notes = Notes(rt, outcome.transition_id)
     context = _request_context(data, masked=False, region=rt.settings.country)
@@ -148,13 +147,11 @@ def on_balance_added(rt: Runtime, event: Event) -> list[Outbound]:
 
 def on_balance_request_created(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
-    owner, person = _owner(rt, data), data.get("reseller") or {}
-    info = {"reseller_id": data["reseller_id"], "phone": owner.phone, "language": owner.language,
-            "amount": data["amount"], "name": person.get("name"), "username": person.get("username")}
     status = data.get("status") or approval.PENDING
-    outcome = approval.start(rt, data["id"], status, cause=event.id, info=info)
+    outcome = approval.start(rt, data["id"], status, cause=event.id, info=_balance_request_info(data))
     if not outcome.changed or outcome.state != approval.PENDING:
         return []
+    person = data.get("reseller") or {}
     notes = Notes(rt, outcome.transition_id)
     notes.admins("balance_request", "notify_balance_request", id=data["id"], amount=data["amount"],
                  name=person.get("name") or "", username=person.get("username") or "", note=data.get("note") or "")
@@ -164,26 +161,37 @@ def on_balance_request_created(rt: Runtime, event: Event) -> list[Outbound]:
 def on_balance_request_updated(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
     outcome = approval.apply(rt, data["id"], data["status"], source="hook", cause=event.id)
-    if outcome.reason == UNKNOWN:
-        outcome = approval.start(rt, data["id"], data["status"], cause=event.id)
+    if outcome.reason == UNKNOWN:  # created before the add-on listened: take the host's word
+        outcome = approval.start(rt, data["id"], data["status"], cause=event.id, info=_balance_request_info(data))
     return balance_request_changed(rt, outcome, data)
 
 
-def balance_request_changed(rt: Runtime, outcome: Outcome,
-                            balance_request: Mapping[str, Any] | Any = None) -> list[Outbound]:
+def balance_request_changed(rt: Runtime, outcome: Outcome, data: dict[str, Any] | None = None) -> list[Outbound]:
     """The reseller's notification for a denied or expired balance request (call it only as the winner).
 
     An approval sends nothing here: the host's ``balance.added`` tells the reseller.
+
+    Args:
+        rt: the runtime.
+        outcome: what the lifecycle answered; nothing unless ``changed``.
+        data: the ``balance_request.updated`` data; None for the expiry,
+            which has only what was saved when the balance request was recorded.
     """
     if not outcome.changed or outcome.state not in (approval.DENIED, approval.EXPIRED):
         return []
-    data = _as_dict(balance_request) if balance_request is not None else {}
-    info = approval.LIFECYCLE.info(rt, outcome.ident)
-    to = Recipient(info["phone"], info.get("language") or "bn") if info.get("phone") else _owner(rt, data)
+    info = approval.LIFECYCLE.info(rt, outcome.ident)  # the phone, if the host sent it; else the host is asked
+    to = Recipient(info["phone"], info.get("language") or "") if info.get("phone") else _owner(rt, data or info)
     notes = Notes(rt, outcome.transition_id)
     notes.send(to, "balance_request_updated", f"notify_balance_request_{outcome.state}", id=outcome.ident,
-               amount=data.get("amount") or info.get("amount"))
+               amount=(data or {}).get("amount") or info.get("amount"))
     return notes.out
+
+
+def _balance_request_info(data: dict[str, Any]) -> dict[str, Any]:
+    # What the expiry notice needs a day later; the phone only if the host sent it (no lookup now).
+    person = data.get("reseller") or {}
+    return {"reseller_id": data["reseller_id"], "amount": data.get("amount"), "phone": person.get("phone"),
+            "language": person.get("language"), "name": person.get("name"), "username": person.get("username")}
 
 
 # -- resellers --------------------------------------------------------------
@@ -234,16 +242,18 @@ def _shown(value: Any) -> str:
 def on_otp_requested(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
     phone, code = data["phone"], data.get("code")
-    minutes = (data.get("expires_in") or 0) // 60 if code else rt.settings.otp_ttl // 60
-    if not code:
+    if not rt.switches.notify("otp"):
+        return []  # no code is issued that would never be sent
+    minutes: int | None = None  # the add-on's own code: good for otp_ttl
+    if code:  # the host's own code: only delivered
+        minutes = int(data.get("expires_in") or 0) // 60  # whole seconds, checked at the door
+    else:
         try:
             code = otp.issue(rt, phone, cause=event.id)
         except otp.RateLimited:
             log.warning("event %s: one-time code for %s refused, rate limit", event.id, mask(phone))
             return []
-    notes = Notes(rt, event.id)
-    notes.send(_phone(rt, data), "otp", "otp", secret=True, code=str(code), minutes=minutes)
-    return notes.out
+    return otp.message(rt, phone, str(code), data.get("language"), cause=event.id, minutes=minutes)
 
 
 def on_message_send(rt: Runtime, event: Event) -> list[Outbound]:
@@ -275,12 +285,6 @@ def _phone(rt: Runtime, data: dict[str, Any]) -> Recipient:
     return Recipient(data["phone"], data.get("language") or rt.switches.default_language())
 
 
-def _as_dict(obj: Mapping[str, Any] | Any) -> dict[str, Any]:
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return asdict(obj)
-    return dict(cast(Mapping[str, Any], obj))
-
-
 HANDLERS: dict[str, Handler] = {
     ev.REQUEST_CREATED: on_request_created,
     ev.REQUEST_UPDATED: on_request_updated,
@@ -298,33 +302,53 @@ HANDLERS: dict[str, Handler] = {
 # -- timers (the worker's housekeeper) ---------------------------------------
 
 def housekeep(rt: Runtime, now: float | None = None) -> int:
-    """Flag stuck requests to the admin and expire old balance requests; returns messages queued."""
+    """Flag stuck requests to the admins and expire old balance requests; returns messages queued.
+
+    One item at a time, and an item leaves its timer only once its notices are
+    queued: the host away or a bug keeps it for the next pass (its notices keep
+    their ids, so none goes twice) without costing the other items theirs.
+    Redis away stops the pass.
+    """
     now = time.time() if now is None else now
+    queued = 0
+    for request_id, since, record in request_wf.stuck(rt, now):
+        queued += _timed(rt, f"stuck request {request_id}", partial(_stuck, rt, request_id, since, record, now),
+                         partial(request_wf.take, rt, request_id))
+    for ident, since in approval.due(rt, now):
+        queued += _timed(rt, f"expiring balance request {ident}", partial(_expired, rt, ident, since),
+                         partial(approval.take, rt, ident))
+    return queued
+
+
+def _timed(rt: Runtime, what: str, notices: Callable[[], list[Outbound]], take: Callable[[], object]) -> int:
     try:
-        msgs = _stuck(rt, now) + _expired(rt, now)
-    except DOWN:
+        msgs = notices()
+    except (StoreUnavailable, *DOWN):
         raise
-    except Exception:  # the housekeeper thread must live on: it also restarts the lanes
-        log.exception("lifecycle timers failed")
+    except HostUnavailable:
+        log.warning("%s: the host is unavailable, kept for the next pass", what)
+        return 0
+    except HostError as err:  # nobody to tell (a reseller gone): asking again would not help
+        log.warning("%s: the host refused a lookup: %s", what, err.code)
+        msgs = []
+    except Exception:  # a bug: kept, not lost
+        log.exception("%s failed, kept for the next pass", what)
         return 0
     if msgs:
         outbox.push(rt, msgs)
+    take()
     return len(msgs)
 
 
-def _stuck(rt: Runtime, now: float) -> list[Outbound]:
-    out: list[Outbound] = []
-    for request_id, since, record in request_wf.take_stuck(rt, now):
-        log.warning("request %s stuck in processing since %.0f s", request_id, now - since)
-        notes = Notes(rt, f"stuck:request:{request_id}:v{record.version}")
-        context = _request_context({**record.info, "id": request_id}, masked=True, region=rt.settings.country)
-        notes.admins("request_stuck", "notify_request_stuck", minutes=max(1, int(now - since) // 60), **context)
-        out += notes.out
-    return out
+def _stuck(rt: Runtime, request_id: str, since: float, record: Record, now: float) -> list[Outbound]:
+    if record.state != request_wf.PROCESSING:
+        return []  # left processing meanwhile, or forgotten: nothing to flag
+    log.warning("request %s stuck in processing since %.0f s", request_id, now - since)
+    notes = Notes(rt, f"stuck:request:{request_id}:v{record.version}")
+    context = _request_context({**record.info, "id": request_id}, masked=True, region=rt.settings.country)
+    notes.admins("request_stuck", "notify_request_stuck", minutes=max(1, int(now - since) // 60), **context)
+    return notes.out
 
 
-def _expired(rt: Runtime, now: float) -> list[Outbound]:
-    out: list[Outbound] = []
-    for outcome in approval.expire_due(rt, now):
-        out += balance_request_changed(rt, outcome)
-    return out
+def _expired(rt: Runtime, ident: str, since: float) -> list[Outbound]:
+    return balance_request_changed(rt, approval.expire(rt, ident, since))

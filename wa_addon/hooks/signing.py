@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 HEADER = "X-WA-Signature"
 TOLERANCE = 300  # seconds either way; an older signature could be a replay
+# ASCII digits only ("²".isdigit() is True, and int() refuses it), and few of them
+# (int() refuses more than 4,300 digits): anything else is malformed, never a 500.
+_TIMESTAMP = re.compile(r"[0-9]{1,15}")
 
 
 class SignatureError(Exception):
@@ -46,7 +50,7 @@ def parse(header: str | None) -> tuple[int, list[str]]:
             timestamp = value
         elif name == "v1":
             signatures.append(value.lower())
-    if timestamp is None or not timestamp.isdigit() or not signatures:
+    if timestamp is None or not _TIMESTAMP.fullmatch(timestamp) or not signatures:
         raise SignatureError("malformed signature header")
     return int(timestamp), signatures
 

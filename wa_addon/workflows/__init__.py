@@ -6,8 +6,8 @@ builds one :class:`Lifecycle`: one shared ``Machine(model=None, ...)`` that a
 throwaway model is attached to (``add_model``) for one step and detached from
 right after, so the machine's model list stays short.  The machine only says
 where a trigger leads; the state lives in Redis and changes by
-compare-and-set (:mod:`.store`), so a hook and an admin command that race
-never both win.
+compare-and-set (:mod:`.store`), so two events (or an event and a timer,
+or an admin's claim and a timer) that race never both win.
 
 Whatever does not fit (a duplicate, an out-of-order event, a lost race) is
 absorbed: nothing changes, the outcome says why, and it is logged.

@@ -4,11 +4,12 @@ The same moves the host allows (see the sandbox's ``service_requests``):
 a failed request may be resent or cancelled; resending puts it back to
 pending.  A request left in ``processing`` longer than
 ``settings.request_stuck_after`` is flagged to the admin once
-(:func:`take_stuck`): its outcome is unknown, so nothing is refunded or
-resent on the add-on's own.
+(:func:`stuck`, then :func:`take`): its outcome is unknown, so nothing is
+refunded or resent on the add-on's own.
 
-Called by the hook processor (``source="hook"``) and by the admin commands
-(``source="admin"``); see :func:`apply`.
+Only the host's events move a request (the hook processor, :func:`apply`).
+The admin's CANCEL / COMPLETE / RESEND go to the host, which decides a race
+in one transaction (the loser gets ``invalid_state``); its event follows.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ TOLD = (SUCCESS, FAILED, CANCELLED)
 LIFECYCLE = Lifecycle("request", STATES, TRANSITIONS, PENDING, timed=PROCESSING)
 
 
-def apply(rt: Runtime, request_id: object, trigger_or_status: str, source: str = "admin",
+def apply(rt: Runtime, request_id: object, trigger_or_status: str, *, source: str,
           cause: str | None = None) -> Outcome:
     """Move a request by trigger (``cancel``) or status (``cancelled``); atomic against races.
 
@@ -58,8 +59,8 @@ def apply(rt: Runtime, request_id: object, trigger_or_status: str, source: str =
         rt: the runtime.
         request_id: the host's request id.
         trigger_or_status: one of the triggers or states above.
-        source: ``admin`` (a chat command) or ``hook`` (a host event).
-        cause: the chat message or event id; the same cause twice changes once.
+        source: who asks (``hook``: a host event); logged and stored.
+        cause: the event id; the same cause twice changes once.
 
     Returns:
         ``Outcome(changed=True, ...)`` for the one caller that made the change:
@@ -79,17 +80,19 @@ def state(rt: Runtime, request_id: object) -> str | None:
     return LIFECYCLE.state(rt, request_id)
 
 
-def take_stuck(rt: Runtime, now: float | None = None) -> list[tuple[str, float, store.Record]]:
-    """Requests in processing for longer than ``request_stuck_after``, each returned once.
+def stuck(rt: Runtime, now: float | None = None) -> list[tuple[str, float, store.Record]]:
+    """Requests in processing for longer than ``request_stuck_after``, oldest first.
+
+    Each is listed again by every call until :func:`take` takes it off the timer.
 
     Returns:
         (request id, since when, its record) for each request to flag.
     """
     now = time.time() if now is None else now
-    stuck = []
-    for request_id, since in store.due(rt, LIFECYCLE.name, now - rt.settings.request_stuck_after):
-        if store.take(rt, LIFECYCLE.name, request_id):  # another housekeeper may be on it
-            record = store.read(rt, LIFECYCLE.name, request_id)
-            if record.state == PROCESSING:
-                stuck.append((request_id, since, record))
-    return stuck
+    due = store.due(rt, LIFECYCLE.name, now - rt.settings.request_stuck_after)
+    return [(request_id, since, store.read(rt, LIFECYCLE.name, request_id)) for request_id, since in due]
+
+
+def take(rt: Runtime, request_id: str) -> bool:
+    """Take a request off the stuck timer once its notice is queued; True for one caller."""
+    return store.take(rt, LIFECYCLE.name, request_id)

@@ -2,11 +2,12 @@
 
 A change is a compare-and-set done by one Lua script (``WORKFLOW_CAS_LUA`` in
 :mod:`wa_addon.store`): it applies only if the state is still the one the
-caller read, so when a hook and an admin command race exactly one wins.  Each
-change remembers its cause (an event id, a chat message id), so a re-run of
-the same cause answers what it did the first time instead of being refused:
-a worker that died after the change but before queueing the notifications
-queues them again, under the same ids, and the outbox drops the repeats.
+caller read, so when two causes race (two events, an event and a timer)
+exactly one wins.  Each change remembers its cause (an event id, a timer's
+name), so a re-run of the same cause answers what it did the first time
+instead of being refused: a worker that died after the change but before
+queueing the notifications queues them again, under the same ids, and the
+outbox drops the repeats.
 
 The hash (``{ns}:wf:{workflow}:{id}``): ``s`` state, ``v`` version (one per
 change), ``at`` time of the last change, ``by`` its source, ``info`` a few
@@ -87,3 +88,8 @@ def due(rt: Runtime, workflow: str, before: float) -> list[tuple[str, float]]:
 def take(rt: Runtime, workflow: str, ident: str) -> bool:
     """Remove ``ident`` from the timer; True for exactly one caller (act once)."""
     return bool(rt.conn.zrem(rt.keys.workflow_timer(workflow), ident))
+
+
+def keep(rt: Runtime, workflow: str, ident: str, since: float) -> None:
+    """Put ``ident`` back on the timer at ``since`` (unless it is there): due until taken."""
+    rt.conn.zadd(rt.keys.workflow_timer(workflow), {ident: since}, nx=True)
