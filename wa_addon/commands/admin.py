@@ -14,7 +14,7 @@ from wa_addon import otp
 from wa_addon.commands import common
 from wa_addon.commands.registry import ADMIN, Context, Refused, Reply, Usage, command
 from wa_addon.hooks import Notes, Recipient
-from wa_addon.host import HostError, Request
+from wa_addon.host import BalanceRequest, HostError, Request
 from wa_addon.workflows import balance_approval as approval
 
 
@@ -159,12 +159,14 @@ def _request(ctx: Context, request_id: int) -> Request:
 
 
 def _act(ctx: Context, request_id: int, action: str, trx_id: str | None = None) -> Reply:
-    before = _request(ctx, request_id)
     try:
         after = ctx.host.act_on_request(request_id, action, trx_id=trx_id, idem_key=ctx.idem())
     except HostError as err:
-        if err.code == "invalid_state":
-            raise Refused("request_state", id=request_id, status=before.status, action=action) from None
+        if err.code == "not_found":
+            raise Refused("no_request", id=request_id, yours=False) from None
+        if err.code == "invalid_state":  # read only now: its status says why (a racing success, say)
+            now = _request(ctx, request_id)
+            raise Refused("request_state", id=request_id, status=now.status, action=action) from None
         raise
     card = common.request_card(after, ctx.rt.settings.country)
     owner = ctx.host.get_reseller(str(after.reseller_id))  # a cancel refunds, a resend charges again
@@ -172,9 +174,26 @@ def _act(ctx: Context, request_id: int, action: str, trx_id: str | None = None) 
 
 
 def _decide(ctx: Context, balance_request_id: int, *, approve: bool) -> Reply:
-    # Past its expiry the add-on told the reseller to ask again: a late decision would contradict that.
-    if approval.state(ctx.rt, balance_request_id) == approval.EXPIRED:
+    # Claimed before the host is asked, so the expiry cannot tell the reseller "ask again" meanwhile;
+    # past its expiry it did: a late decision would contradict that.
+    claim = approval.claim(ctx.rt, balance_request_id)
+    if claim.state == approval.EXPIRED:
         raise Refused("balance_request_expired", id=balance_request_id)
+    try:
+        decided = _decided_at_host(ctx, balance_request_id, approve)
+    except Exception:
+        # Refused, or no answer: back to pending, watched by the expiry again.  Had the host
+        # decided all the same, its balance_request.updated still moves it on.
+        if claim.changed:
+            approval.release(ctx.rt, balance_request_id)
+        raise
+    owner = ctx.host.get_reseller(str(decided.reseller_id))
+    return Reply("balance_request_decided", {"id": decided.id, "amount": decided.amount, "status": decided.status,
+                                             "name": owner.name, "username": owner.username,
+                                             "balance": owner.balance})
+
+
+def _decided_at_host(ctx: Context, balance_request_id: int, approve: bool) -> BalanceRequest:
     try:
         found = ctx.host.get_balance_request(balance_request_id)
     except HostError as err:
@@ -184,11 +203,7 @@ def _decide(ctx: Context, balance_request_id: int, *, approve: bool) -> Reply:
     first = common.first_run(ctx, "decide")  # a re-run finds its own decision made: not a refusal
     if found.status != "pending" and first:
         raise Refused("balance_request_closed", id=found.id, status=found.status)
-    decided = ctx.host.decide_balance_request(balance_request_id, approve=approve, idem_key=ctx.idem())
-    owner = ctx.host.get_reseller(str(decided.reseller_id))
-    return Reply("balance_request_decided", {"id": decided.id, "amount": decided.amount, "status": decided.status,
-                                             "name": owner.name, "username": owner.username,
-                                             "balance": owner.balance})
+    return ctx.host.decide_balance_request(balance_request_id, approve=approve, idem_key=ctx.idem())
 
 
 def _recipient(ctx: Context, phone: str) -> Recipient:
