@@ -17,6 +17,7 @@ from wa_addon import admin
 from wa_addon.hooks.intake import EventIntake
 from wa_addon.hooks.resource import HookResource
 from wa_addon.host import Host
+from wa_addon.http_errors import json_error
 from wa_addon.inbound import Intake
 from wa_addon.otp import OtpIssue, OtpVerify
 from wa_addon.runtime import Runtime
@@ -40,8 +41,7 @@ class Health:
             self.rt.conn.ping()
             resp.media = {"ok": True, "enabled": self.rt.switches.enabled()}
         except DOWN:
-            resp.status = falcon.HTTP_503
-            resp.media = {"ok": False, "error": {"code": "redis_unavailable", "message": "Redis is down"}}
+            json_error(resp, falcon.HTTP_503, "redis_unavailable", "Redis is down")
 
 
 def _json_errors(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError, params: Any) -> None:

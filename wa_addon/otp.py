@@ -27,6 +27,7 @@ import falcon
 from wa_addon import outbox
 from wa_addon.commands.grammar import ascii_digits, parse_phone
 from wa_addon.hooks import Notes, Recipient
+from wa_addon.http_errors import json_error
 from wa_addon.messages import Outbound, short_hash
 from wa_addon.render import LANGUAGES, mask
 from wa_addon.runtime import Runtime
@@ -117,10 +118,6 @@ def _derived(key: bytes, cause: str) -> str:
 
 # -- HTTP, for a host's login page --------------------------------------------
 
-def _error(resp: falcon.Response, status: str, code: str, message: str) -> None:
-    resp.status = status
-    resp.media = {"error": {"code": code, "message": message}}
-
 
 class _CodeResource:
     """Shared checks: the host key as bearer, a JSON body, a phone number."""
@@ -132,18 +129,18 @@ class _CodeResource:
         key = self.rt.settings.host_key
         scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
         if not key or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
-            _error(resp, falcon.HTTP_401, "unauthorized", "missing or wrong bearer key (the host key)")
+            json_error(resp, falcon.HTTP_401, "unauthorized", "missing or wrong bearer key (the host key)")
             return None
         try:
             body = json.loads(req.bounded_stream.read(64 * 1024) or b"{}")
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            _error(resp, falcon.HTTP_400, "bad_json", "the body must be a JSON object")
+            json_error(resp, falcon.HTTP_400, "bad_json", "the body must be a JSON object")
             return None
         phone = parse_phone(str(body.get("phone") or ""), self.rt.settings.country)
         if phone is None:
-            _error(resp, falcon.HTTP_400, "bad_phone", "phone is not a phone number")
+            json_error(resp, falcon.HTTP_400, "bad_phone", "phone is not a phone number")
             return None
         return phone, body
 
@@ -158,17 +155,17 @@ class OtpIssue(_CodeResource):
         phone, body = got
         try:
             if not self.rt.switches.notify("otp"):
-                _error(resp, falcon.HTTP_503, "disabled", "one-time codes are switched off")
+                json_error(resp, falcon.HTTP_503, "disabled", "one-time codes are switched off")
                 return
             code = issue(self.rt, phone)
             outbox.push(self.rt, message(self.rt, phone, code, body.get("language")))
         except RateLimited as exc:
             resp.set_header("Retry-After", str(exc.retry_after))
             wait = f"too many codes for this phone; retry in {exc.retry_after} s"
-            _error(resp, falcon.HTTP_429, "rate_limited", wait)
+            json_error(resp, falcon.HTTP_429, "rate_limited", wait)
             return
         except (StoreUnavailable, *DOWN):
-            _error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
+            json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
             return
         resp.media = {"sent": True, "expires_in": self.rt.settings.otp_ttl}
 
@@ -184,6 +181,6 @@ class OtpVerify(_CodeResource):
         try:
             valid = verify(self.rt, phone, str(body.get("code") or ""))
         except DOWN:
-            _error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
+            json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
             return
         resp.media = {"valid": valid}

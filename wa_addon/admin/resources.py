@@ -36,6 +36,7 @@ from wa_addon.admin.auth import (
     csrf_token,
     set_cookie,
 )
+from wa_addon.http_errors import json_error
 from wa_addon.render import LANGUAGES
 from wa_addon.runtime import Runtime
 from wa_addon.store import ADMIN_LOGIN_WINDOW
@@ -272,12 +273,12 @@ class SettingsJSON(_Resource):
         if not self._gate(req, resp):
             return
         if cross_site(req):  # a signed-in browser's cookie rides along: only our own pages may change things
-            _json_error(resp, falcon.HTTP_403, "forbidden", "cross-site request refused")
+            json_error(resp, falcon.HTTP_403, "forbidden", "cross-site request refused")
             return
         try:
             lines = views.apply(self.rt, _json_body(req), who="admin API")
         except views.Invalid as exc:
-            _json_error(resp, falcon.HTTP_400, "invalid", str(exc))
+            json_error(resp, falcon.HTTP_400, "invalid", str(exc))
             return
         resp.media = {"changed": lines, **views.status(self.rt)}
 
@@ -290,18 +291,18 @@ class SettingsJSON(_Resource):
                 return True
         except Throttled:
             resp.set_header("Retry-After", str(ADMIN_LOGIN_WINDOW))
-            _json_error(resp, falcon.HTTP_429, "throttled", "too many wrong tokens from this address; wait")
+            json_error(resp, falcon.HTTP_429, "throttled", "too many wrong tokens from this address; wait")
             return False
         if self.auth.mode == TOKEN:
             resp.set_header("WWW-Authenticate", 'Bearer realm="wa-addon admin"')
-            _json_error(resp, falcon.HTTP_401, "unauthorized", "send Authorization: Bearer <WA_ADMIN_TOKEN>")
+            json_error(resp, falcon.HTTP_401, "unauthorized", "send Authorization: Bearer <WA_ADMIN_TOKEN>")
         elif self.auth.mode == HOOK:
-            _json_error(resp, falcon.HTTP_403, "forbidden", "the host's login refused this request")
+            json_error(resp, falcon.HTTP_403, "forbidden", "the host's login refused this request")
         elif self.auth.short_token:
-            _json_error(resp, falcon.HTTP_403, "admin_disabled",
+            json_error(resp, falcon.HTTP_403, "admin_disabled",
                         f"the admin page is off: WA_ADMIN_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters")
         else:
-            _json_error(resp, falcon.HTTP_403, "admin_disabled",
+            json_error(resp, falcon.HTTP_403, "admin_disabled",
                         "the admin page is off: set WA_ADMIN_TOKEN, or mount the add-on with admin_auth")
         return False
 
@@ -332,10 +333,6 @@ def _json_body(req: falcon.Request) -> Any:
     except ValueError as exc:
         raise views.Invalid("the body is not JSON") from exc
 
-
-def _json_error(resp: falcon.Response, status: str, code: str, message: str) -> None:
-    resp.status = status
-    resp.media = {"error": {"code": code, "message": message}}
 
 
 def _take_flash(req: falcon.Request, resp: falcon.Response) -> dict[str, Any] | None:

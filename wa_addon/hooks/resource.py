@@ -15,16 +15,13 @@ import falcon
 from wa_addon.hooks.events import EventError
 from wa_addon.hooks.intake import EventIntake
 from wa_addon.hooks.signing import HEADER, SignatureError
+from wa_addon.http_errors import json_error
 from wa_addon.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024  # events are small; a bigger body is a mistake or an attack
 
-
-def _error(resp: falcon.Response, status: str, code: str, message: str) -> None:
-    resp.status = status
-    resp.media = {"error": {"code": code, "message": message}}
 
 
 class HookResource:
@@ -42,21 +39,21 @@ class HookResource:
         too_big = (req.content_length or 0) > MAX_BODY
         raw = b"" if too_big else req.bounded_stream.read(MAX_BODY + 1)
         if too_big or len(raw) > MAX_BODY:
-            _error(resp, falcon.HTTP_413, "too_large", f"an event body is at most {MAX_BODY} bytes")
+            json_error(resp, falcon.HTTP_413, "too_large", f"an event body is at most {MAX_BODY} bytes")
             return
         try:
             event = self._intake.receive(raw, req.get_header(HEADER))
         except SignatureError as exc:
             log.warning("hook refused: %s", exc.reason)
-            _error(resp, falcon.HTTP_401, "bad_signature", exc.reason)
+            json_error(resp, falcon.HTTP_401, "bad_signature", exc.reason)
             return
         except EventError as exc:
             log.warning("hook refused: %s", exc.code)
-            _error(resp, falcon.HTTP_400, exc.code, exc.message)
+            json_error(resp, falcon.HTTP_400, exc.code, exc.message)
             return
         except StoreUnavailable:
             # 503 makes the host deliver the same event again later.
             log.warning("hook deferred: store unavailable")
-            _error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
+            json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
             return
         resp.media = {"ok": True, "id": event.id}

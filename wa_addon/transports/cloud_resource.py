@@ -12,6 +12,7 @@ from typing import Protocol
 
 import falcon
 
+from wa_addon.http_errors import json_error
 from wa_addon.messages import Inbound, StatusUpdate
 from wa_addon.settings import Settings
 from wa_addon.store import StoreUnavailable
@@ -27,10 +28,6 @@ class Intake(Protocol):
         """Queue the items; may raise :class:`StoreUnavailable`."""
         ...
 
-
-def _error(resp: falcon.Response, status: str, code: str, message: str) -> None:
-    resp.status = status
-    resp.media = {"error": {"code": code, "message": message}}
 
 
 class CloudWebhook:
@@ -50,7 +47,7 @@ class CloudWebhook:
         token = self._settings.cloud_verify_token
         given = req.get_param("hub.verify_token") or ""
         if req.get_param("hub.mode") != "subscribe" or not token or not _same(given, token):
-            _error(resp, falcon.HTTP_403, "bad_verify_token", "hub.mode or hub.verify_token is wrong")
+            json_error(resp, falcon.HTTP_403, "bad_verify_token", "hub.mode or hub.verify_token is wrong")
             return
         resp.content_type = falcon.MEDIA_TEXT
         resp.text = req.get_param("hub.challenge") or ""
@@ -61,13 +58,13 @@ class CloudWebhook:
         secret = self._settings.cloud_app_secret
         if not verify_signature(secret, raw, req.get_header(SIGNATURE_HEADER)):
             log.warning("cloud webhook: bad signature (%d bytes, app secret %s)", len(raw), _set(secret))
-            _error(resp, falcon.HTTP_401, "bad_signature", f"{SIGNATURE_HEADER} does not match the body")
+            json_error(resp, falcon.HTTP_401, "bad_signature", f"{SIGNATURE_HEADER} does not match the body")
             return
         try:
             inbound, statuses = parse_webhook(raw)
         except WebhookError as exc:
             log.warning("cloud webhook: unreadable body: %s", exc.reason)
-            _error(resp, falcon.HTTP_400, "bad_payload", exc.reason)
+            json_error(resp, falcon.HTTP_400, "bad_payload", exc.reason)
             return
         try:
             self._intake.submit(inbound, statuses)
@@ -76,7 +73,7 @@ class CloudWebhook:
             log.warning(
                 "cloud webhook: store unavailable, %d messages deferred to Meta's retry", len(inbound)
             )
-            _error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
+            json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
             return
         # Counts only: message text is chat content and stays out of the logs.
         log.info("cloud webhook: %d messages, %d statuses", len(inbound), len(statuses))

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import falcon
 
+from wa_addon.http_errors import json_error
 from wa_addon.messages import Inbound, StatusUpdate, short_hash
 from wa_addon.settings import Settings
 from wa_addon.store import DOWN, StoreUnavailable
@@ -40,10 +41,6 @@ class BadRequest(Exception):
         super().__init__(message)
         self.code, self.message = code, message
 
-
-def _error(resp: falcon.Response, status: str, code: str, message: str) -> None:
-    resp.status = status
-    resp.media = {"error": {"code": code, "message": message}}
 
 
 class _PhoneResource:
@@ -71,14 +68,14 @@ class _PhoneResource:
             phone = self.device.authenticate(self._token(req))
             if phone is None:
                 resp.set_header("WWW-Authenticate", 'Bearer realm="wa-addon device"')
-                _error(resp, falcon.HTTP_401, "unauthorized", "missing, unknown or revoked device token")
+                json_error(resp, falcon.HTTP_401, "unauthorized", "missing, unknown or revoked device token")
                 return
             resp.media = handler(phone, req)
         except BadRequest as exc:
-            _error(resp, falcon.HTTP_400, exc.code, exc.message)
+            json_error(resp, falcon.HTTP_400, exc.code, exc.message)
         except (StoreUnavailable, *DOWN):
             log.warning("device %s: store unavailable", req.path)
-            _error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
+            json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
 
     def _token(self, req: falcon.Request) -> str | None:
         auth = req.get_header("Authorization") or ""
