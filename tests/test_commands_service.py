@@ -189,3 +189,11 @@ def test_the_hold_lasts_the_configured_window(chat):
     assert window - 5 < chat.rt.conn.ttl(chat.rt.keys.pending_confirm("3")) <= window
     chat.rt.conn.delete(mark)  # the window has passed
     assert chat.reply(RETAIL1, "FL 01712345678 50 4321").startswith("✅")
+
+
+def test_a_request_asks_the_host_for_the_service_catalogue_once(chat, monkeypatch):
+    calls = []
+    real = chat.rt.host.list_services
+    monkeypatch.setattr(chat.rt.host, "list_services", lambda **kw: calls.append(kw) or real(**kw))
+    assert chat.reply(RETAIL1, "FL 01712345678 50 4321").startswith("✅")
+    assert len(calls) == 1

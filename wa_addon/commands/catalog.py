@@ -18,14 +18,18 @@ MIN_TYPE_PREFIX = 2  # "pre", "post", "sk", "cash": a type may be shortened whil
 
 
 def permitted(ctx: Context) -> dict[str, Service]:
-    """The sender's permitted services by code (the admin: every service)."""
-    services = ctx.host.list_services(reseller_id=ctx.actor_id)
-    return {s.code.upper(): s for s in services}
+    """The sender's permitted services by code (the admin: every service).
+
+    The reseller record the host gave for this message lists them
+    (``Reseller.services``), so the host's catalogue is asked once, not twice.
+    """
+    allowed = None if ctx.actor is None else {code.upper() for code in ctx.actor.services}
+    return {s.code.upper(): s for s in ctx.services() if allowed is None or s.code.upper() in allowed}
 
 
 def is_service(ctx: Context, word: str) -> bool:
     """Whether ``word`` is a service code of the host (permitted to the sender or not)."""
-    return any(s.code.upper() == word.upper() for s in ctx.host.list_services())
+    return any(s.code.upper() == word.upper() for s in ctx.services())
 
 
 def find_service(ctx: Context, code: str) -> Service:
@@ -34,7 +38,7 @@ def find_service(ctx: Context, code: str) -> Service:
     mine = permitted(ctx)
     if code in mine:
         return mine[code]
-    if any(s.code.upper() == code for s in ctx.host.list_services()):
+    if is_service(ctx, code):
         raise Refused("service_not_permitted", service=code)
     raise Refused("unknown_command", word=code)
 
@@ -111,7 +115,7 @@ def operators(ctx: Context, args: list[str]) -> Reply:
     if len(args) != 1:
         raise Usage()
     code = args[0].upper()
-    service = next((s for s in ctx.host.list_services() if s.code.upper() == code), None)
+    service = next((s for s in ctx.services() if s.code.upper() == code), None)
     if service is None:
         raise Refused("unknown_service", service=grammar.echo(code))
     items = [_operator_line(op) for op in operators_of(ctx, service)]

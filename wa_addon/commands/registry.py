@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from wa_addon.host import Reseller
+from wa_addon.host import Reseller, Service
 from wa_addon.messages import Inbound, Outbound
 
 if TYPE_CHECKING:
@@ -93,10 +93,17 @@ class Context:
     role: str
     actor: Reseller | None  # None for the admin
     lang: str
+    _services: list[Service] | None = field(default=None, repr=False)
 
     @property
     def host(self):  # type: ignore[no-untyped-def]
         return self.rt.host
+
+    def services(self) -> list[Service]:
+        """The host's services, asked once per message (a request needs them three ways)."""
+        if self._services is None:
+            self._services = self.host.list_services()
+        return self._services
 
     @property
     def actor_id(self) -> int | None:
