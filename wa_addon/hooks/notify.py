@@ -33,7 +33,7 @@ from wa_addon.messages import Outbound
 from wa_addon.render import mask
 from wa_addon.runtime import Runtime
 from wa_addon.store import DOWN, StoreUnavailable
-from wa_addon.workflows import UNKNOWN, Outcome
+from wa_addon.workflows import Outcome
 from wa_addon.workflows import balance_approval as approval
 from wa_addon.workflows import request as request_wf
 from wa_addon.workflows.store import Record
@@ -77,9 +77,7 @@ def on_request_created(rt: Runtime, event: Event) -> list[Outbound]:
 
 def on_request_updated(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
-    outcome = request_wf.apply(rt, data["id"], data["status"], source="hook", cause=event.id)
-    if outcome.reason == UNKNOWN:  # created before the add-on listened: take the host's word
-        outcome = request_wf.start(rt, data["id"], data["status"], cause=event.id, info=_request_info(data))
+    outcome = request_wf.LIFECYCLE.follow(rt, data["id"], data["status"], cause=event.id, info=_request_info(data))
     return request_changed(rt, outcome, data)
 
 
@@ -160,9 +158,8 @@ def on_balance_request_created(rt: Runtime, event: Event) -> list[Outbound]:
 
 def on_balance_request_updated(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
-    outcome = approval.apply(rt, data["id"], data["status"], source="hook", cause=event.id)
-    if outcome.reason == UNKNOWN:  # created before the add-on listened: take the host's word
-        outcome = approval.start(rt, data["id"], data["status"], cause=event.id, info=_balance_request_info(data))
+    outcome = approval.LIFECYCLE.follow(rt, data["id"], data["status"], cause=event.id,
+                                        info=_balance_request_info(data))
     return balance_request_changed(rt, outcome, data)
 
 

@@ -146,6 +146,17 @@ class Lifecycle:
             return self._absorb(ident, now_state, state, DUPLICATE, source, cause, version)
         return self._outcome(ident, None, now_state, version, replayed=code == store.REPLAY)
 
+    def follow(self, rt: Runtime, ident: object, status: str, *, cause: str,
+               info: dict[str, Any] | None = None) -> Outcome:
+        """Move to a status the host reported; a record never seen is adopted at it.
+
+        (Created before the add-on listened: the host's word is taken.)
+        """
+        outcome = self.apply(rt, ident, status, source="hook", cause=cause)
+        if outcome.reason == UNKNOWN:
+            outcome = self.start(rt, ident, status, cause=cause, info=info)
+        return outcome
+
     def apply(self, rt: Runtime, ident: object, trigger_or_status: str, *, source: str,
               cause: str | None = None) -> Outcome:
         """Fire a trigger (``cancel``) or move to a status (``cancelled``), atomically.
