@@ -14,6 +14,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,9 +163,13 @@ def run(settings: Settings, port: int, state_dir: Path) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the worker before Redis (atexit)
     demo = start(settings, port, state_dir)
     print(banner(demo), flush=True)
+    # Typed chats are read in a thread: a main thread blocked reading stdin
+    # never runs the SIGTERM handler when the kernel delivers the signal to
+    # another thread.  Short sleeps let it run within half a second.
+    threading.Thread(target=inject, args=(demo.phone, sys.stdin), daemon=True).start()
     try:
-        inject(demo.phone, sys.stdin)
-        threading.Event().wait()  # stdin closed (a script): keep serving until Ctrl-C
+        while True:
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
