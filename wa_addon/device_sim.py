@@ -149,7 +149,12 @@ def simulate(phone: DeviceSim, *, script: TextIO | None, stdin: TextIO | None, o
     stop = threading.Event()
     if stdin is not None:
         threading.Thread(target=inject, args=(phone, stdin), daemon=True).start()
+    # Polling runs in a thread too: a main thread blocked in a long poll would
+    # run the Ctrl-C handler only when the poll returns (up to ``wait`` s) if
+    # the kernel handed the signal to another thread.
+    threading.Thread(target=phone.run_forever, args=(stop, wait), daemon=True).start()
     try:
-        phone.run_forever(stop, wait)
+        while not stop.wait(0.5):
+            pass
     except KeyboardInterrupt:
         stop.set()
