@@ -120,10 +120,23 @@ def _derived(key: bytes, cause: str) -> str:
 
 
 class _CodeResource:
-    """Shared checks: the host key as bearer, a JSON body, a phone number."""
+    """Shared steps: the host key as bearer, a JSON body, a phone number, 503 when Redis is down."""
 
     def __init__(self, rt: Runtime):
         self.rt = rt
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        got = self._phone_and_body(req, resp)
+        if got is None:
+            return
+        try:
+            self.answer(*got, resp)
+        except (StoreUnavailable, *DOWN):
+            json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
+
+    def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
+        """The endpoint's own work, once the request is checked."""
+        raise NotImplementedError
 
     def _phone_and_body(self, req: falcon.Request, resp: falcon.Response) -> tuple[str, dict[str, Any]] | None:
         key = self.rt.settings.host_key
@@ -148,39 +161,23 @@ class _CodeResource:
 class OtpIssue(_CodeResource):
     """``POST {prefix}/otp`` ``{"phone", "language"?}``: send a code over WhatsApp."""
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        got = self._phone_and_body(req, resp)
-        if got is None:
+    def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
+        if not self.rt.switches.notify("otp"):
+            json_error(resp, falcon.HTTP_503, "disabled", "one-time codes are switched off")
             return
-        phone, body = got
         try:
-            if not self.rt.switches.notify("otp"):
-                json_error(resp, falcon.HTTP_503, "disabled", "one-time codes are switched off")
-                return
             code = issue(self.rt, phone)
-            outbox.push(self.rt, message(self.rt, phone, code, body.get("language")))
         except RateLimited as exc:
             resp.set_header("Retry-After", str(exc.retry_after))
             wait = f"too many codes for this phone; retry in {exc.retry_after} s"
             json_error(resp, falcon.HTTP_429, "rate_limited", wait)
             return
-        except (StoreUnavailable, *DOWN):
-            json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
-            return
+        outbox.push(self.rt, message(self.rt, phone, code, body.get("language")))
         resp.media = {"sent": True, "expires_in": self.rt.settings.otp_ttl}
 
 
 class OtpVerify(_CodeResource):
     """``POST {prefix}/otp/verify`` ``{"phone", "code"}``: ``{"valid": bool}``; a valid code is used up."""
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        got = self._phone_and_body(req, resp)
-        if got is None:
-            return
-        phone, body = got
-        try:
-            valid = verify(self.rt, phone, str(body.get("code") or ""))
-        except DOWN:
-            json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
-            return
-        resp.media = {"valid": valid}
+    def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
+        resp.media = {"valid": verify(self.rt, phone, str(body.get("code") or ""))}
