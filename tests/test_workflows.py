@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 import pytest
 from test_commands_chat import ADMIN, HOST_KEY, RETAIL1, Chat
@@ -109,6 +110,22 @@ def test_start_twice_is_absorbed(rt):
     assert rq.start(rt, 10, cause="evt_1").replayed
 
 
+def race(**calls):
+    """Run each call in its own thread, released together; their results by name."""
+    barrier, results = threading.Barrier(len(calls)), {}
+
+    def run(name, call):
+        barrier.wait()
+        results[name] = call()
+
+    threads = [threading.Thread(target=run, args=item) for item in calls.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 @pytest.mark.parametrize("rounds", [30])
 def test_two_racing_events_for_one_request_have_one_winner(rt, rounds):
     # Two workers on two events of one request (a recovered partition beside a live one):
@@ -116,18 +133,8 @@ def test_two_racing_events_for_one_request_have_one_winner(rt, rounds):
     for n in range(rounds):
         request_id = 1000 + n
         rq.start(rt, request_id, rq.PROCESSING, cause=f"evt_c{n}")
-        barrier, results = threading.Barrier(2), {}
-
-        def run(name, target, request_id=request_id, barrier=barrier, results=results):
-            barrier.wait()
-            results[name] = rq.apply(rt, request_id, target, source="hook", cause=f"{name}{request_id}")
-
-        threads = [threading.Thread(target=run, args=("evt_cancelled", rq.CANCELLED)),
-                   threading.Thread(target=run, args=("evt_success", rq.SUCCESS))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = race(**{name: partial(rq.apply, rt, request_id, target, source="hook", cause=f"{name}{request_id}")
+                          for name, target in (("evt_cancelled", rq.CANCELLED), ("evt_success", rq.SUCCESS))})
         winners = [name for name, outcome in results.items() if outcome.changed]
         assert len(winners) == 1, results
         final = rq.state(rt, request_id)
@@ -137,18 +144,9 @@ def test_two_racing_events_for_one_request_have_one_winner(rt, rounds):
 
 def test_many_threads_one_trigger_one_change(rt):
     ba.start(rt, 5, cause="evt_1")
-    barrier, outcomes = threading.Barrier(8), []
-
-    def run(i):
-        barrier.wait()
-        outcomes.append(ba.apply(rt, 5, ba.APPROVED if i % 2 else ba.DENIED, source="hook", cause=f"evt_m{i}"))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sum(o.changed for o in outcomes) == 1
+    outcomes = race(**{f"evt_m{i}": partial(ba.apply, rt, 5, ba.APPROVED if i % 2 else ba.DENIED, source="hook",
+                                             cause=f"evt_m{i}") for i in range(8)})
+    assert sum(o.changed for o in outcomes.values()) == 1
 
 
 # -- timers -------------------------------------------------------------------
@@ -218,21 +216,7 @@ def test_a_claim_racing_the_expiry_has_one_winner(rt, rounds):
     for n in range(rounds):
         ident = str(2000 + n)
         ba.start(rt, ident, cause=f"evt_{n}")
-        barrier, results = threading.Barrier(2), {}
-
-        def claim(ident=ident, barrier=barrier, results=results):
-            barrier.wait()
-            results["claim"] = ba.claim(rt, ident)
-
-        def expire(ident=ident, barrier=barrier, results=results):
-            barrier.wait()
-            results["expire"] = ba.expire(rt, ident, later - 3601)
-
-        threads = [threading.Thread(target=claim), threading.Thread(target=expire)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = race(claim=partial(ba.claim, rt, ident), expire=partial(ba.expire, rt, ident, later - 3601))
         winners = [name for name, outcome in results.items() if outcome.changed]
         assert len(winners) == 1, results
         assert ba.state(rt, ident) == (ba.DECIDING if winners == ["claim"] else ba.EXPIRED)
