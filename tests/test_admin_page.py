@@ -6,10 +6,12 @@ import json
 
 import falcon.testing
 import pytest
+from helpers import drain
 
-from wa_addon import journal, outbox
+from wa_addon import journal
 from wa_addon.app import Addon
 from wa_addon.messages import Outbound
+from wa_addon.queue import outbox
 from wa_addon.settings import Settings
 
 TOKEN = "admin-token-for-tests-0123456789"
@@ -75,18 +77,13 @@ def test_turning_off_says_messages_are_kept_and_how_many_wait(admin):
 
 
 def test_turning_on_again_restarts_the_held_outbox(admin):
-    started = []
-
-    def drain_now(lane, part, token):  # no worker here: drain in-process, as the job would
-        started.append(lane)
-        outbox.drain(admin.rt, lane, part, token)
-
-    admin.rt.start_drain = drain_now
     admin.post("/admin/switches", enabled="0")
     outbox.push(admin.rt, [msg(1)], "device")
-    assert admin.rt.lanes["out:device"].depth() == 1  # the drain found the add-on off: kept
-    admin.post("/admin/switches", enabled="1")
-    assert started == ["out:device", "out:device"] and admin.rt.lanes["out:device"].depth() == 0
+    drain(admin.rt)  # no worker here: a session in this process, as the worker's would
+    assert admin.rt.lanes["out:device"].depth() == 1  # the session found the add-on off: kept
+    admin.post("/admin/switches", enabled="1")  # announces the held partitions again
+    drain(admin.rt)
+    assert admin.rt.lanes["out:device"].depth() == 0
 
 
 def test_notifications_form_switches_each_kind(admin):
@@ -237,7 +234,6 @@ def test_failed_deliveries_can_be_retried_one_or_all(admin):
         admin.rt.conn.rpush(key, msg(i, secret=(i == 3)).to_json())
     page = admin.page()
     assert "hello 1" in page and "hello 3" not in page and "(hidden)" in page  # a PIN-bearing text stays hidden
-    admin.rt.start_drain = lambda *a: None
     admin.post("/admin/failed/device/retry", msg_id="m1")
     assert "1 message(s) back in the device outbox" in admin.page()
     assert admin.rt.conn.llen(key) == 2 and admin.rt.lanes["out:device"].depth() == 1

@@ -12,9 +12,9 @@ import time
 import pytest
 import requests
 
-from wa_addon import outbox
 from wa_addon.device_sim import DeviceSim
 from wa_addon.messages import Outbound
+from wa_addon.queue import outbox
 
 RETAIL1 = "8801822222222"  # seeded: Karim Store, 2,500.00, English
 BAL_REPLY = "Karim Store: balance ৳2,500.00"

@@ -81,8 +81,8 @@ def test_health_reports_redis(stack):
 
 
 def test_while_off_outbound_is_held_but_a_chat_gets_one_paused_answer(stack):
-    from wa_addon import outbox
     from wa_addon.messages import Outbound
+    from wa_addon.queue import outbox
 
     stack.rt.switches.set(enabled=False)
     outbox.push(stack.rt, [Outbound(id="held-1", to="8801933333333", text="a notification", kind="notify.x")])
@@ -97,8 +97,8 @@ def test_while_off_outbound_is_held_but_a_chat_gets_one_paused_answer(stack):
 
 
 def test_a_reply_for_an_unconfigured_transport_goes_on_the_default_one(stack):
-    from wa_addon import outbox
     from wa_addon.messages import Outbound
+    from wa_addon.queue import outbox
 
     outbox.push(stack.rt, [Outbound(id="stray-1", to=RETAIL1, text="hello")], transport="device")
     stack.graph.wait_for(1, timeout=15)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from falcon import testing
+from helpers import payloads
 
 from wa_addon.app import Addon, create_app
 from wa_addon.hooks import events
@@ -28,16 +29,10 @@ def body(obj) -> bytes:
     return json.dumps(obj).encode()
 
 
-class Starts(list):
-    def __call__(self, lane, part, token):
-        self.append((lane, part, token))
-
-
 @pytest.fixture
 def rt(redis_url, namespace):
     settings = Settings(redis_url=redis_url, namespace=namespace, hook_secret=SECRET)
     runtime = Runtime(settings, UNUSED_HOST)
-    runtime.start_drain = Starts()  # no worker here: record the drain jobs instead of enqueueing them
     yield runtime
     runtime.close()
 
@@ -55,9 +50,7 @@ def post(client, raw: bytes, header: str | None = "sign"):
 
 
 def queued(rt) -> list[Event]:
-    lane = rt.lanes[EVENT_LANE]
-    raws = [r for p in range(lane.parts) for r in rt.conn.lrange(rt.keys.lane(EVENT_LANE, p, "q"), 0, -1)]
-    return [Event.from_json(r) for r in raws]
+    return [Event.from_json(r) for r in payloads(rt, EVENT_LANE)]
 
 
 # -- the envelope -------------------------------------------------------------
@@ -121,7 +114,8 @@ def test_a_signed_event_is_taken_and_queued(client, rt):
     assert resp.status_code == 200
     assert resp.json == {"ok": True, "id": "evt_1"}
     assert [e.id for e in queued(rt)] == ["evt_1"]
-    assert rt.start_drain[0][0] == EVENT_LANE
+    announced = rt.conn.lrange(rt.keys.ready("lo"), 0, -1)  # for a worker's session to take
+    assert [a.decode().split("|")[0] for a in announced] == [EVENT_LANE]
 
 
 def test_the_same_event_id_twice_is_taken_once(client, rt):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+from helpers import queued
 
 from wa_addon import otp
 from wa_addon.hooks import PARAMS, Notes, events, notify
@@ -43,7 +44,6 @@ def rt(redis_url, namespace, host_url):
                         hook_secret="s", admin_numbers=(ADMIN,), default_language="bn",
                         cloud_templates=("notify_request_success:req_ok_v1", "balance_added:bal_v2"))
     runtime = Runtime(settings, HttpHost(host_url, HOST_KEY))
-    runtime.start_drain = lambda *args: None  # no worker: the outbox is read directly
     yield runtime
     runtime.close()
 
@@ -335,8 +335,4 @@ def test_every_notification_renders_short_in_both_languages(lang):
 
 
 def _outbox(rt):
-    from wa_addon.messages import Outbound
-
-    lane = rt.lanes["out:cloud"]
-    raws = [r for p in range(lane.parts) for r in rt.conn.lrange(rt.keys.lane(lane.name, p, "q"), 0, -1)]
-    return [Outbound.from_json(r) for r in raws]
+    return queued(rt, "out:cloud")

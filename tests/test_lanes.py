@@ -1,92 +1,107 @@
-"""Lanes: dedupe, order, batching, one drainer per partition, recovery."""
+"""Lanes: dedupe, order, claim in chunks, ack in any order, one owner per partition, recovery."""
 
 from __future__ import annotations
 
 import redis
 
-from wa_addon.lanes import Item, Lane
-from wa_addon.store import Keys, Scripts
+from wa_addon.queue.lanes import Item, Lane, Scripts, decode
+from wa_addon.store import Keys
 
 
-def make_lane(conn: redis.Redis, ns: str, parts: int = 4) -> Lane:
-    return Lane(conn, Keys(ns), Scripts(conn), "out:test", parts)
+def make_lane(conn: redis.Redis, ns: str, parts: int = 4, name: str = "out:test") -> Lane:
+    return Lane(conn, Keys(ns), Scripts(conn), name, parts)
 
 
-class Starts(list):
-    def __call__(self, lane: str, part: int, token: str) -> None:
-        self.append((lane, part, token))
+def announced(conn, ns: str, cls: str = "hi") -> list[tuple[str, int, str]]:
+    entries = [e.decode().rsplit("|", 2) for e in conn.lrange(Keys(ns).ready(cls), 0, -1)]
+    return [(name, int(part), token) for name, part, token in entries]
 
 
-def test_push_starts_one_drainer_per_idle_partition(conn, namespace):
-    lane, starts = make_lane(conn, namespace, parts=1), Starts()
-    lane.push([Item("a", "x", "id-a"), Item("b", "y", "id-b")], starts)
-    lane.push([Item("c", "x", "id-c")], starts)
-    assert len(starts) == 1  # the second push found a drainer already owning the partition
+def payloads(raws: list[str] | None) -> list[str]:
+    return [decode(r)[1] for r in raws or []]
+
+
+def ack(lane: Lane, part: int, token: str, raws: list[str]) -> int:
+    lane.scripts.load()  # acks go by bare EVALSHA in the session's pipeline
+    pipe = lane.conn.pipeline(transaction=False)
+    lane.ack(part, token, raws, pipe)
+    return pipe.execute()[0]
+
+
+def test_push_announces_each_idle_partition_once_on_its_ready_list(conn, namespace):
+    lane = make_lane(conn, namespace, parts=1)
+    assert lane.push([Item("a", "x", "id-a"), Item("b", "y", "id-b")]) == 1
+    assert lane.push([Item("c", "x", "id-c")]) == 0  # the partition has an owner-to-be already
+    assert [e[:2] for e in announced(conn, namespace)] == [("out:test", 0)]
+    work = make_lane(conn, namespace, parts=1, name="in")
+    work.push([Item("d", "x", "id-d")])
+    assert [e[:2] for e in announced(conn, namespace, "lo")] == [("in", 0)]  # work lanes wait behind outboxes
 
 
 def test_duplicate_ids_are_queued_once(conn, namespace):
-    lane, starts = make_lane(conn, namespace, parts=1), Starts()
-    lane.push([Item("a", "x", "same")], starts)
-    lane.push([Item("a-again", "x", "same")], starts)
-    _, part, token = starts[0]
-    assert lane.claim(part, token, 10) == ["a"]
+    lane = make_lane(conn, namespace, parts=1)
+    lane.push([Item("a", "x", "same")])
+    lane.push([Item("a-again", "x", "same")])
+    _, part, token = announced(conn, namespace)[0]
+    assert payloads(lane.claim(part, token, 10)) == ["a"]
 
 
-def test_claim_keeps_order_and_ack_drops_done_items(conn, namespace):
-    lane, starts = make_lane(conn, namespace, parts=1), Starts()
-    lane.push([Item(str(i), "same-recipient", f"id{i}") for i in range(5)], starts)
-    _, part, token = starts[0]
-    assert lane.claim(part, token, 3) == ["0", "1", "2"]
-    assert lane.ack(part, token, 2)
-    assert lane.claim(part, token, 3) == ["2"]  # held items come back first, alone
-    lane.ack(part, token, 1)
-    assert lane.claim(part, token, 10) == ["3", "4"]
-    lane.ack(part, token, 2)
-    assert lane.claim(part, token, 10) == []
-    assert conn.get(Keys(namespace).lane("out:test", part, "busy")) is None  # released
+def test_items_keep_their_order_key_and_payload(conn, namespace):
+    lane = make_lane(conn, namespace, parts=1)
+    lane.push([Item('{"text": "x\\u001f"}', "8801822222222", "id")])
+    _, part, token = announced(conn, namespace)[0]
+    assert [decode(r) for r in lane.claim(part, token, 1)] == [("8801822222222", '{"text": "x\\u001f"}')]
+    assert decode("an item queued before order keys were kept") == ("", "an item queued before order keys were kept")
+
+
+def test_claims_take_more_in_order_and_acks_remove_any_done_item(conn, namespace):
+    lane = make_lane(conn, namespace, parts=1)
+    lane.push([Item(str(i), f"r{i % 2}", f"id{i}") for i in range(5)])
+    _, part, token = announced(conn, namespace)[0]
+    first = lane.claim(part, token, 3)
+    assert payloads(first) == ["0", "1", "2"]
+    assert ack(lane, part, token, [first[1]]) == 1  # the second finished first: acked alone
+    assert payloads(lane.claim(part, token, 3)) == ["3", "4"]  # only what is new
+    assert lane.claim(part, token, 3) == []  # nothing new, but items are still held: still owned
+    held = conn.lrange(Keys(namespace).lane("out:test", part, "proc"), 0, -1)
+    assert payloads([h.decode() for h in held]) == ["0", "2", "3", "4"]
+    ack(lane, part, token, [h.decode() for h in held])
+    assert lane.claim(part, token, 3) is None  # gone: the flag is dropped...
+    assert conn.get(Keys(namespace).lane("out:test", part, "busy")) is None
+    lane.push([Item("5", "r", "id5")])
+    assert len(announced(conn, namespace)) == 2  # ...so the next push announces the partition again
 
 
 def test_a_stale_token_cannot_claim_or_ack(conn, namespace):
-    lane, starts = make_lane(conn, namespace, parts=1), Starts()
-    lane.push([Item("a", "x", "id-a")], starts)
-    _, part, token = starts[0]
+    lane = make_lane(conn, namespace, parts=1)
+    lane.push([Item("a", "x", "id-a")])
+    _, part, token = announced(conn, namespace)[0]
     assert lane.claim(part, "not-the-owner", 10) is None
-    assert not lane.ack(part, "not-the-owner", 1)
-    assert lane.claim(part, token, 10) == ["a"]
+    raws = lane.claim(part, token, 10)
+    assert ack(lane, part, "not-the-owner", raws) == 0
+    assert lane.depth() == 1
 
 
-def test_items_held_by_a_dead_drainer_are_recovered_by_a_kick(conn, namespace):
-    lane, starts = make_lane(conn, namespace, parts=1), Starts()
-    lane.push([Item("a", "x", "id-a"), Item("b", "x", "id-b")], starts)
-    _, part, token = starts[0]
-    assert lane.claim(part, token, 10) == ["a", "b"]
-    conn.delete(Keys(namespace).lane("out:test", part, "busy"))  # the drainer died; its flag expired
-    kicks = Starts()
-    assert lane.kick(kicks) == 1
-    assert lane.claim(part, kicks[0][2], 10) == ["a", "b"]
+def test_an_ack_after_the_flag_expired_takes_it_back_when_nobody_else_did(conn, namespace):
+    lane = make_lane(conn, namespace, parts=1)
+    lane.push([Item("a", "x", "id-a")])
+    _, part, token = announced(conn, namespace)[0]
+    raws = lane.claim(part, token, 10)
+    conn.delete(Keys(namespace).lane("out:test", part, "busy"))  # a stall longer than the flag's life
+    assert ack(lane, part, token, raws) == 1 and lane.depth() == 0
 
 
-def test_a_push_after_the_drainer_finished_starts_a_new_one(conn, namespace):
-    lane, starts = make_lane(conn, namespace, parts=1), Starts()
-    lane.push([Item("a", "x", "id-a")], starts)
-    _, part, token = starts[0]
-    lane.claim(part, token, 10)
-    lane.ack(part, token, 1)
-    assert lane.claim(part, token, 10) == []
-    lane.push([Item("b", "x", "id-b")], starts)
-    assert len(starts) == 2
-
-
-def test_deferred_partitions_come_due_and_are_not_kicked_early(conn, namespace):
-    lane, starts = make_lane(conn, namespace, parts=1), Starts()
-    lane.push([Item("a", "x", "id-a")], starts)
-    _, part, token = starts[0]
-    lane.claim(part, token, 10)
-    lane.defer(part, token, 30)
-    conn.delete(Keys(namespace).lane("out:test", part, "busy"))
-    assert lane.kick(Starts()) == 0  # waiting on its retry time, not orphaned
-    assert lane.due(now=0) == []
-    assert lane.due(now=10**10) == [(part, token)]
+def test_items_held_by_a_dead_owner_are_recovered_first_after_a_kick(conn, namespace):
+    lane = make_lane(conn, namespace, parts=1)
+    lane.push([Item("a", "x", "id-a"), Item("b", "x", "id-b")])
+    _, part, token = announced(conn, namespace)[0]
+    assert payloads(lane.claim(part, token, 1)) == ["a"]
+    conn.delete(Keys(namespace).lane("out:test", part, "busy"))  # the session died; its flag expired
+    assert lane.kick() == 1
+    _, _, new_token = announced(conn, namespace)[-1]
+    assert payloads(lane.claim(part, new_token, 10, recover=True)) == ["a"]  # the held one first, alone
+    assert payloads(lane.claim(part, new_token, 10)) == ["b"]
+    assert lane.kick() == 0  # owned again: nothing to announce
 
 
 def test_same_order_key_always_lands_in_the_same_partition(conn, namespace):
@@ -96,8 +111,8 @@ def test_same_order_key_always_lands_in_the_same_partition(conn, namespace):
 
 
 def test_depth_counts_waiting_and_held(conn, namespace):
-    lane, starts = make_lane(conn, namespace, parts=2), Starts()
-    lane.push([Item(str(i), str(i), f"i{i}") for i in range(6)], starts)
-    _, part, token = starts[0]
+    lane = make_lane(conn, namespace, parts=2)
+    lane.push([Item(str(i), str(i), f"i{i}") for i in range(6)])
+    _, part, token = announced(conn, namespace)[0]
     lane.claim(part, token, 1)
     assert lane.depth() == 6

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from falcon import testing
+from helpers import queued
 from test_commands_chat import ADMIN, open_chat
 
 from wa_addon import otp
@@ -26,7 +27,6 @@ UNUSED_HOST = HttpHost("http://127.0.0.1:9", "unused")  # codes never ask the ho
 def rt(redis_url, namespace):
     settings = Settings(redis_url=redis_url, namespace=namespace, host_key=HOST_KEY, hook_secret="hs")
     runtime = Runtime(settings, UNUSED_HOST)
-    runtime.start_drain = lambda *args: None  # no worker: the outbox is read directly
     yield runtime
     runtime.close()
 
@@ -45,9 +45,7 @@ def client(rt):
 
 
 def outbox(rt) -> list[Outbound]:
-    lane = rt.lanes["out:cloud"]
-    raws = [r for p in range(lane.parts) for r in rt.conn.lrange(rt.keys.lane(lane.name, p, "q"), 0, -1)]
-    return [Outbound.from_json(r) for r in raws]
+    return queued(rt, "out:cloud")
 
 
 def test_a_code_verifies_once(rt):

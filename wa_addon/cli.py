@@ -93,12 +93,10 @@ def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
 @click.pass_context
 def worker(ctx: click.Context, processes: int, burst: bool) -> None:
     """Run the RQ worker(s) that execute commands and deliver messages."""
-    from functools import partial
-
-    from wa_addon import worker as worker_mod
+    from wa_addon.queue import worker as worker_mod
 
     settings = ensure_redis(_settings(ctx))
-    worker_mod.run_pool(partial(build_runtime, settings), processes, burst=burst)
+    worker_mod.run_pool(settings, processes, burst=burst)
 
 
 @main.command()
@@ -150,9 +148,9 @@ def check_host(url: str, key: str) -> None:
 @click.pass_context
 def send(ctx: click.Context, to: str, text: str, transport: str | None) -> None:
     """Queue TEXT to the phone number TO (a worker delivers it)."""
-    from wa_addon import outbox
     from wa_addon.commands.grammar import parse_phone
     from wa_addon.messages import Outbound, short_hash
+    from wa_addon.queue import outbox
 
     settings = _settings(ctx)
     if not settings.redis_url:

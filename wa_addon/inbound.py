@@ -1,8 +1,8 @@
 """Inbound intake and processing.
 
 Intake (in the web process) dedupes each message id atomically and queues it;
-processing (in an RQ job, see :mod:`wa_addon.consume`) runs the command and
-queues the replies.
+processing (in a worker's session, see :mod:`wa_addon.queue.session`) runs
+the command and returns the replies, which the session queues.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import logging
 
 from rq.timeouts import BaseTimeoutException
 
-from wa_addon import commands, journal, outbox
+from wa_addon import commands, journal
 from wa_addon.commands.grammar import redact
-from wa_addon.consume import RETRY_LATER
-from wa_addon.lanes import Item
+from wa_addon.host import HostUnavailable
 from wa_addon.messages import Inbound, Outbound, StatusUpdate
+from wa_addon.queue import outbox
+from wa_addon.queue.lanes import Item
 from wa_addon.runtime import IN_LANE, Runtime
-from wa_addon.store import StoreUnavailable
+from wa_addon.store import DOWN, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class Intake:
         """Queue new messages and statuses; raises StoreUnavailable if Redis is down."""
         items = [Item(_wrap("msg", m.to_json()), m.sender or m.user_id or m.msg_id, m.dedupe_id) for m in inbound]
         items += [Item(_wrap("status", s.to_json()), s.wa_msg_id) for s in statuses]
-        self.rt.lanes[IN_LANE].push(items, self.rt.start_drain)
+        self.rt.lanes[IN_LANE].push(items)
         return len(items)
 
 
@@ -61,7 +62,7 @@ def _message(rt: Runtime, msg: Inbound) -> list[Outbound]:
     pipe.execute()
     try:
         return commands.handle(rt, msg)
-    except (*RETRY_LATER, BaseTimeoutException):
+    except (HostUnavailable, StoreUnavailable, *DOWN, BaseTimeoutException):
         raise  # an outage (or the job's time) is not the command's answer: the message is run again
     except Exception:  # a bug must not jam the queue: answer, log (no text: it may hold a PIN)
         log.exception("command failed for message %s", msg.dedupe_id)

@@ -44,6 +44,9 @@ class Settings:
     cloud_graph_url: str = DEFAULT_GRAPH_URL
     cloud_api_version: str = "v21.0"
     cloud_timeout: float = 10.0
+    cloud_mps: float = 80.0  # messages/s per phone number id, shared by every worker (Meta's tier)
+    send_window: int = 0  # sends in flight per worker process; 0: from cloud_mps (see send_slots)
+    work_window: int = 16  # chats and host events run at once per worker process
     outbox_partitions: int = 8
     batch_size: int = 100
     duplicate_window: int = 600  # seconds a same number+amount request is held
@@ -112,6 +115,13 @@ class Settings:
                 value = getattr(self, f.name)
                 env["WA_" + f.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
         return env
+
+    @property
+    def send_slots(self) -> int:
+        """Sends in flight per worker process: enough for the rate at ~0.5 s a send."""
+        if self.send_window > 0:
+            return self.send_window
+        return max(16, min(256, int(self.cloud_mps / 2)))
 
     @property
     def graph_base(self) -> str:

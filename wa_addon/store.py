@@ -11,8 +11,17 @@ key                                    what / TTL
                                        ``cmd-{what}``: a command's first run
 ``{ns}:lane:{lane}:{p}:q``             FIFO of a lane partition; no TTL
 ``{ns}:lane:{lane}:{p}:proc``          items a drainer holds; no TTL (recovered)
-``{ns}:lane:{lane}:{p}:busy``          the drainer's token; 60 s, refreshed
-``{ns}:lane:{lane}:due``               zset partition -> when to drain again
+``{ns}:lane:{lane}:{p}:busy``          the owning session's token; 10 s,
+                                       renewed by its heartbeat
+``{ns}:ready:hi`` / ``ready:lo``       lists of partitions with work and a
+                                       new owner-to-be ("lane|part|token"):
+                                       outboxes / work lanes; no TTL
+``{ns}:rate:{name}``                   a shared send rate's next free slot
+                                       (Redis time); expires when idle
+``{ns}:pause:{transport}``             the transport answered "slow down":
+                                       no sends until it expires
+``{ns}:switchv``                       version of the switches (bumped on
+                                       each change; workers re-read on it)
 ``{ns}:msg:{id}``                      hash: an outbound message's status; 30 d
 ``{ns}:wamid:{wamid}``                 our message id for a transport id; 30 d
 ``{ns}:failed:{transport}``            list of failed outbound messages; no TTL
@@ -74,7 +83,6 @@ from dataclasses import dataclass
 import redis
 
 SEEN_TTL = 7 * 24 * 3600
-BUSY_TTL = 60
 MSG_TTL = 30 * 24 * 3600
 LOG_SIZE = 500
 AUDIT_SIZE = 2000
@@ -94,60 +102,6 @@ def text(value: object) -> str:
 # The redis-py errors that mean "Redis is down or unreachable", not a bug.
 DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
-
-# Dedupe-and-push.  KEYS: triples (seen, queue, busy); ARGV: seen_ttl, busy_ttl,
-# then one item per triple and one token per triple.  An item whose seen key is
-# set already is dropped; a triple whose seen key is its queue key skips the
-# dedupe (items that need none).  Returns, per triple, the token when the caller must
-# start a drainer for that queue (nobody holds its busy flag), else 0.
-PUSH_LUA = """
-local n = #KEYS / 3
-local out = {}
-for i = 1, n do
-  local seen, q, busy = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
-  local item, token = ARGV[2+i], ARGV[2+n+i]
-  out[i] = 0
-  if seen == q or redis.call('SET', seen, '1', 'NX', 'EX', ARGV[1]) then
-    redis.call('RPUSH', q, item)
-    if redis.call('SET', busy, token, 'NX', 'EX', ARGV[2]) then out[i] = token end
-  end
-end
-return out
-"""
-
-# Claim a batch.  KEYS: queue, proc, busy; ARGV: token, n, busy_ttl.
-# Items a dead drainer held come back first, in order.  With nothing left the
-# busy flag is dropped atomically, so a later push starts a new drainer.
-CLAIM_LUA = """
-if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
-local held = redis.call('LRANGE', KEYS[2], 0, -1)
-if #held > 0 then
-  redis.call('EXPIRE', KEYS[3], ARGV[3])
-  return held
-end
-for i = 1, tonumber(ARGV[2]) do
-  if not redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') then break end
-end
-local got = redis.call('LRANGE', KEYS[2], 0, -1)
-if #got == 0 then redis.call('DEL', KEYS[3]) else redis.call('EXPIRE', KEYS[3], ARGV[3]) end
-return got
-"""
-
-# Drop the first ``n`` held items.  KEYS: proc, busy; ARGV: token, n, busy_ttl.
-ACK_LUA = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('LTRIM', KEYS[1], tonumber(ARGV[2]), -1)
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return 1
-"""
-
-# Take the busy flag when the partition has work and nobody holds it.
-# KEYS: queue, proc, busy; ARGV: token, busy_ttl.
-KICK_LUA = """
-if redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) == 0 then return 0 end
-if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
-return 0
-"""
 
 # Compare-and-set a lifecycle's state.  KEYS: state hash, timer zset; ARGV:
 # expected state ('' = no record yet), new state, cause, now, ttl, timed state,
@@ -217,8 +171,19 @@ class Keys:
     def lane(self, lane: str, part: int, what: str) -> str:
         return f"{self.ns}:lane:{lane}:{part}:{what}"
 
-    def due(self, lane: str) -> str:
-        return f"{self.ns}:lane:{lane}:due"
+    def ready(self, cls: str) -> str:
+        """Announced partitions: ``hi`` (outboxes) or ``lo`` (work lanes)."""
+        return f"{self.ns}:ready:{cls}"
+
+    def rate(self, name: str) -> str:
+        return f"{self.ns}:rate:{name}"
+
+    def pause(self, transport: str) -> str:
+        return f"{self.ns}:pause:{transport}"
+
+    @property
+    def switches_version(self) -> str:
+        return f"{self.ns}:switchv"
 
     def msg(self, msg_id: str) -> str:
         return f"{self.ns}:msg:{msg_id}"
@@ -307,18 +272,10 @@ class Keys:
 
 
 class Scripts:
-    """The Lua scripts registered on one connection."""
+    """The scripts of this module registered on one connection (the engine's are in wa_addon.queue)."""
 
     def __init__(self, conn: redis.Redis):
-        self.push = conn.register_script(PUSH_LUA)
-        self.claim = conn.register_script(CLAIM_LUA)
-        self.ack = conn.register_script(ACK_LUA)
-        self.kick = conn.register_script(KICK_LUA)
         self.conn = conn
         self.workflow_cas = conn.register_script(WORKFLOW_CAS_LUA)
         self.otp_issue = conn.register_script(OTP_ISSUE_LUA)
         self.otp_verify = conn.register_script(OTP_VERIFY_LUA)
-
-    def load_ack(self) -> None:
-        """Load the ack script, which pipelines call by bare EVALSHA (see Lane.ack)."""
-        self.conn.script_load(ACK_LUA)

@@ -19,7 +19,6 @@ from typing import Any
 import falcon
 import jinja2
 
-from wa_addon import outbox
 from wa_addon.admin import views
 from wa_addon.admin.auth import (
     CSRF_FIELD,
@@ -37,6 +36,7 @@ from wa_addon.admin.auth import (
     set_cookie,
 )
 from wa_addon.http_errors import json_error
+from wa_addon.queue import outbox
 from wa_addon.render import LANGUAGES
 from wa_addon.runtime import Runtime
 from wa_addon.store import ADMIN_LOGIN_WINDOW

@@ -15,8 +15,9 @@ from typing import Any
 from wa_addon import journal
 from wa_addon.commands.grammar import parse_phone
 from wa_addon.messages import Outbound
+from wa_addon.queue.outbox import out_lane
 from wa_addon.render import LANGUAGES
-from wa_addon.runtime import Runtime, out_lane
+from wa_addon.runtime import Runtime
 from wa_addon.settings import Settings
 from wa_addon.store import text
 from wa_addon.switches import NOTIFICATION_KINDS
@@ -154,7 +155,7 @@ def apply(rt: Runtime, changes: Mapping[str, Any], who: str = "admin page") -> l
     note(rt, who, "; ".join(lines))
     if values.get("enabled") is True:  # back on: restart the held outboxes now, not at the worker's next tick
         for name in rt.transports:
-            rt.lanes[out_lane(name)].kick(rt.start_drain)
+            rt.lanes[out_lane(name)].kick()
     return lines
 
 

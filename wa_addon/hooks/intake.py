@@ -16,8 +16,8 @@ from typing import Any
 
 from wa_addon.hooks import signing
 from wa_addon.hooks.events import Event, new, parse
-from wa_addon.lanes import Item
 from wa_addon.messages import short_hash
+from wa_addon.queue.lanes import Item
 from wa_addon.runtime import EVENT_LANE, Runtime
 from wa_addon.store import DOWN, StoreUnavailable
 
@@ -62,8 +62,8 @@ class EventIntake:
         """Queue an event once per id; raises StoreUnavailable when Redis is down."""
         item = Item(event.to_json(), event.order_key, short_hash(f"event:{event.id}"))
         try:
-            self.rt.lanes[EVENT_LANE].push([item], self.rt.start_drain)
-        except DOWN as exc:  # the drain job's enqueue is a plain redis-py call
+            self.rt.lanes[EVENT_LANE].push([item])
+        except DOWN as exc:  # defensive: the push maps its own errors
             raise StoreUnavailable(str(exc)) from exc
         # Id and type only: event data may hold a password, a PIN or a code.
         log.info("hook event %s (%s) taken", event.id, event.type)

@@ -24,6 +24,7 @@ from wa_addon.host import (
     Reseller,
     Service,
 )
+from wa_addon.httpclient import keepalive_session
 
 API = "/api/v1"
 
@@ -36,12 +37,14 @@ class HttpHost:
         key: the API key sent as ``Authorization: Bearer <key>``.
         session: a ``requests.Session`` to reuse (one is made otherwise).
         timeout: seconds per call.
+        connections: keep-alive connections kept (commands run concurrently).
     """
 
-    def __init__(self, base_url: str, key: str, *, session: requests.Session | None = None, timeout: float = 10):
+    def __init__(self, base_url: str, key: str, *, session: requests.Session | None = None, timeout: float = 10,
+                 connections: int = 32):
         self.base_url = base_url.rstrip("/")
         self._key = key
-        self._session = session or requests.Session()
+        self._session = session or keepalive_session(connections)
         self._timeout = timeout
 
     def __repr__(self) -> str:

