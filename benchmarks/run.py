@@ -1,284 +1,244 @@
-"""The performance suite: `make bench` (or `python benchmarks/run.py`).
+"""The performance suite: `make bench` (or `python benchmarks/run.py`), on the deployment shape.
 
-Every figure is measured in this run, beside its baseline, on this machine:
+Every figure is measured in this run, on this machine, beside its baselines:
+`wa-addon serve --workers 2` (gunicorn) + `wa-addon worker --processes N`
++ redis-server with AOF (fsync every second) + the sandbox host under
+gunicorn gthread (keep-alive) + an asyncio fake Graph API with a latency.
+The load is signed Cloud API webhooks of `BAL` from 500 resellers (10 each);
+a reply's round trip is from its webhook's POST to its arrival at the Graph.
 
-1. delivery: messages pushed to the outbox and sent by 2 worker processes,
-   (a) our lanes (one RQ job drains a batch) against (b) the baseline of one
-   RQ job per message; both through the same transport, which counts sends.
-2. delivery through the Cloud API transport to the fake Graph API over
-   loopback HTTP (the figure a deployment sees, the fake server included).
-3. webhook intake: a signed Cloud API webhook through the add-on's WSGI app
-   (signature, parse, atomic dedupe + queue in Redis) against the baseline of
-   the signature check and JSON parse alone.
-4. worker processes: lanes drained by 1 against 2 SimpleWorker processes.
-5. host events to delivered notifications, end to end: ``balance.added``
-   events emitted, queued on the event lane, turned into a Bengali
-   notification by the worker, queued on the outbox, sent (counted).
+Baselines (benchmarks/baselines.py): a Falcon app that calls the host and
+the Graph inside the webhook request; one RQ job per message.
 
-Redis: WA_BENCH_REDIS_URL, else a private redis-server (no persistence).
+``--quick`` runs fewer messages (CI smoke); ``--repeat 3`` prints medians.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
-import statistics
 import sys
 import tempfile
+import threading
 import time
-import uuid
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
-import redis
-from rq import Queue, SimpleWorker
+import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wa_addon import outbox
-from wa_addon.messages import Outbound
-from wa_addon.redis_server import EmbeddedRedis
-from wa_addon.runtime import Runtime, install
-from wa_addon.settings import Settings
-from wa_addon.transports.base import SENT, SendResult
+from shape import APP_SECRET, Design, Shape, reseller_phone, rss_mb
 
-DONE_KEY = "bench:sent"
+from wa_addon.testing import cloud_payloads as cp
 
 
-class CountingTransport:
-    """Sends nothing; counts each send in Redis (both paths pay that round trip)."""
+class Load:
+    """Signed BAL webhooks, ``each`` per reseller, posted by ``threads`` clients at most ``rate``/s."""
 
-    name = "bench"
+    def __init__(self, resellers: int, each: int, threads: int = 32, rate: float | None = None):
+        self.resellers, self.each, self.threads, self.rate = resellers, each, threads, rate
+        self.posted: dict[str, list[float]] = defaultdict(list)  # sender -> post times, in order
+        self.refused = 0
 
-    def __init__(self, url: str):
-        self.conn = redis.Redis.from_url(url)
+    def bodies(self) -> list[tuple[str, bytes]]:
+        out = []
+        for _k in range(self.each):
+            for r in range(self.resellers):
+                sender = reseller_phone(r)
+                out.append((sender, cp.dumps(cp.messages_webhook(cp.text(sender, "BAL")))))
+        return out
 
-    def send(self, message: Outbound) -> SendResult:
-        self.conn.incr(DONE_KEY)
-        return SendResult(SENT, wa_msg_id=f"wamid.{message.id}")
+    def run(self, url: str) -> float:
+        """Post everything; returns the seconds it took."""
+        bodies = self.bodies()
+        lock, cursor = threading.Lock(), iter(range(len(bodies)))
+        started = time.monotonic()
 
-    def close(self) -> None:
-        self.conn.close()
+        def client() -> None:
+            session = requests.Session()
+            session.trust_env = False
+            while True:
+                with lock:
+                    i = next(cursor, None)
+                    if i is None:
+                        return
+                    if self.rate:
+                        time.sleep(max(0.0, started + i / self.rate - time.monotonic()))
+                    sender, raw = bodies[i]
+                    self.posted[sender].append(time.time())  # order per sender = post order (under the lock)
+                resp = session.post(url, data=raw, timeout=60,
+                                    headers={"X-Hub-Signature-256": cp.sign(APP_SECRET, raw),
+                                             "Content-Type": "application/json"})
+                if resp.status_code != 200:
+                    self.refused += 1
 
+        threads = [threading.Thread(target=client) for _ in range(self.threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return time.monotonic() - started
 
-def _runtime(settings: Settings, transport: object | None = None) -> Runtime:
-    transports = {"bench": transport or CountingTransport(settings.redis_url)}
-    return Runtime(settings, host=None, transports=transports)  # type: ignore[arg-type]
-
-
-def send_one(raw: str) -> None:
-    """The baseline's job: one RQ job per message, same send and status record as the outbox."""
-    from wa_addon.runtime import current
-
-    rt = current()
-    msg = Outbound.from_json(raw)
-    result = rt.transports["bench"].send(msg)
-    pipe = rt.conn.pipeline(transaction=False)
-    outbox._record(rt, pipe, "bench", msg, result)
-    pipe.execute()
-
-
-def _worker(settings_env: dict[str, str], transport: str, graph_url: str | None) -> None:
-    settings = Settings.from_env(settings_env)
-    if transport == "cloud":
-        from wa_addon.transports.cloud import CloudTransport
-
-        rt = _runtime(settings.with_(cloud_graph_url=graph_url or ""), None)
-        cloud = CloudTransport(rt.settings)
-        cloud.name = "bench"  # type: ignore[misc]
-        rt.transports["bench"] = cloud
-    else:
-        rt = _runtime(settings)
-    install(rt)
-    queues = [rt.queues["in"], rt.queues["out"], Queue(f"{settings.namespace}-baseline", connection=rt.conn)]
-    from wa_addon.worker import _housekeeper  # noqa: F401  (same process shape as `wa-addon worker`)
-
-    SimpleWorker(queues, connection=rt.conn).work(burst=False, logging_level="ERROR")
-
-
-def _messages(n: int) -> list[Outbound]:
-    run = uuid.uuid4().hex[:8]
-    return [Outbound(id=f"{run}{i}", to=f"88017{i % 500:08d}", text=f"Karim Store: balance ৳{i}.00") for i in range(n)]
+    @property
+    def total(self) -> int:
+        return self.resellers * self.each
 
 
-def _wait_count(conn: redis.Redis, key: str, n: int, timeout: float = 300) -> None:
+def arrivals(design: Design, reset: bool = False) -> list[tuple[float, str]]:
+    got = requests.get(f"{design.graph}/stats{'?reset=1' if reset else ''}", timeout=30).json()["arrivals"]
+    return [(t, to) for t, to in got]
+
+
+def wait_delivered(design: Design, count: int, timeout: float) -> list[tuple[float, str]]:
     deadline = time.monotonic() + timeout
-    while int(conn.get(key) or 0) < n:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{key}: {conn.get(key)} of {n}")
-        time.sleep(0.005)
+    while True:
+        got = arrivals(design)
+        if len(got) >= count or time.monotonic() > deadline:
+            return got
+        time.sleep(0.25)  # polling another process's counter: there is no event to await
 
 
-def _start_workers(settings: Settings, count: int, transport: str = "count", graph_url: str | None = None):
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(settings.to_env(), transport, graph_url), daemon=True)
-             for _ in range(count)]
-    for proc in procs:
-        proc.start()
-    time.sleep(1.5)  # let them import and register before the clock starts
-    return procs
+def redis_commands(design: Design) -> int:
+    return int(design.shape.conn.info("stats")["total_commands_processed"])
 
 
-def _stop(procs) -> None:  # type: ignore[no-untyped-def]
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        proc.join(10)
+def measure(design: Design, load: Load, timeout: float = 300) -> dict[str, float]:
+    """Post the load, wait for every reply, and read the figures."""
+    cmds0 = redis_commands(design)
+    t0 = time.time()
+    post_s = load.run(design.webhook)
+    got = wait_delivered(design, load.total, timeout)
+    cmds = redis_commands(design) - cmds0
+    last = max((t for t, _ in got), default=t0)
+    trips = round_trips(load, got)
+    return {"accepted/s": load.total / post_s, "delivered/s": len(got) / max(1e-9, last - t0),
+            "delivered": len(got), "p50 s": pct(trips, 50), "p99 s": pct(trips, 99),
+            "redis cmds/chat": cmds / max(1, load.total), "refused": load.refused,
+            "max in 1 s": busiest_second(got)}
 
 
-def bench_lanes(settings: Settings, n: int, counter: str = DONE_KEY) -> float:
-    rt = _runtime(settings)
-    msgs = _messages(n)
-    rt.conn.delete(counter)
-    start = time.perf_counter()
-    for i in range(0, n, 500):
-        outbox.push(rt, msgs[i : i + 500], "bench")
-    _wait_count(rt.conn, counter, n)
-    return n / (time.perf_counter() - start)
+def round_trips(load: Load, got: list[tuple[float, str]]) -> list[float]:
+    by_to: dict[str, list[float]] = defaultdict(list)
+    for t, to in sorted(got):
+        by_to[to].append(t)
+    return [arr - post for to, posts in load.posted.items()
+            for post, arr in zip(posts, by_to.get(to, []), strict=False)]
 
 
-def bench_events(settings: Settings, n: int) -> float:
-    """``balance.added`` events emitted in-process until every notification is sent."""
-    from wa_addon.hooks.intake import EventIntake
-
-    rt = _runtime(settings)
-    intake = EventIntake(rt)
-    run = uuid.uuid4().hex[:8]
-    rt.conn.delete(DONE_KEY)
-    start = time.perf_counter()
-    for i in range(n):
-        phone = f"88017{i % 500:08d}"
-        intake.emit("balance.added", {"reseller_id": i % 500 + 10, "amount": "100.00", "balance": f"{i}.00",
-                                      "payment_id": f"{run}{i}", "by": {"name": "Rahim Telecom"},
-                                      "reseller": {"phone": phone, "language": "bn", "name": "Karim Store"}})
-    _wait_count(rt.conn, DONE_KEY, n)
-    return n / (time.perf_counter() - start)
+def busiest_second(got: list[tuple[float, str]]) -> int:
+    times = sorted(t for t, _ in got)
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while times[lo] <= t - 1.0:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
 
 
-def bench_baseline(settings: Settings, n: int) -> float:
-    rt = _runtime(settings)
-    queue = Queue(f"{settings.namespace}-baseline", connection=rt.conn)
-    msgs = _messages(n)
-    rt.conn.delete(DONE_KEY)
-    start = time.perf_counter()
-    for i in range(0, n, 500):
-        queue.enqueue_many([Queue.prepare_data(send_one, (m.to_json(),), result_ttl=60) for m in msgs[i : i + 500]])
-    _wait_count(rt.conn, DONE_KEY, n)
-    return n / (time.perf_counter() - start)
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))]
 
 
-class _VerifyOnly:
-    """The baseline webhook resource: the signature check and JSON parse, nothing stored."""
-
-    def on_post(self, req, resp):  # type: ignore[no-untyped-def]
-        from wa_addon.transports.cloud import verify_signature
-
-        raw = req.bounded_stream.read()
-        if verify_signature("bench-secret", raw, req.get_header("X-Hub-Signature-256")):
-            json.loads(raw)
-        resp.media = {"ok": True}
+# -- the scenarios ---------------------------------------------------------------
 
 
-def bench_intake(settings: Settings, n: int) -> tuple[float, float]:
-    """Signed webhooks/s through the add-on's WSGI app vs a Falcon app that only verifies and parses."""
-    import falcon
-
-    from wa_addon.app import Addon
-    from wa_addon.testing import cloud_payloads as cp
-
-    # A namespace no worker serves: this figure is the intake alone.
-    settings = settings.with_(cloud_app_secret="bench-secret", namespace=settings.namespace + "i")
-    addon = Addon(settings, host=None, runtime=_runtime(settings))  # type: ignore[arg-type]
-    baseline_app = falcon.App()
-    baseline_app.add_route("/webhooks/cloud", _VerifyOnly())
-    bodies = [cp.dumps(cp.messages_webhook(cp.text(f"88017{i:08d}", "BAL"))) for i in range(n)]
-    signed = [(b, cp.sign("bench-secret", b)) for b in bodies]
-    return _post_all(addon.app, signed), _post_all(baseline_app, signed)
+def scenario(shape: Shape, name: str, load: Callable[[], Load], **opts: object) -> dict[str, float]:
+    with shape.design(name, **opts) as design:  # type: ignore[arg-type]
+        time.sleep(1.0)  # workers register and start their sessions
+        return measure(design, load())
 
 
-def _post_all(app, signed: list[tuple[bytes, str]]) -> float:  # type: ignore[no-untyped-def]
-    import io
+def run_all(shape: Shape, n: int, quick: bool) -> list[tuple[str, str, dict[str, float]]]:
+    rows: list[tuple[str, str, dict[str, float]]] = []
 
-    start = time.perf_counter()
-    for body, sig in signed:
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/webhooks/cloud", "CONTENT_LENGTH": str(len(body)),
-                   "CONTENT_TYPE": "application/json", "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
-                   "HTTP_X_HUB_SIGNATURE_256": sig, "SERVER_NAME": "bench", "SERVER_PORT": "80",
-                   "wsgi.url_scheme": "http", "SERVER_PROTOCOL": "HTTP/1.1"}
-        app(environ, lambda status, headers: None)
-    return len(signed) / (time.perf_counter() - start)
+    def add(label: str, design: str, load: Callable[[], Load], **opts: object) -> dict[str, float]:
+        result = scenario(shape, design, load, **opts)
+        rows.append((label, design, result))
+        print(f"  {label:<46} {design:<10} " + "  ".join(f"{k}={v:.3g}" for k, v in result.items()), flush=True)
+        return result
+
+    per = max(1, n // 500)
+    few = max(1, per // 10)
+    print("1. Graph on loopback, 2 worker processes, BAL from 500 resellers", flush=True)
+    for design in ("ours", "inrequest", "perjob"):
+        add("loopback, 2 workers", design, lambda: Load(500, per))
+    print("2. Graph at 250 ± 50 ms", flush=True)
+    add("Graph 250±50 ms, MPS 1000", "ours", lambda: Load(500, per), graph_ms=250, jitter_ms=50, mps=1000)
+    add("Graph 250±50 ms", "inrequest", lambda: Load(100 if quick else 200, 1), graph_ms=250, jitter_ms=50)
+    add("Graph 250±50 ms, 1 worker, defaults", "ours", lambda: Load(500, max(1, per // 2)),
+        graph_ms=250, jitter_ms=50, workers=1)
+    add("Graph 250±50 ms, MPS 1000, 2 workers", "ours", lambda: Load(500, per), graph_ms=250, jitter_ms=50, mps=1000)
+    add("Graph 250±50 ms, MPS 40", "ours", lambda: Load(500, max(1, 2 * few)), graph_ms=250, jitter_ms=50, mps=40)
+    print("3. host answering in 100 ms, 1 worker process", flush=True)
+    add("host 100 ms, 1 worker", "ours", lambda: Load(500, max(1, per // 2)), host_ms=100, workers=1)
+    print("4. low load: 10 chats/s", flush=True)
+    for design in ("ours", "inrequest", "perjob"):
+        add("10 chats/s", design, lambda: Load(100 if quick else 300, 1, threads=4, rate=10))
+    return rows
 
 
-def median(fn, runs: int) -> float:  # type: ignore[no-untyped-def]
-    return statistics.median(fn() for _ in range(runs))
+def soak(shape: Shape, total: int) -> None:
+    """RSS of web and worker, and Redis bytes per message, as messages go through."""
+    print(f"5. soak: {total} BAL through web and workers", flush=True)
+    with shape.design("ours") as design:
+        time.sleep(1.0)
+        mem0 = shape.conn.info("memory")["used_memory"]
+        keys0 = shape.conn.dbsize()
+        step = total // 4
+        for i in range(4):
+            load = Load(500, max(1, step // 500))
+            load.run(design.webhook)
+            wait_delivered(design, load.total, 300)
+            arrivals(design, reset=True)
+            print(f"  after {(i + 1) * load.total:>7} messages: web RSS {rss_mb('wa_addon.cli serve'):.0f} MB, "
+                  f"worker RSS {rss_mb('wa_addon.cli worker'):.0f} MB", flush=True)
+        used = shape.conn.info("memory")["used_memory"] - mem0
+        print(f"  Redis: {used / total:.0f} bytes and {(shape.conn.dbsize() - keys0) / total:.2f} keys per message "
+              "(kept for their TTL: 7 days dedupe marks, 30 days send status)", flush=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=5000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="fewer messages: a smoke run")
+    parser.add_argument("--soak", type=int, default=0, help="also push this many messages and report RSS")
+    parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(tmp, persist=False) as server:
-        settings = Settings(redis_url=server.url, namespace=f"bench{uuid.uuid4().hex[:6]}", transports=())
-        report(settings, args.messages, args.runs)
-
-
-def report(settings: Settings, n: int, runs: int) -> None:
-    print(f"wa_addon benchmarks: {n} messages, median of {runs} runs, {multiprocessing.cpu_count()} cores\n")
-    procs = _start_workers(settings, 2)
-    try:
-        lanes = median(lambda: bench_lanes(settings, n), runs)
-        base = median(lambda: bench_baseline(settings, max(n // 2, 500)), runs)
-    finally:
-        _stop(procs)
-    print(f"1. delivery, 2 workers      lanes {lanes:8.0f} msg/s | one RQ job per message {base:6.0f} msg/s"
-          f" | x{lanes / base:.1f}")
-    _cloud(settings, n, runs)
-    ours, baseline = bench_intake(settings, min(n, 3000))
-    print(f"3. webhook intake, 1 proc   add-on {ours:7.0f} /s | Falcon verify + parse only {baseline:6.0f} /s"
-          f" | {ours / baseline:.2f} of the baseline (the rest: one Lua dedupe + queue call)")
-    one = _lanes_with(settings, 1, n, runs)
-    two = _lanes_with(settings, 2, n, runs)
-    print(f"4. worker processes         1: {one:8.0f} msg/s | 2: {two:8.0f} msg/s | x{two / one:.2f}")
-    procs = _start_workers(settings, 2)
-    try:
-        events = median(lambda: bench_events(settings, n), runs)
-    finally:
-        _stop(procs)
-    print(f"5. host events, end to end  {events:8.0f} notifications/s delivered (emit -> event lane -> template"
-          " -> outbox -> send), 2 workers")
-
-
-def _lanes_with(settings: Settings, workers: int, n: int, runs: int) -> float:
-    procs = _start_workers(settings, workers)
-    try:
-        return median(lambda: bench_lanes(settings, n), runs)
-    finally:
-        _stop(procs)
-
-
-def _cloud(settings: Settings, n: int, runs: int) -> None:
-    from wa_addon.testing.fake_graph import FakeGraph
-
-    with FakeGraph() as graph:
-        settings = settings.with_(cloud_token="bench", cloud_phone_number_id="1")
-        procs = _start_workers(settings, 2, "cloud", graph.url)
+    n = 1000 if args.quick else args.messages
+    with tempfile.TemporaryDirectory(prefix="wa-bench-") as tmp:
+        shape = Shape(Path(tmp))
         try:
-            rate = median(lambda: _cloud_once(settings, graph, min(n, 2000)), runs)
+            rows = run_all(shape, n, args.quick)
+            if args.soak:
+                soak(shape, args.soak)
         finally:
-            _stop(procs)
-    print(f"2. delivery via Cloud API   lanes {rate:8.0f} msg/s to the fake Graph API over loopback HTTP")
+            shape.close()
+    report(rows)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
 
 
-def _cloud_once(settings: Settings, graph, n: int) -> float:  # type: ignore[no-untyped-def]
-    rt = _runtime(settings)
-    graph.reset()
-    msgs = _messages(n)
-    start = time.perf_counter()
-    for i in range(0, n, 500):
-        outbox.push(rt, msgs[i : i + 500], "bench")
-    graph.wait_for(n, timeout=300)
-    return n / (time.perf_counter() - start)
+def report(rows: list[tuple[str, str, dict[str, float]]]) -> None:
+    print("\n| scenario | design | accepted/s | delivered/s | p50 s | p99 s | max in 1 s | Redis cmds/chat |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, design, r in rows:
+        print(f"| {label} | {design} | {r['accepted/s']:.0f} | {r['delivered/s']:.1f} | {r['p50 s']:.2f} | "
+              f"{r['p99 s']:.2f} | {r['max in 1 s']:.0f} | {r['redis cmds/chat']:.1f} |")
+    by = {(label, d): r for label, d, r in rows}
+    base = by.get(("loopback, 2 workers", "inrequest"))
+    ours = by.get(("loopback, 2 workers", "ours"))
+    if base and ours:
+        print(f"\nloopback: ours / in-request = {ours['delivered/s'] / base['delivered/s']:.2f}x")
+    slow_base = by.get(("Graph 250±50 ms", "inrequest"))
+    slow = by.get(("Graph 250±50 ms, MPS 1000", "ours"))
+    if slow_base and slow:
+        print(f"Graph 250 ms: ours / in-request = {slow['delivered/s'] / slow_base['delivered/s']:.1f}x")
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ def payloads(raws: list[str] | None) -> list[str]:
     return [decode(r)[1] for r in raws or []]
 
 
-def ack(lane: Lane, part: int, token: str, raws: list[str]) -> int:
+def ack(lane: Lane, part: int, token: str, raws: list[str], first: int = 0) -> int:
     lane.scripts.load()  # acks go by bare EVALSHA in the session's pipeline
     pipe = lane.conn.pipeline(transaction=False)
-    lane.ack(part, token, raws, pipe)
+    lane.ack(part, token, first, raws, pipe)
     return pipe.execute()[0]
 
 
@@ -65,8 +65,11 @@ def test_claims_take_more_in_order_and_acks_remove_any_done_item(conn, namespace
     assert lane.claim(part, token, 3) == []  # nothing new, but items are still held: still owned
     held = conn.lrange(Keys(namespace).lane("out:test", part, "proc"), 0, -1)
     assert payloads([h.decode() for h in held]) == ["0", "2", "3", "4"]
-    ack(lane, part, token, [h.decode() for h in held])
-    assert lane.claim(part, token, 3) is None  # gone: the flag is dropped...
+    assert ack(lane, part, token, [held[3].decode()], first=2) == 1  # "0", "2" by the front, "4" by value
+    assert payloads([h.decode() for h in conn.lrange(Keys(namespace).lane("out:test", part, "proc"), 0, -1)]) == ["3"]
+    ack(lane, part, token, [], first=1)
+    assert lane.claim(part, token, 3) == []  # empty, but kept until its owner lets go...
+    assert lane.claim(part, token, 3, mode="release") is None  # ...then gone: the flag is dropped...
     assert conn.get(Keys(namespace).lane("out:test", part, "busy")) is None
     lane.push([Item("5", "r", "id5")])
     assert len(announced(conn, namespace)) == 2  # ...so the next push announces the partition again
@@ -99,7 +102,7 @@ def test_items_held_by_a_dead_owner_are_recovered_first_after_a_kick(conn, names
     conn.delete(Keys(namespace).lane("out:test", part, "busy"))  # the session died; its flag expired
     assert lane.kick() == 1
     _, _, new_token = announced(conn, namespace)[-1]
-    assert payloads(lane.claim(part, new_token, 10, recover=True)) == ["a"]  # the held one first, alone
+    assert payloads(lane.claim(part, new_token, 10, mode="recover")) == ["a"]  # the held one first, alone
     assert payloads(lane.claim(part, new_token, 10)) == ["b"]
     assert lane.kick() == 0  # owned again: nothing to announce
 
@@ -116,3 +119,15 @@ def test_depth_counts_waiting_and_held(conn, namespace):
     _, part, token = announced(conn, namespace)[0]
     lane.claim(part, token, 1)
     assert lane.depth() == 6
+
+
+def test_a_push_into_an_owned_empty_partition_wakes_its_owner_only(conn, namespace):
+    lane = make_lane(conn, namespace, parts=1)
+    lane.push([Item("a", "x", "id-a")])
+    _, part, token = announced(conn, namespace)[0]
+    assert payloads(lane.claim(part, token, 10, mode="recover", new_token="s1.n1")) == ["a"]
+    lane.push([Item("b", "x", "id-b")])  # the queue was empty: the owner is told...
+    lane.push([Item("c", "x", "id-c")])  # ...once, not for every item
+    assert conn.lrange(Keys(namespace).wake("s1"), 0, -1) == [b"out:test|0|s1.n1"]
+    assert len(announced(conn, namespace)) == 1  # no other session was offered it
+    assert payloads(lane.claim(part, "s1.n1", 10)) == ["b", "c"]

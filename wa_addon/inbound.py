@@ -56,10 +56,8 @@ def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
 
 
 def _message(rt: Runtime, msg: Inbound) -> list[Outbound]:
-    pipe = rt.conn.pipeline(transaction=False)
-    journal.log_messages(pipe, rt.keys, "in", [{"id": msg.dedupe_id, "from": msg.sender or msg.user_id,
-                                                "text": redact(msg.text), "via": msg.transport}])
-    pipe.execute()
+    journal.log_messages(rt.conn, rt.keys, "in", [{"id": msg.dedupe_id, "from": msg.sender or msg.user_id,
+                                                   "text": redact(msg.text), "via": msg.transport}])
     try:
         return commands.handle(rt, msg)
     except (HostUnavailable, StoreUnavailable, *DOWN, BaseTimeoutException):

@@ -37,8 +37,9 @@ class Runtime:
         host: the Host adapter.
         transports: name -> Transport; built from settings when omitted.
         conn: a Redis connection; built from ``settings.redis_url`` when omitted.
-        switch_max_age: seconds the admin's switches may be cached (workers: 1 s;
-            the web process reads them on every use).
+        cached_switches: keep a copy of the admin's switches, refreshed by the
+            worker's session before each turn's work (the web process reads
+            them on every use).
     """
 
     def __init__(
@@ -47,7 +48,7 @@ class Runtime:
         host: Host,
         transports: Mapping[str, Transport] | None = None,
         conn: redis.Redis | None = None,
-        switch_max_age: float = 0.0,
+        cached_switches: bool = False,
     ):
         self.settings = settings
         self.host = host
@@ -55,7 +56,7 @@ class Runtime:
         self.keys = Keys(settings.namespace)
         self.scripts = Scripts(self.conn)
         self.lane_scripts = LaneScripts(self.conn)
-        self.switches = Switches(self.conn, self.keys, settings, max_age=switch_max_age)
+        self.switches = Switches(self.conn, self.keys, settings, cached=cached_switches)
         self.renderer = Renderer()
         self.transports = dict(transports) if transports is not None else build_transports(settings)
         self.lanes = {name: self._lane(name) for name in WORK_LANES}
@@ -119,5 +120,5 @@ def current() -> Runtime:
 
         settings = Settings.from_env()
         host = HttpHost(settings.host_url, settings.host_key, connections=settings.work_window)
-        _current = Runtime(settings, host, switch_max_age=1.0)
+        _current = Runtime(settings, host, cached_switches=True)
     return _current

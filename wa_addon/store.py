@@ -11,11 +11,14 @@ key                                    what / TTL
                                        ``cmd-{what}``: a command's first run
 ``{ns}:lane:{lane}:{p}:q``             FIFO of a lane partition; no TTL
 ``{ns}:lane:{lane}:{p}:proc``          items a drainer holds; no TTL (recovered)
-``{ns}:lane:{lane}:{p}:busy``          the owning session's token; 10 s,
-                                       renewed by its heartbeat
+``{ns}:lane:{lane}:{p}:busy``          the owner's token ("session.nonce");
+                                       10 s, renewed by its heartbeat
 ``{ns}:ready:hi`` / ``ready:lo``       lists of partitions with work and a
                                        new owner-to-be ("lane|part|token"):
                                        outboxes / work lanes; no TTL
+``{ns}:wake:{session}``                partitions with new work, for the
+                                       session that owns them; no TTL
+                                       (emptied by its owner)
 ``{ns}:rate:{name}``                   a shared send rate's next free slot
                                        (Redis time); expires when idle
 ``{ns}:pause:{transport}``             the transport answered "slow down":
@@ -174,6 +177,10 @@ class Keys:
     def ready(self, cls: str) -> str:
         """Announced partitions: ``hi`` (outboxes) or ``lo`` (work lanes)."""
         return f"{self.ns}:ready:{cls}"
+
+    def wake(self, session: str) -> str:
+        """A session's wake list: pushes into partitions it owns say so here."""
+        return f"{self.ns}:wake:{session}"
 
     def rate(self, name: str) -> str:
         return f"{self.ns}:rate:{name}"

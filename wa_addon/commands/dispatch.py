@@ -122,9 +122,7 @@ def masked(cmd: Command, tokens: list[str]) -> str:
 def _audit(ctx: Context, cmd: Command, tokens: list[str], outcome: str) -> None:
     entry = {"who": ctx.msg.sender or ctx.msg.user_id, "role": ctx.role, "reseller": ctx.actor_id,
              "command": masked(cmd, tokens), "outcome": outcome, "msg": ctx.msg.dedupe_id}
-    pipe = ctx.rt.conn.pipeline()
-    journal.audit(pipe, ctx.rt.keys, entry)
-    pipe.execute()
+    journal.audit(ctx.rt.conn, ctx.rt.keys, entry)
 
 
 def _once(rt: Runtime, msg: Inbound, template: str, lang: str | None = None) -> list[Outbound]:

