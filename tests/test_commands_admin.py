@@ -32,15 +32,15 @@ def balance_request(chat, amount: str = "1000") -> int:
 
 def test_req(chat, request_id):
     text = chat.reply(ADMIN, f"REQ {request_id}")
-    assert text.startswith(f"Request #{request_id}: pending\nFL GP prepaid 01712345678 — ৳50.00")
+    assert text.startswith(f"Request #{request_id}: pending\nFL GP prepaid 01712345678 — ৳50")
     assert chat.reply(ADMIN, "REQ 999") == "No request #999."
     assert chat.reply(ADMIN, "REQ").startswith("Usage: REQ <id>")
 
 
 def test_cancel_refunds_and_cannot_be_done_twice(chat, request_id):
     text = chat.reply(ADMIN, f"CANCEL {request_id}")
-    assert text == (f"Request #{request_id} cancelled and refunded.\nFL GP prepaid 01712345678 — ৳50.00\n"
-                    "Status: cancelled\nKarim Store's balance: ৳2,500.00")
+    assert text == (f"Request #{request_id} cancelled and refunded.\nFL GP prepaid 01712345678 — ৳50\n"
+                    "Status: cancelled\nKarim Store's balance: ৳2,500")
     assert chat.balance("retail1") == "2500.00"
     assert chat.reply(ADMIN, f"CANCEL {request_id}") == f"Request #{request_id} is cancelled: it cannot be cancelled."
     assert chat.balance("retail1") == "2500.00"
@@ -81,7 +81,7 @@ def test_addrs_shows_the_secrets_in_a_secret_reply(chat):
 
 def test_addbal_mints_and_shows_the_balances(chat):
     text = chat.reply(ADMIN, "ADDBAL retail1 1000")
-    assert text.startswith("💰 ৳1,000.00 added to Karim Store (retail1)\nTheir balance: ৳2,500.00 → ৳3,500.00")
+    assert text.startswith("💰 ৳1,000 added to Karim Store (retail1)\nTheir balance: ৳2,500 → ৳3,500")
     assert "Your balance" not in text
     assert chat.balance("retail1") == "3500.00"
     assert chat.reply(ADMIN, "ADDBAL nobody 10") == 'No reseller "nobody".'
@@ -90,7 +90,7 @@ def test_addbal_mints_and_shows_the_balances(chat):
 
 def test_rs(chat):
     text = chat.reply(ADMIN, "RS 01655555555")
-    assert text == ("Nipa Mobile (retail3) · level 2\n01655555555 · ⛔ suspended\nBalance: ৳800.00\n"
+    assert text == ("Nipa Mobile (retail3) · level 2\n01655555555 · ⛔ suspended\nBalance: ৳800\n"
                     "Services: FL")
     assert chat.reply(ADMIN, "RS").startswith("Usage: RS <reseller>")
 
@@ -101,8 +101,8 @@ def test_rs(chat):
 def test_accept_moves_the_money_once(chat):
     br = balance_request(chat)
     text = chat.reply(ADMIN, f"ACCEPT {br}")
-    assert text == (f"✅ Balance request #{br} approved: ৳1,000.00 to Karim Store (retail1).\n"
-                    "Their balance: ৳3,500.00")
+    assert text == (f"✅ Balance request #{br} approved: ৳1,000 to Karim Store (retail1).\n"
+                    "Their balance: ৳3,500")
     assert chat.reply(ADMIN, f"ACCEPT {br}") == f"Balance request #{br} is already approved."
     assert chat.reply(ADMIN, f"DENY {br}") == f"Balance request #{br} is already approved."
     assert chat.balance("retail1") == "3500.00"
@@ -118,7 +118,7 @@ def test_the_same_accept_message_twice_pays_once(chat):
 def test_deny_moves_nothing(chat):
     br = balance_request(chat, "700")
     assert chat.reply(ADMIN, f"DENY {br}") == (
-        f"❌ Balance request #{br} denied: ৳700.00 for Karim Store (retail1).")
+        f"❌ Balance request #{br} denied: ৳700 for Karim Store (retail1).")
     assert chat.balance("retail1") == "2500.00"
     assert chat.reply(ADMIN, "DENY 999") == "No balance request #999."
 

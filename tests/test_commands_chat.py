@@ -149,6 +149,7 @@ SAMPLES: dict[str, dict] = {
     "service_not_permitted": {"service": "NG"},
     "type_not_offered": {"type": "skitto", "operator": "RB", "types": "prepaid"},
     "unknown_package": {"package": "XX1"},
+    "unknown_operator": {"operator": "XX", "operators": "GP, RB"},
     "amount_out_of_range": {"what": "FL GP prepaid", "min": "10", "max": "1000", "amount": "5"},
     "insufficient_balance": {"balance": "40", "amount": "50"},
     "bad_number": {"number": "123", "kind": "mobile"},

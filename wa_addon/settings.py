@@ -36,6 +36,7 @@ class Settings:
     admin_token: str = ""
     default_language: str = "bn"
     country: str = "BD"  # region for local phone numbers
+    timezone: str = "Asia/Dhaka"  # IANA zone of every time shown in a reply
     transports: tuple[str, ...] = ("cloud",)
     cloud_token: str = ""
     cloud_phone_number_id: str = ""

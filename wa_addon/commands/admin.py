@@ -25,7 +25,7 @@ def request_status(ctx: Context, args: list[str]) -> Reply:
     bn: REQ <আইডি> — অনুরোধের অবস্থা
     """
     request = _request(ctx, common.one_id(args))
-    return Reply("request_status", common.request_card(request, ctx.rt.settings.country))
+    return Reply("request_status", common.request_card(ctx, request))
 
 
 @command("RESEND", role=ADMIN)
@@ -168,7 +168,7 @@ def _act(ctx: Context, request_id: int, action: str, trx_id: str | None = None) 
             now = _request(ctx, request_id)
             raise Refused("request_state", id=request_id, status=now.status, action=action) from None
         raise
-    card = common.request_card(after, ctx.rt.settings.country)
+    card = common.request_card(ctx, after)
     owner = ctx.host.get_reseller(str(after.reseller_id))  # a cancel refunds, a resend charges again
     return Reply("request_action", {**card, "action": action, "name": owner.name, "balance": owner.balance})
 

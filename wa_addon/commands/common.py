@@ -12,12 +12,24 @@ from typing import Any
 
 import phonenumbers
 
-from wa_addon.commands import grammar
-from wa_addon.commands.registry import ADMIN, RESELLER, Context, Refused, Reply, Usage, command, commands_for
+from wa_addon.commands import catalog, grammar
+from wa_addon.commands.registry import (
+    ADMIN,
+    MENU,
+    RESELLER,
+    Context,
+    Refused,
+    Reply,
+    Usage,
+    command,
+    commands_for,
+)
 from wa_addon.host import HostError, NewReseller, Payment, Request, Reseller
+from wa_addon.render import local_time
 from wa_addon.store import SEEN_TTL
 
-HIDDEN = ("forbidden", "not_found")  # the host may hide a reseller outside the subtree either way
+HIDDEN = ("forbidden", "not_found")
+UNSETTLED = ("pending", "processing")  # the host may hide a reseller outside the subtree either way
 _LEVEL = re.compile(r"[1-9]")
 
 
@@ -29,6 +41,12 @@ def help_(ctx: Context, args: list[str]) -> Reply:
     usages = [c.usage_in(ctx.lang) for c in commands_for(ctx.role)]
     services = ", ".join(ctx.actor.services) if ctx.actor else ""  # what <service> may be, for this sender
     return Reply("help", {"role": ctx.role, "usages": usages, "services": services})
+
+
+def menu(ctx: Context, word: str) -> Reply:
+    """An unknown word: say so, with HELP's short menu for the sender's role."""
+    usages = [c.usage_in(ctx.lang) for c in commands_for(ctx.role) if c.name in MENU.get(ctx.role, ())]
+    return Reply("unknown_command", {"word": word, "menu": usages})
 
 
 # -- arguments ---------------------------------------------------------------
@@ -145,10 +163,17 @@ def reseller_card(r: Reseller, region: str) -> dict[str, Any]:
             "level": r.level, "status": r.status, "balance": r.balance, "services": ", ".join(r.services)}
 
 
-def request_card(r: Request, region: str) -> dict[str, Any]:
-    what = r.package or " ".join(w for w in (r.service, r.operator, r.type) if w)
-    return {"id": r.id, "what": what, "number": shown_number(r.number, region), "amount": r.amount, "status": r.status,
-            "trx_id": r.trx_id or "", "note": r.note or "", "created_at": (r.created_at or "")[:16].replace("T", " ")}
+def request_card(ctx: Context, r: Request, *, named: bool = True) -> dict[str, Any]:
+    """A request as a reply shows it; ``named``: a package by its name (one more host call)."""
+    if r.package:
+        what = catalog.package_label(ctx.host, r.package, r.operator) if named else r.package
+    else:
+        what = " ".join(w for w in (r.service, r.operator, r.type) if w)
+    # A resent request is pending again: its old failure note no longer says anything true.
+    note = r.note or "" if r.status not in UNSETTLED else ""
+    return {"id": r.id, "what": what, "number": shown_number(r.number, ctx.rt.settings.country), "amount": r.amount,
+            "status": r.status, "trx_id": r.trx_id or "", "note": note,
+            "created_at": local_time(r.created_at, ctx.rt.settings.timezone)}
 
 
 def payment_context(target: Reseller, p: Payment) -> dict[str, Any]:

@@ -64,7 +64,8 @@ def package_request(ctx: Context, args: list[str]) -> Reply:
     if operator.service.upper() not in catalog.permitted(ctx):
         raise Refused("service_not_permitted", service=operator.service)
     amount = f"{Decimal(package.price):.2f}"
-    return place(ctx, Order(operator.service, number, amount, shown, None, operator.code, package.code))
+    order = Order(operator.service, number, amount, shown, None, operator.code, package.code, package.name)
+    return place(ctx, order)
 
 
 @command("YES", role=RESELLER)
@@ -165,7 +166,10 @@ def _placed(order: Order, request: Request) -> dict[str, object]:
 
 
 def _shown(order: Order) -> dict[str, object]:
-    label = order.package or " ".join(w for w in (order.service, order.operator, order.type) if w)
+    if order.package:
+        label = f"{order.package} — {order.title}" if order.title else order.package
+    else:
+        label = " ".join(w for w in (order.service, order.operator, order.type) if w)
     return {"what": label, "number": order.shown, "amount": order.amount}
 
 

@@ -31,6 +31,7 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "notify_request_success": ("id", "number", "amount", "trx_id", "balance"),
     "notify_request_failed": ("id", "number", "amount", "reason", "balance"),
     "notify_request_cancelled": ("id", "number", "amount", "balance"),
+    "notify_request_resent": ("id", "number", "amount", "balance"),
     "notify_request_stuck": ("id", "minutes", "number", "amount"),
     "notify_balance_added": ("amount", "balance", "by"),
     "notify_balance_request": ("id", "name", "amount"),
