@@ -128,3 +128,28 @@ def test_the_time_zone_is_a_setting(live):
     live.stack.say(RETAIL2, f"REQ {rid}")
     status = wait_text(live, RETAIL2, f"অনুরোধ #{bn(rid)}:")
     assert status.splitlines()[-1] == bn(in_zone(created, 5.75))
+
+
+def test_the_admins_day_in_bengali(live):
+    first = placed(live, RETAIL1, "FL 01712345678 50 4321", "✅ Request")
+    second = placed(live, RETAIL2, "FL 01812345678 60 5678", "✅ অনুরোধ")
+    live.db.act_on_request(second, "process")
+    for text in ("REQ", "RS", "BAL"):  # the admin's alerts of the new requests come in between
+        live.stack.say(ADMIN, text)
+    open_, low, totals = (wait_text(live, ADMIN, head) for head in ("খোলা অনুরোধ", "স্থগিত:", "📊"))
+    lines = open_.splitlines()
+    assert lines[0] == "খোলা অনুরোধ, পুরনোটি আগে:"
+    assert lines[1].startswith(f"• #{bn(first)} FL GP prepaid 01712345678 ৳৫০ অপেক্ষমাণ · ")
+    assert lines[2].startswith(f"• #{bn(second)} FL RB prepaid 01812345678 ৳৬০ প্রক্রিয়াধীন · ")
+    assert lines[1].endswith("মিনিট আগে")
+    assert low.splitlines() == ["৳৫০০-এর কম ব্যালেন্স বা স্থগিত:", "• Salma Shop (retail2) ৳৪৪০",
+                                "• Nipa Mobile (retail3) ৳৮০০ ⛔ স্থগিত"]
+    assert totals.startswith("📊 রিসেলার: ৫ জন (১ জন স্থগিত)\nতাদের মোট ব্যালেন্স: ৳১৬,৬৯০\n")
+
+
+@pytest.mark.parametrize("extra_settings", [{"default_language": "en"}])
+def test_the_admins_day_in_english(live):
+    totals, open_ = replies_to(live, ADMIN, ["BAL", "REQ"])
+    assert totals == ("📊 Resellers: 5 (1 suspended)\nTheir balance: ৳16,800\n"
+                      "Requests: 0 pending, 0 processing\nLow or suspended: 1 (RS)")
+    assert open_ == "Open requests, oldest first:\nnone: nothing is pending or processing."

@@ -95,6 +95,16 @@ def known_zone(name: str) -> bool:
     return True
 
 
+def minutes_since(when: float | str | None, now: float) -> int:
+    """Whole minutes from ``when`` (unix seconds or ISO 8601, UTC without an offset) to ``now``; 0 if unreadable."""
+    if when is None or when == "":
+        return 0
+    try:
+        return max(0, int(now - _moment(when).timestamp()) // 60)
+    except (ValueError, TypeError, OverflowError):
+        return 0
+
+
 def mask(number: Any) -> str:
     """A phone number with its middle hidden: ``01712***678``."""
     text = str(number)

@@ -37,6 +37,7 @@ class Settings:
     default_language: str = "bn"
     country: str = "BD"  # region for local phone numbers
     timezone: str = "Asia/Dhaka"  # IANA zone of every time shown in a reply
+    low_balance: int = 500  # taka: the admin's RS (no argument) lists resellers below it
     transports: tuple[str, ...] = ("cloud",)
     cloud_token: str = ""
     cloud_phone_number_id: str = ""

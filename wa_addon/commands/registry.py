@@ -30,7 +30,7 @@ RESELLER_ONLY = frozenset({RESELLER})
 # registered handlers agree.  A name both roles have is two commands (the
 # admin's needs no PIN and sees everyone).
 ACL: dict[str, frozenset[str]] = {
-    "BAL": RESELLER_ONLY,
+    "BAL": BOTH,  # the admin's: the host's totals
     "SERVICE": RESELLER_ONLY,  # "<service> <number> <amount> ... <PIN>": any other word
     "PKG": RESELLER_ONLY,
     "YES": RESELLER_ONLY,
