@@ -152,6 +152,8 @@ SAMPLES: dict[str, dict] = {
     "unknown_operator": {"operator": "XX", "operators": "GP, RB"},
     "totals": {"resellers": 5, "suspended": 1, "balance": "16800.00", "pending": 2, "processing": 0, "attention": 2},
     "no_summary": {},
+    "guide_ask": {"what": "FL", "step": "amount", "n": 2, "total": 3, "problem": "A PIN is 4 to 8 digits."},
+    "guide_stopped": {}, "guide_not_pin": {}, "guide_not_name": {}, "guide_not_amount": {},
     "open_requests": {"requests": [{**REQUEST, "minutes": 75}], "more": 2},
     "attention": {"resellers": [CARD], "low": 500, "more": 0},
     "amount_out_of_range": {"what": "FL GP prepaid", "min": "10", "max": "1000", "amount": "5"},

@@ -27,6 +27,7 @@ from test_e2e_events import (  # noqa: F401  (fixtures)
 from wa_addon import journal
 from wa_addon.render import BN_DIGITS as BN
 
+DEALER1 = "8801711111111"  # seeded: id 2, Rahim Telecom, 10,000.00, PIN 1234, Bengali
 
 def bn(value: object) -> str:
     return str(value).translate(BN)
@@ -153,3 +154,19 @@ def test_the_admins_day_in_english(live):
     assert totals == ("📊 Resellers: 5 (1 suspended)\nTheir balance: ৳16,800\n"
                       "Requests: 0 pending, 0 processing\nLow or suspended: 1 (RS)")
     assert open_ == "Open requests, oldest first:\nnone: nothing is pending or processing."
+
+
+def test_a_guided_recharge_in_english(live):
+    asked = replies_to(live, RETAIL1, ["FL", "01712345678", "50"])
+    assert [a.splitlines()[0] for a in asked] == ["FL · 1/3", "FL · 2/3", "FL · 3/3"]
+    (placed_,) = replies_to(live, RETAIL1, ["4321"])
+    assert placed_.startswith("✅ Request #") and "Balance: ৳2,500 → ৳2,450" in placed_
+    assert live.db.get_reseller(3)["balance"] == "2450.00"
+
+
+def test_a_guided_payment_and_a_stopped_guide_in_bengali(live):
+    stopped = replies_to(live, RETAIL2, ["FL", "বাতিল"])
+    assert stopped == ["FL · ১/৩\nকোন নম্বরে? (যেমন 01712345678)\nথামাতে বাতিল লিখুন।", "থামানো হলো। কিছু পাঠানো হয়নি।"]
+    *_, paid = replies_to(live, DEALER1, ["ADDBAL", "retail2", "১০০", "1234"])
+    assert paid.startswith("💰 Salma Shop (retail2)-কে ৳১০০ দেওয়া হয়েছে")
+    assert live.db.get_reseller(4)["balance"] == "600.00"

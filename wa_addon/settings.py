@@ -38,6 +38,7 @@ class Settings:
     country: str = "BD"  # region for local phone numbers
     timezone: str = "Asia/Dhaka"  # IANA zone of every time shown in a reply
     low_balance: int = 500  # taka: the admin's RS (no argument) lists resellers below it
+    guide_timeout: int = 300  # seconds a guided command (FL alone, ...) waits for the next answer
     transports: tuple[str, ...] = ("cloud",)
     cloud_token: str = ""
     cloud_phone_number_id: str = ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from wa_addon import journal
-from wa_addon.commands import common, grammar
+from wa_addon.commands import common, grammar, guide
 from wa_addon.commands.pin import PinGuard
 from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply, Usage, lookup
 from wa_addon.host import HostError
@@ -34,6 +34,10 @@ def handle(rt: Runtime, msg: Inbound) -> list[Outbound]:
     if not rt.switches.enabled():
         return _once(rt, msg, "paused", ctx.lang)  # in the sender's language; nothing is run
     tokens = grammar.tokenize(msg.text)
+    steered = guide.steer(ctx, tokens, _command)  # "FL" alone is asked for step by step
+    if isinstance(steered, Reply):
+        return _outbound(rt, ctx, steered)
+    tokens = steered or tokens  # the one-line command a guide's last answer completes
     cmd = _command(ctx, tokens)
     word = grammar.echo(tokens[0]) if tokens else ""
     reply = _run(ctx, cmd, tokens) if cmd else common.menu(ctx, word)

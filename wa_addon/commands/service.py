@@ -38,7 +38,7 @@ def service_request(ctx: Context, args: list[str]) -> Reply:
     amount = grammar.parse_amount(args[2])
     if amount is None:
         raise Usage()
-    number, shown = _number(ctx, service, args[1])
+    number, shown = number_of(ctx, service, args[1])
     type_, operator = _options(ctx, service, shown, args[3:])
     low, high = catalog.amount_range(service, operator, type_ or "")
     if not low <= amount <= high:
@@ -181,7 +181,7 @@ def _who(ctx: Context) -> str:
 # -- arguments ---------------------------------------------------------------
 
 
-def _number(ctx: Context, service: Service, token: str) -> tuple[str, str]:
+def number_of(ctx: Context, service: Service, token: str) -> tuple[str, str]:
     """(the number as the host stores it, as the sender reads it) for ``service``'s kind."""
     if service.kind in MOBILE_KINDS:
         return _mobile(ctx, token)
