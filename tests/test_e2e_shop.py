@@ -170,3 +170,57 @@ def test_a_guided_payment_and_a_stopped_guide_in_bengali(live):
     *_, paid = replies_to(live, DEALER1, ["ADDBAL", "retail2", "১০০", "1234"])
     assert paid.startswith("💰 Salma Shop (retail2)-কে ৳১০০ দেওয়া হয়েছে")
     assert live.db.get_reseller(4)["balance"] == "600.00"
+
+
+def tap(live, sender: str, command: str, kind: str = "button") -> None:
+    """A tap on a reply button (or a list row) whose id is ``command``, as Meta posts it."""
+    from wa_addon.testing import cloud_payloads as cp
+
+    item = cp.button_reply(sender, command) if kind == "button" else cp.list_reply(sender, command)
+    assert live.stack.post_cloud(cp.dumps(cp.messages_webhook(item))).status_code == 200
+
+
+def sent_with_choices(live, to: str, fragment: str):
+    live.graph.wait_for(lambda sent: any(m.to == to and fragment in m.text for m in sent), timeout=20)
+    return next(m for m in live.graph.sent if m.to == to and fragment in m.text)
+
+
+def test_the_admins_taps_move_money_once_even_pressed_twice(live):
+    rid = placed(live, RETAIL1, "FL 01712345678 50 4321", "✅ Request")
+    alert = sent_with_choices(live, ADMIN, f"CANCEL {rid}")
+    assert alert.type == "interactive"
+    assert alert.choices == [{"id": f"COMPLETE {rid}", "title": "সম্পন্ন"}, {"id": f"CANCEL {rid}", "title": "বাতিল"}]
+    tap(live, ADMIN, f"CANCEL {rid}")
+    tap(live, ADMIN, f"CANCEL {rid}")  # pressed again: refused, nothing refunded twice
+    wait_text(live, ADMIN, "বাতিল করা যাবে না")
+    assert live.db.get_reseller(3)["balance"] == "2500.00"
+    br = live.db.create_balance_request(amount="300", actor=3)
+    asked = sent_with_choices(live, ADMIN, f"ACCEPT {br['id']}")
+    assert [c["id"] for c in asked.choices] == [f"ACCEPT {br['id']}", f"DENY {br['id']}"]
+    tap(live, ADMIN, f"ACCEPT {br['id']}")
+    tap(live, ADMIN, f"ACCEPT {br['id']}")  # late and twice: already decided
+    wait_text(live, ADMIN, "আগেই অনুমোদিত")
+    assert live.db.get_reseller(3)["balance"] == "2800.00"
+
+
+def test_a_package_picked_from_the_list_asks_for_the_number_and_the_pin(live):
+    live.stack.say(RETAIL1, "PKGS GP")
+    listed = sent_with_choices(live, RETAIL1, "GP packages")
+    assert listed.type == "interactive" and "Buy: PKG <code> <number> <PIN>" in listed.text  # the text form too
+    assert [c["id"] for c in listed.choices] == ["PKG GP1", "PKG GP2", "PKG GP3"]
+    assert listed.choices[0] == {"id": "PKG GP1", "title": "GP1 · ৳98", "description": "1GB 7 days · 7 days"}
+    tap(live, RETAIL1, "PKG GP1", kind="list")
+    assert wait_text(live, RETAIL1, "PKG · 2/3").endswith("Which number? (e.g. 01712345678)\nNO to stop.")
+    *_, bought = replies_to(live, RETAIL1, ["01712345678", "4321"])
+    assert bought.startswith("✅ Request #") and "GP1 — 1GB 7 days 01712345678 — ৳98" in bought
+    assert live.db.get_reseller(3)["balance"] == "2402.00"
+
+
+def test_help_is_a_list_of_what_the_sender_may_do(live):
+    live.stack.say(RETAIL2, "HELP")
+    menu = sent_with_choices(live, RETAIL2, "কমান্ডসমূহ")
+    assert menu.type == "interactive"
+    assert [c["id"] for c in menu.choices] == ["BAL", "FL", "BK", "PKG", "ADDBAL", "ADDRS", "RS", "REQ", "PERM"]
+    assert menu.choices[0] == {"id": "BAL", "title": "BAL", "description": "আপনার ব্যালেন্স"}
+    tap(live, RETAIL2, "BAL", kind="list")
+    assert wait_text(live, RETAIL2, "Salma Shop: ব্যালেন্স") == "Salma Shop: ব্যালেন্স ৳৫০০"

@@ -105,6 +105,28 @@ def minutes_since(when: float | str | None, now: float) -> int:
         return 0
 
 
+# Labels of buttons and list menus (short: Meta cuts button titles at 20 characters).
+LABELS: dict[str, dict[str, str]] = {
+    "accept": {"en": "Accept", "bn": "মঞ্জুর"},
+    "deny": {"en": "Deny", "bn": "নামঞ্জুর"},
+    "complete": {"en": "Complete", "bn": "সম্পন্ন"},
+    "cancel": {"en": "Cancel", "bn": "বাতিল"},
+    "commands": {"en": "Commands", "bn": "কমান্ড"},
+    "packages": {"en": "Packages", "bn": "প্যাকেজ"},
+}
+
+
+def label(key: str, lang: str) -> str:
+    """A button or menu label in ``lang`` (the key itself if it has none)."""
+    return LABELS.get(key, {}).get(lang if lang in LANGUAGES else "bn", key)
+
+
+def choice(command: str, title: str, description: str = "") -> dict[str, str]:
+    """One tap: ``command`` is what it sends back (a button's id), ``title`` what it shows."""
+    item = {"id": command, "title": title}
+    return {**item, "description": description} if description else item
+
+
 def mask(number: Any) -> str:
     """A phone number with its middle hidden: ``01712***678``."""
     text = str(number)

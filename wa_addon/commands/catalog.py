@@ -13,6 +13,7 @@ from decimal import Decimal
 from wa_addon.commands import grammar
 from wa_addon.commands.registry import ADMIN, RESELLER, Context, Refused, Reply, Usage, command
 from wa_addon.host import Host, Operator, Package, Service
+from wa_addon.render import choice, label, money
 
 MIN_TYPE_PREFIX = 2  # "pre", "post", "sk", "cash": a type may be shortened while it stays unique
 
@@ -143,8 +144,12 @@ def packages(ctx: Context, args: list[str]) -> Reply:
     known = [op.code.upper() for op in ctx.host.list_operators()]
     if code not in known:
         raise Refused("unknown_operator", operator=grammar.echo(code), operators=", ".join(known))
-    items = [_package_line(p) for p in ctx.host.list_packages(operator=code)]
-    return Reply("packages", {"operator": grammar.echo(code), "packages": items})
+    found = ctx.host.list_packages(operator=code)
+    # A reseller taps one to buy it: "PKG GP1" starts the guided purchase (number, then PIN).
+    rows = [choice(f"PKG {p.code}", f"{p.code} · {money(p.price, ctx.lang)}", f"{p.name} · {p.validity}")
+            for p in found] if ctx.role == RESELLER else []
+    return Reply("packages", {"operator": grammar.echo(code), "packages": [_package_line(p) for p in found]},
+                 choices=rows, menu=label("packages", ctx.lang) if rows else "")
 
 
 for _role in (ADMIN, RESELLER):  # the catalogue is the same for everyone

@@ -17,6 +17,8 @@ from wa_addon.commands.registry import (
     ADMIN,
     MENU,
     RESELLER,
+    SERVICE_TAPS,
+    TAPS,
     Context,
     Refused,
     Reply,
@@ -25,7 +27,7 @@ from wa_addon.commands.registry import (
     commands_for,
 )
 from wa_addon.host import HostError, NewReseller, Payment, Request, Reseller
-from wa_addon.render import local_time
+from wa_addon.render import choice, label, local_time
 from wa_addon.store import SEEN_TTL
 
 HIDDEN = ("forbidden", "not_found")
@@ -40,7 +42,22 @@ def help_(ctx: Context, args: list[str]) -> Reply:
     """
     usages = [c.usage_in(ctx.lang) for c in commands_for(ctx.role)]
     services = ", ".join(ctx.actor.services) if ctx.actor else ""  # what <service> may be, for this sender
-    return Reply("help", {"role": ctx.role, "usages": usages, "services": services})
+    return Reply("help", {"role": ctx.role, "usages": usages, "services": services}, choices=_help_rows(ctx),
+                 menu=label("commands", ctx.lang))
+
+
+def _help_rows(ctx: Context) -> list[dict[str, str]]:
+    """HELP as a list to tap: each row sends its keyword (a guided command asks for the rest)."""
+    rows = []
+    for cmd in commands_for(ctx.role):
+        if cmd.name not in TAPS.get(ctx.role, ()):
+            continue
+        if cmd.name == "SERVICE":
+            mine = list(catalog.permitted(ctx).values())[:SERVICE_TAPS]
+            rows += [choice(s.code, s.code, s.name) for s in mine]
+        else:
+            rows.append(choice(cmd.name, cmd.name, cmd.usage_in(ctx.lang).partition(" — ")[2]))
+    return rows
 
 
 def menu(ctx: Context, word: str) -> Reply:

@@ -147,7 +147,8 @@ def _outbound(rt: Runtime, ctx: Context, reply: Reply) -> list[Outbound]:
     msg = ctx.msg
     text = rt.renderer.render(ctx.lang, reply.template, **reply.context)
     out = [Outbound(id=msg.reply_id, to=msg.sender or msg.user_id or "", text=text,
-                    kind=reply.kind, language=ctx.lang, secret=reply.secret)]
+                    kind=reply.kind, language=ctx.lang, secret=reply.secret, choices=reply.choices,
+                    menu=reply.menu)]
     return out + reply.outbound
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from wa_addon.commands import catalog, common, grammar
 from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply
-from wa_addon.commands.service import number_of
+from wa_addon.commands.service import mobile_of, number_of
 from wa_addon.store import text
 
 STOP_WORDS = frozenset({"NO", "STOP", "CANCEL", "না", "বাতিল", "থামুন"})
@@ -53,6 +53,15 @@ def _pin(ctx: Context, word: str, answer: str) -> list[str]:
     return [answer.strip()]
 
 
+def _package(ctx: Context, word: str, answer: str) -> list[str]:
+    return [catalog.find_package(ctx, answer.strip(), None).code]
+
+
+def _mobile(ctx: Context, word: str, answer: str) -> list[str]:
+    mobile_of(ctx, answer.strip())
+    return [answer.strip()]
+
+
 def _reseller(ctx: Context, word: str, answer: str) -> list[str]:
     common.visible_reseller(ctx, answer.strip())
     return [answer.strip()]
@@ -71,15 +80,20 @@ def _name(ctx: Context, word: str, answer: str) -> list[str]:
 
 NUMBER, AMOUNT, PIN = Step("number", _number), Step("amount", _amount), Step("pin", _pin)
 RESELLER_REF, PHONE, NAME = Step("reseller", _reseller), Step("phone", _phone), Step("name", _name)
+PACKAGE, MOBILE = Step("package", _package), Step("number", _mobile)
 
 # The table of states: (role, command) -> its questions, in order.
 FLOWS: dict[tuple[str, str], tuple[Step, ...]] = {
     (RESELLER, "SERVICE"): (NUMBER, AMOUNT, PIN),
+    (RESELLER, "PKG"): (PACKAGE, MOBILE, PIN),
     (RESELLER, "ADDBAL"): (RESELLER_REF, AMOUNT, PIN),
     (RESELLER, "ADDRS"): (PHONE, NAME, PIN),
     (ADMIN, "ADDBAL"): (RESELLER_REF, AMOUNT),
     (ADMIN, "ADDRS"): (PHONE, NAME),
 }
+
+# Answers that may come with the keyword: a package list's row is "PKG GP1", then the number is asked.
+PRESET = {"PKG": 1}
 
 Resolve = Callable[[Context, list[str]], Command | None]
 
@@ -92,34 +106,44 @@ def steer(ctx: Context, tokens: list[str], resolve: Resolve) -> Reply | list[str
         tokens: the message's words.
         resolve: the dispatcher's keyword -> command lookup (service codes too).
     """
-    state = _state(ctx)
-    if state is None:
-        cmd = resolve(ctx, tokens) if len(tokens) == 1 else None
-        if cmd is None or (ctx.role, cmd.name) not in FLOWS:
-            return None
-        return _ask(ctx, {"flow": cmd.name, "word": grammar.keyword(tokens[0]), "words": [], "asked": 0}, None)
-    if tokens and grammar.keyword(tokens[0]) in STOP_WORDS:
-        _save(ctx, {"done": True}, state)
-        return Reply("guide_stopped")
-    cmd = resolve(ctx, tokens) if tokens else None
-    if cmd is not None and cmd.name != "SERVICE":  # another command: the guide ends, the command runs
-        _save(ctx, {"done": True}, state)
+    found = _state(ctx)
+    cmd = resolve(ctx, tokens[:1]) if tokens else None
+    flow = (ctx.role, cmd.name) if cmd else None
+    if cmd is not None and flow in FLOWS and len(tokens) - 1 <= PRESET.get(cmd.name, 0):
+        fresh = {"flow": cmd.name, "word": grammar.keyword(tokens[0]), "words": [], "asked": 0}
+        if len(tokens) > 1:  # a tapped list row carries the first answer ("PKG GP1")
+            return _answer(ctx, fresh, " ".join(tokens[1:]), found)
+        return _ask(ctx, fresh, found)
+    if found is None:
         return None
-    return _answer(ctx, state, " ".join(tokens))
+    if tokens and grammar.keyword(tokens[0]) in STOP_WORDS:
+        _save(ctx, {"done": True}, found)
+        return Reply("guide_stopped")
+    if cmd is not None and cmd.name != "SERVICE":  # another command: the guide ends, the command runs
+        _save(ctx, {"done": True}, found)
+        return None
+    return _answer(ctx, found, " ".join(tokens), found)
 
 
-def _answer(ctx: Context, state: dict[str, Any], answer: str) -> Reply | list[str]:
+def _answer(ctx: Context, state: dict[str, Any], answer: str, found: dict[str, Any] | None) -> Reply | list[str]:
+    """Apply one answer to ``state``; ``found`` is the state this message found (kept for a re-run)."""
     steps = FLOWS[(ctx.role, state["flow"])]
     try:
         words = state["words"] + steps[state["asked"]].read(ctx, state["word"], answer)
-    except Refused as refusal:  # the same question again, saying what was wrong
-        return _question(ctx, state, ctx.rt.renderer.render(ctx.lang, refusal.template, **refusal.context))
-    except common.Usage:
-        return _question(ctx, state, ctx.rt.renderer.render(ctx.lang, "guide_not_amount"))
+    except (Refused, common.Usage) as why:  # the same question again, saying what was wrong
+        if found is not state:
+            _save(ctx, state, found)
+        return _question(ctx, state, _problem(ctx, why))
     if state["asked"] + 1 == len(steps):
-        _save(ctx, {"done": True}, state)
+        _save(ctx, {"done": True}, found)
         return [state["word"], *words]
-    return _ask(ctx, {**state, "words": words, "asked": state["asked"] + 1}, state)
+    return _ask(ctx, {**state, "words": words, "asked": state["asked"] + 1}, found)
+
+
+def _problem(ctx: Context, why: Exception) -> str:
+    if isinstance(why, Refused):
+        return ctx.rt.renderer.render(ctx.lang, why.template, **why.context)
+    return ctx.rt.renderer.render(ctx.lang, "guide_not_amount")
 
 
 def _ask(ctx: Context, state: dict[str, Any], previous: dict[str, Any] | None) -> Reply:

@@ -67,6 +67,10 @@ ALIASES: dict[str, str] = {
 }
 # A word that means one thing to the admin and another to a reseller ("বাতিল": cancel a request / drop).
 ROLE_ALIASES: dict[str, dict[str, str]] = {ADMIN: {"বাতিল": "CANCEL"}}
+# HELP's list message (Cloud API): what a tap can start (a guided command, or one needing no argument).
+TAPS: dict[str, tuple[str, ...]] = {RESELLER: ("BAL", "SERVICE", "PKG", "REQ", "PERM", "ADDBAL", "ADDRS", "RS"),
+                                    ADMIN: ("BAL", "REQ", "RS", "ADDBAL", "ADDRS", "OTP")}
+SERVICE_TAPS = 3  # a reseller's first permitted services, each a row of its own
 # The short menu an unknown word gets (HELP has them all).
 MENU: dict[str, tuple[str, ...]] = {RESELLER: ("BAL", "SERVICE", "REQ", "PKGS"),
                                     ADMIN: ("REQ", "COMPLETE", "CANCEL", "ACCEPT")}
@@ -95,6 +99,8 @@ class Reply:
     # Messages built by their owners (a one-time code, a message to any number), sent as they are.
     outbound: list[Outbound] = field(default_factory=list)
     kind: str = "reply"  # the outbound kind; "paused" goes out even while the add-on is off
+    choices: list[dict[str, str]] = field(default_factory=list)  # taps instead of typing (Outbound.choices)
+    menu: str = ""  # a list's button label; "" with choices: reply buttons
 
 
 @dataclass

@@ -56,7 +56,7 @@ def package_request(ctx: Context, args: list[str]) -> Reply:
     """
     if len(args) != 2:
         raise Usage()
-    number, shown = _mobile(ctx, args[1])
+    number, shown = mobile_of(ctx, args[1])
     operators = ctx.host.list_operators()
     package = catalog.find_package(ctx, args[0], catalog.detect_operator(operators, shown))
     # The package names its operator: a ported number keeps the package it asked for.
@@ -184,7 +184,7 @@ def _who(ctx: Context) -> str:
 def number_of(ctx: Context, service: Service, token: str) -> tuple[str, str]:
     """(the number as the host stores it, as the sender reads it) for ``service``'s kind."""
     if service.kind in MOBILE_KINDS:
-        return _mobile(ctx, token)
+        return mobile_of(ctx, token)
     if service.kind == "country":
         e164 = grammar.parse_phone(token, service.country or ctx.rt.settings.country)
         if e164 is None:
@@ -196,7 +196,7 @@ def number_of(ctx: Context, service: Service, token: str) -> tuple[str, str]:
     return digits, digits
 
 
-def _mobile(ctx: Context, token: str) -> tuple[str, str]:
+def mobile_of(ctx: Context, token: str) -> tuple[str, str]:
     """A local mobile number: (E.164 digits, local form); Refused for anything else."""
     region = ctx.rt.settings.country
     e164 = grammar.parse_phone(token, region)

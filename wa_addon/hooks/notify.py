@@ -74,7 +74,9 @@ def on_request_created(rt: Runtime, event: Event) -> list[Outbound]:
     if not outcome.changed:
         return []
     notes = Notes(rt, outcome.transition_id)
-    notes.admins("request_created", "notify_request_created",
+    rid = data["id"]
+    notes.admins("request_created", "notify_request_created", buttons=((f"COMPLETE {rid}", "complete"),
+                                                                       (f"CANCEL {rid}", "cancel")),
                  **_request_context(data, masked=True, region=rt.settings.country))
     return notes.out
 
@@ -175,7 +177,8 @@ def on_balance_request_created(rt: Runtime, event: Event) -> list[Outbound]:
         return []
     person = data.get("reseller") or {}
     notes = Notes(rt, outcome.transition_id)
-    notes.admins("balance_request", "notify_balance_request", id=data["id"], amount=data["amount"],
+    taps = ((f"ACCEPT {data['id']}", "accept"), (f"DENY {data['id']}", "deny"))
+    notes.admins("balance_request", "notify_balance_request", buttons=taps, id=data["id"], amount=data["amount"],
                  name=person.get("name") or "", username=person.get("username") or "", note=data.get("note") or "")
     return notes.out
 
