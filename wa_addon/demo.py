@@ -198,12 +198,12 @@ def run(settings: Settings, port: int, state_dir: Path, *, reset: bool = False) 
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the worker before Redis (atexit)
     demo = start(settings, port, state_dir, reset=reset)
-    print(banner(demo), flush=True)
-    # Typed chats are read in a thread: a main thread blocked reading stdin
-    # never runs the SIGTERM handler when the kernel delivers the signal to
-    # another thread.  Short sleeps let it run within half a second.
-    threading.Thread(target=inject, args=(demo.phone, sys.stdin), daemon=True).start()
-    try:
+    try:  # from here on a SIGTERM (even during the banner) stops the worker too: none is left orphaned
+        print(banner(demo), flush=True)
+        # Typed chats are read in a thread: a main thread blocked reading stdin
+        # never runs the SIGTERM handler when the kernel delivers the signal to
+        # another thread.  Short sleeps let it run within half a second.
+        threading.Thread(target=inject, args=(demo.phone, sys.stdin), daemon=True).start()
         while True:
             time.sleep(0.5)
     except KeyboardInterrupt:
