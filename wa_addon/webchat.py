@@ -26,6 +26,7 @@ from urllib.parse import urlencode, urlsplit
 import falcon
 import jinja2
 
+from wa_addon.render import local_time
 from wa_addon.settings import Settings
 
 MAX_SHOWN = 200  # messages per conversation on the page
@@ -138,6 +139,10 @@ class WebChat:
         shown += [{k: e[k] for k in ("id", "at", "text", "mine")} for e in self.log.typed(who)]
         return sorted(shown, key=lambda m: m["at"])[-MAX_SHOWN:]
 
+    def clock(self, at: float) -> str:
+        """A message's time on the page, in ``WA_TIMEZONE`` like every time the add-on shows."""
+        return local_time(at, self.settings.timezone, "%H:%M")
+
     def usages(self, account: Account) -> list[str]:
         """The commands ``account`` may send, in its own language (none for an unknown sender)."""
         from wa_addon.commands import registry  # the package's import registers every command
@@ -171,8 +176,8 @@ class ChatPage(_Resource):
         resp.text = self.chat.env.get_template("chat.html").render(
             base=req.root_path, who=who, me=account, accounts=self.chat.accounts, draft=req.get_param("draft") or "",
             messages=self.chat.conversation(who), examples=examples(account), usages=self.chat.usages(account),
-            admin_url=prefix + "/admin", urlencode=urlencode, clock=_clock, panel=self.chat.host is not None,
-            said=req.get_param("said") or "")
+            admin_url=prefix + "/admin", urlencode=urlencode, clock=self.chat.clock,
+            timezone=self.chat.settings.timezone, panel=self.chat.host is not None, said=req.get_param("said") or "")
 
 
 class Send(_Resource):
@@ -263,6 +268,3 @@ def _same_origin(req: falcon.Request) -> None:
     if origin and urlsplit(origin).netloc != req.netloc:
         raise falcon.HTTPForbidden(title="cross-origin", description="post from the chat page itself")
 
-
-def _clock(at: float) -> str:
-    return time.strftime("%H:%M", time.localtime(at))
