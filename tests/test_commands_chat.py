@@ -110,7 +110,7 @@ def test_a_malformed_command_gets_its_own_usage_line(chat):
 
 
 def test_a_reseller_command_from_the_admin_is_unknown_and_vice_versa(chat):
-    assert chat.reply(ADMIN, "BAL").startswith('Unknown command "BAL"')
+    assert chat.reply(ADMIN, "PERM").startswith('Unknown command "PERM"')
     assert chat.reply(RETAIL1, "CANCEL 1 4321").startswith('Unknown command "CANCEL"')
 
 
@@ -149,6 +149,13 @@ SAMPLES: dict[str, dict] = {
     "service_not_permitted": {"service": "NG"},
     "type_not_offered": {"type": "skitto", "operator": "RB", "types": "prepaid"},
     "unknown_package": {"package": "XX1"},
+    "unknown_operator": {"operator": "XX", "operators": "GP, RB"},
+    "totals": {"resellers": 5, "suspended": 1, "balance": "16800.00", "pending": 2, "processing": 0, "attention": 2},
+    "no_summary": {},
+    "guide_ask": {"what": "FL", "step": "amount", "n": 2, "total": 3, "problem": "A PIN is 4 to 8 digits."},
+    "guide_stopped": {}, "guide_not_pin": {}, "guide_not_name": {}, "guide_not_amount": {},
+    "open_requests": {"requests": [{**REQUEST, "minutes": 75}], "more": 2},
+    "attention": {"resellers": [CARD], "low": 500, "more": 0},
     "amount_out_of_range": {"what": "FL GP prepaid", "min": "10", "max": "1000", "amount": "5"},
     "insufficient_balance": {"balance": "40", "amount": "50"},
     "bad_number": {"number": "123", "kind": "mobile"},

@@ -99,3 +99,19 @@ def test_format_report():
     assert lines[0] == "PASS  a   ok"
     assert lines[1] == "FAIL  bb  GET /x: expected 200, got 500"
     assert lines[-1] == "2 checks, 1 passed, 1 failed"
+
+
+def test_the_summary_check_is_optional_but_checks_the_shape_when_offered(sandbox_app):
+    with WSGIServerThread(sandbox_app) as url:
+        offered = next(r for r in run_checks(url, KEY) if r.name.startswith("summary"))
+    assert offered.ok and "resellers" in offered.detail
+
+    def without_summary(environ, start_response):
+        if environ["PATH_INFO"].endswith("/summary"):
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"error": {"code": "not_found", "message": "no such route"}}']
+        return sandbox_app(environ, start_response)
+
+    with WSGIServerThread(without_summary) as url:
+        absent = next(r for r in run_checks(url, KEY) if r.name.startswith("summary"))
+    assert absent.ok and "not offered" in absent.detail

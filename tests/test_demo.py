@@ -65,3 +65,41 @@ def test_the_banner_lists_the_seeded_accounts_from_the_seed():
         want = [phone, "-", "(mints)"] if parent is None else [phone, pin, f"{balance:.2f}"]
         assert row[1:4] == want and row[4] == language
         assert (status in " ".join(row[5:])) == (status != "active")
+
+
+def _demo_run(state_dir, *args: str, say: str = "", until: str = "Replies and notifications") -> str:
+    """Run ``wa-addon demo`` until a line starting with ``until`` is printed; everything printed till then."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wa_addon.cli", "demo", "--port", str(free_port()), "--state-dir", str(state_dir),
+         *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    seen: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:
+            seen.append(line)
+            if line.strip().startswith(until):
+                done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        if say:
+            proc.stdin.write(say + "\n")
+            proc.stdin.flush()
+        assert done.wait(60), "".join(seen)
+        return "".join(seen)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def _retail1_balance(banner: str) -> str:
+    return next(line.split()[3] for line in banner.splitlines() if line.split()[:1] == ["retail1"])
+
+
+def test_the_banner_shows_balances_now_and_reset_starts_from_the_seed(tmp_path):
+    _demo_run(tmp_path, say="8801822222222: FL 01712345678 50 4321", until="-> 8801822222222: ✅ Request")
+    assert _retail1_balance(_demo_run(tmp_path)) == "2450.00"  # not the seed's 2500.00: no longer true
+    assert _retail1_balance(_demo_run(tmp_path, "--reset")) == "2500.00"
+    assert _retail1_balance(_demo_run(tmp_path)) == "2500.00"  # the reset host database is the one kept

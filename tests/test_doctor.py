@@ -38,6 +38,14 @@ def test_missing_settings_are_listed_in_order_with_the_admin_pages_cloud_list():
     assert "WA_CLOUD" not in doctor.check_settings(bare.with_(transports=("device",))).detail
 
 
+def test_an_unknown_time_zone_is_flagged():
+    full = Settings(host_url="http://h", host_key="k", hook_secret="s", admin_numbers=("8801711000000",),
+                    transports=("device",))
+    assert doctor.check_settings(full).ok
+    wrong = doctor.check_settings(full.with_(timezone="Asia/Dacca_"))
+    assert not wrong.ok and "WA_TIMEZONE" in wrong.detail
+
+
 def test_without_redis_url_it_reports_the_embedded_redis_of_the_state_folder(tmp_path):
     settings = Settings(state_dir=str(tmp_path))
     idle = doctor.check_redis(settings)

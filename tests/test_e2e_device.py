@@ -17,7 +17,7 @@ from wa_addon.messages import Outbound
 from wa_addon.queue import outbox
 
 RETAIL1 = "8801822222222"  # seeded: Karim Store, 2,500.00, English
-BAL_REPLY = "Karim Store: balance ৳2,500.00"
+BAL_REPLY = "Karim Store: balance ৳2,500"
 LEASE = 2  # seconds: short, so the dead phone's messages come back quickly
 
 

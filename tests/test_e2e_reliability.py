@@ -15,7 +15,7 @@ from wa_addon.redis_server import free_port
 from wa_addon.testing import cloud_payloads as cp
 
 RETAIL1 = "8801822222222"
-BAL_REPLY = "Karim Store: balance ৳2,500.00"
+BAL_REPLY = "Karim Store: balance ৳2,500"
 
 
 def test_rate_limited_sends_are_retried_in_order_and_sent_once(stack):

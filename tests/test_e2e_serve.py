@@ -45,7 +45,7 @@ def test_bal_through_gunicorn(served, stack_settings, graph):
                          headers={"X-Hub-Signature-256": cp.sign(stack_settings.cloud_app_secret, raw)})
     assert resp.status_code == 200
     graph.wait_for(1, timeout=20)
-    assert graph.sent_to("8801822222222") == ["Karim Store: balance ৳2,500.00"]
+    assert graph.sent_to("8801822222222") == ["Karim Store: balance ৳2,500"]
 
 
 def test_outside_the_prefix_is_a_json_404(served):

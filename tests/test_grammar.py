@@ -79,3 +79,26 @@ def test_every_secret_command_is_redacted_whole():
     from wa_addon.commands.registry import REGISTRY
 
     assert {c.name for c in REGISTRY.values() if c.secret} <= grammar.SECRET_KEYWORDS
+
+
+def test_every_alias_leads_to_a_command_and_is_documented():
+    import re
+    from pathlib import Path
+
+    import wa_addon.commands  # noqa: F401  (registers the commands)
+    from wa_addon.commands.registry import ADMIN, ALIASES, RESELLER, ROLE_ALIASES, lookup
+
+    docs = Path(__file__).parent.parent.joinpath("docs", "commands.md").read_text(encoding="utf-8")
+    documented = {w.upper() for w in re.findall(r"`([^`<>]+)`", docs.split("## Other words")[1].split("## ")[0])}
+    for word, name in ALIASES.items():
+        assert lookup(RESELLER, word) or lookup(ADMIN, word), word
+        assert word in documented, word
+    for role, words in ROLE_ALIASES.items():
+        assert all(lookup(role, w) and w in documented for w in words)
+    assert lookup(RESELLER, grammar.keyword("balance")).name == "BAL"
+    assert lookup(ADMIN, "বাতিল").name == "CANCEL" and lookup(RESELLER, "বাতিল").name == "NO"
+
+
+def test_a_keyword_is_one_unicode_form_whichever_way_it_was_typed():
+    assert grammar.keyword("\u09df") == grammar.keyword("\u09af\u09bc")  # য়: one code point, or two
+    assert grammar.keyword("bal") == "BAL"

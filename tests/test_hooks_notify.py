@@ -80,13 +80,32 @@ def test_a_rerun_makes_the_same_ids_and_another_event_for_it_nothing(rt):
     assert other == []
 
 
-def test_success_tells_the_reseller_everything_unmasked(rt):
+def test_success_tells_the_reseller_everything_unmasked_with_the_balance_now(rt):
     run(rt, "request.created", request())
     run(rt, "request.updated", request("processing", previous_status="pending"))
     (msg,) = run(rt, "request.updated", request("success", trx_id="TX77", previous_status="processing"))
     assert (msg.to, msg.language, msg.kind) == (RETAIL1, "en", "notify.request_updated")
-    assert msg.text == "✅ Request #12 successful\nFL 01712345678 — ৳50.00\nTrx ID: TX77\nBalance: ৳2,450.00"
-    assert (msg.template, msg.params) == ("req_ok_v1", ["12", "01712345678", "৳50.00", "TX77", "৳2,450.00"])
+    # The event's balance_after (2,450) is the balance when the request was placed; the host's is now.
+    assert msg.text == "✅ Request #12 successful\nFL 01712345678 — ৳50\nTrx ID: TX77\nBalance: ৳2,500"
+    assert (msg.template, msg.params) == ("req_ok_v1", ["12", "01712345678", "৳50", "TX77", "৳2,500"])
+
+
+def test_a_package_is_named_to_the_admin_and_the_reseller(rt):
+    package = request(package="GP1", amount="98.00")
+    (alert,) = run(rt, "request.created", package)
+    assert "GP1 — 1GB 7 days 01712***678 — ৳৯৮" in alert.text and "FL" not in alert.text
+    (done,) = run(rt, "request.updated", {**package, "status": "success", "trx_id": "T9"})
+    assert done.text.splitlines()[1] == "GP1 — 1GB 7 days 01712345678 — ৳98"
+
+
+def test_a_resend_after_a_failure_tells_the_reseller_without_the_old_reason(rt):
+    run(rt, "request.created", request())
+    run(rt, "request.updated", request("failed", note="operator down", previous_status="pending"))
+    (msg,) = run(rt, "request.updated", request("pending", note="operator down", previous_status="failed"))
+    assert (msg.to, msg.kind) == (RETAIL1, "notify.request_updated")
+    assert msg.text == ("🔁 Request #12 sent again\nFL 01712345678 — ৳50 held from your balance\n"
+                        "Balance: ৳2,500")
+    assert run(rt, "request.updated", request("pending", previous_status="failed")) == []  # said once
 
 
 def test_cancelled_asks_the_host_for_the_balance_after_the_refund(rt):
@@ -95,7 +114,7 @@ def test_cancelled_asks_the_host_for_the_balance_after_the_refund(rt):
     run(rt, "request.created", request())
     (msg,) = run(rt, "request.updated", data)
     assert msg.to == RETAIL1
-    assert "Reason: wrong number" in msg.text and "Balance: ৳2,500.00" in msg.text
+    assert "Reason: wrong number" in msg.text and "Balance: ৳2,500" in msg.text
 
 
 def test_out_of_order_and_duplicate_updates_send_nothing(rt):
@@ -178,8 +197,9 @@ def test_balance_added_names_who_paid_and_dedupes_by_payment(rt):
             "by": {"id": 2, "name": "Rahim Telecom"}, "reseller": {"phone": RETAIL2, "language": "bn"}}
     (msg,) = run(rt, "balance.added", data)
     assert msg.to == RETAIL2
-    assert msg.text == "💰 Rahim Telecom আপনার অ্যাকাউন্টে ৳৩০০.০০ যোগ করেছেন।\nনতুন ব্যালেন্স: ৳৮০০.০০"
-    assert (msg.template, msg.params) == ("bal_v2", ["৳৩০০.০০", "৳৮০০.০০", "Rahim Telecom"])
+    # The event's balance (800) is the host's figure then; this host says 500 now, and now is shown.
+    assert msg.text == "💰 Rahim Telecom আপনার অ্যাকাউন্টে ৳৩০০ যোগ করেছেন।\nনতুন ব্যালেন্স: ৳৫০০"
+    assert (msg.template, msg.params) == ("bal_v2", ["৳৩০০", "৳৫০০", "Rahim Telecom"])
     assert [m.id for m in run(rt, "balance.added", data)] == [msg.id]  # another event id, same payment
 
 
@@ -194,7 +214,7 @@ def test_a_denied_balance_request_is_told_and_an_approved_one_left_to_balance_ad
     run(rt, "balance_request.created", {"id": 7, "reseller_id": 3, "amount": "5000.00", "reseller": KARIM})
     run(rt, "balance_request.created", {"id": 8, "reseller_id": 3, "amount": "100.00", "reseller": KARIM})
     (msg,) = run(rt, "balance_request.updated", {"id": 7, "reseller_id": 3, "amount": "5000.00", "status": "denied"})
-    assert msg.to == RETAIL1 and msg.text == "Your balance request #7 for ৳5,000.00 was denied."
+    assert msg.to == RETAIL1 and msg.text == "Your balance request #7 for ৳5,000 was denied."
     approved = {"id": 8, "reseller_id": 3, "amount": "100.00", "status": "approved"}
     assert run(rt, "balance_request.updated", approved) == []
 
@@ -216,7 +236,7 @@ def test_an_adopted_balance_request_expires_with_a_notice_found_at_the_host(rt):
     later = rt.conn.time()[0] + rt.settings.balance_request_expiry + 1
     assert notify.housekeep(rt, now=later) == 1
     (msg,) = _outbox(rt)
-    assert msg.to == RETAIL2 and msg.language == "bn" and "৳২৫০.০০" in msg.text
+    assert msg.to == RETAIL2 and msg.language == "bn" and "৳২৫০" in msg.text
 
 
 def test_a_new_balance_request_asks_the_host_nothing(rt):
@@ -315,7 +335,8 @@ def test_a_bug_in_a_handler_does_not_jam_the_lane(rt, monkeypatch):
 # -- templates ------------------------------------------------------------------------
 
 SAMPLES = {
-    "id": 12, "service": "FL", "type": "prepaid", "number": "01712***678", "amount": "50.00", "name": "Karim Store",
+    "id": 12, "service": "FL", "what": "GP1 — 1GB 7 days",
+    "type": "prepaid", "number": "01712***678", "amount": "50.00", "name": "Karim Store",
     "trx_id": "TX9", "reason": "operator down", "balance": "2450.00", "minutes": 15, "by": "Rahim Telecom",
     "username": "retail1", "note": "urgent", "password": "Xy12ab", "pin": "4821", "code": "123456",
     "changes": [{"field": "status", "old": "active", "new": "suspended"}], "summary": "status: suspended",

@@ -42,8 +42,14 @@ def test_every_template_renders_short(lang):
 
 
 def test_money_uses_bengali_digits_in_bn():
-    assert money("1250.5", "en") == "৳1,250.50"
-    assert money("1250.5", "bn") == "৳১,২৫০.৫০"
+    assert money("1250.5", "en") == "৳1,250.50" and money("100000", "en") == "৳1,00,000"
+    assert money("1250.5", "bn") == "৳১,২৫০.৫০" and money("100000.00", "bn") == "৳১,০০,০০০"
+
+
+def test_money_groups_in_lakhs_and_crores_and_keeps_paisa():
+    assert money("12345678.9", "en") == "৳1,23,45,678.90"
+    assert money("12345678.9", "bn") == "৳১,২৩,৪৫,৬৭৮.৯০"
+    assert money("50", "en") == "৳50" and money("not money", "bn") == "not money"
 
 
 def test_mask_hides_the_middle_of_a_number():
@@ -53,3 +59,12 @@ def test_mask_hides_the_middle_of_a_number():
 def test_user_text_is_not_rendered_as_a_template():
     text = Renderer().render("en", "unknown_command", word="{{ 7*7 }}")
     assert "{{ 7*7 }}" in text and "49" not in text
+
+
+def test_times_are_shown_in_the_configured_zone_whatever_the_servers():
+    from wa_addon.render import local_time
+
+    assert local_time("2026-11-30T18:30:00Z", "Asia/Dhaka") == "2026-12-01 00:30"  # the host's UTC, converted
+    assert local_time("2026-11-30T18:30:00", "Asia/Dhaka") == "2026-12-01 00:30"  # no offset: UTC
+    assert local_time(0, "Asia/Dhaka", "%H:%M") == "06:00" and local_time(0, "Asia/Kolkata", "%H:%M") == "05:30"
+    assert local_time(0, "Not/AZone", "%H:%M") == "00:00" and local_time(None, "Asia/Dhaka") == ""

@@ -58,17 +58,17 @@ def test_json_send_answers_with_the_conversation(chat, client):
 
 def test_conversation_is_what_you_typed_and_what_the_phone_got_for_you(chat, client):
     later = chat.send(RETAIL1, "BAL")["at"] + 1
-    chat.phone.receive(RETAIL1, "Karim Store: balance ৳2,500.00", "r1", at=later)
+    chat.phone.receive(RETAIL1, "Karim Store: balance ৳2,500", "r1", at=later)
     chat.phone.receive(ADMIN, "for the admin", "a1")
     got = client.simulate_get("/chat/messages", params={"who": RETAIL1}).json["messages"]
-    assert [(m["mine"], m["text"]) for m in got] == [(True, "BAL"), (False, "Karim Store: balance ৳2,500.00")]
+    assert [(m["mine"], m["text"]) for m in got] == [(True, "BAL"), (False, "Karim Store: balance ৳2,500")]
 
 
 def test_a_message_the_phone_sent_twice_shows_twice_as_on_a_real_phone(chat, client):
-    chat.phone.receive(RETAIL1, "Karim Store: balance ৳2,500.00", "r1", at=1.0)
-    chat.phone.receive(RETAIL1, "Karim Store: balance ৳2,500.00", "r1", at=2.0, lease=2)  # after a lost ack
+    chat.phone.receive(RETAIL1, "Karim Store: balance ৳2,500", "r1", at=1.0)
+    chat.phone.receive(RETAIL1, "Karim Store: balance ৳2,500", "r1", at=2.0, lease=2)  # after a lost ack
     got = client.simulate_get("/chat/messages", params={"who": RETAIL1}).json["messages"]
-    assert [m["text"] for m in got] == ["Karim Store: balance ৳2,500.00"] * 2
+    assert [m["text"] for m in got] == ["Karim Store: balance ৳2,500"] * 2
     assert len({m["id"] for m in got}) == 2
 
 
@@ -115,3 +115,36 @@ def test_the_script_is_served(client):
     resp = client.simulate_get("/chat/webchat.js")
     assert resp.status_code == 200 and "fetch(" in resp.text
     assert resp.headers["content-type"].startswith("text/javascript")
+
+
+def test_the_command_list_speaks_the_persons_language_and_a_stranger_is_no_admin():
+    chat = WebChat(Settings(admin_numbers=(ADMIN,)), RecordingPhone())
+    client = falcon.testing.TestClient(create_chat_app(chat))
+    salma = client.simulate_get("/", params={"who": "8801933333333"}).text  # seeded: Bengali
+    karim = client.simulate_get("/", params={"who": RETAIL1}).text  # seeded: English
+    assert "BAL — আপনার ব্যালেন্স" in salma and "BAL — your balance" in karim
+    stranger = client.simulate_get("/", params={"who": "8801799999999"}).text
+    assert "unknown sender" in stranger and "COMPLETE" not in stranger and "not registered" in stranger
+    assert chat.account("8801799999999").role == "unknown"
+
+
+def test_the_host_panel_places_a_balance_request_and_fails_a_request_on_the_real_sandbox(tmp_path):
+    from wa_addon.sandbox import SandboxDB, seed
+
+    events: list[tuple[str, dict]] = []
+    db = SandboxDB(str(tmp_path / "host.sqlite3"), on_event=lambda kind, data: events.append((kind, data)), kdf_cost=4)
+    seed(db)
+    rid = db.create_request({"service": "FL", "number": "01712345678", "amount": "50"}, actor=3, idem_key="r")["id"]
+    client = falcon.testing.TestClient(create_chat_app(WebChat(Settings(admin_numbers=(ADMIN,)), RecordingPhone(),
+                                                               host=db)))
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    asked = client.simulate_post("/host/balance-request", body=f"who={RETAIL1}&amount=700&note=Eid", headers=form)
+    assert asked.status_code == 303 and "balance+request" in asked.headers["Location"]
+    failed = client.simulate_post("/host/fail", body=f"who={RETAIL1}&id={rid}&note=operator+down", headers=form)
+    assert failed.status_code == 303 and db.get_request(rid)["status"] == "failed"
+    again = client.simulate_post("/host/fail", body=f"who={RETAIL1}&id={rid}", headers=form)
+    assert "host+refused" in again.headers["Location"]  # a failed request cannot fail twice
+    assert [t for t, _ in events][-2:] == ["balance_request.created", "request.updated"]
+    assert db.get_reseller(3)["balance"] == "2500.00"  # refunded
+    page = client.simulate_get("/", params={"who": RETAIL1, "said": "host: request #1 failed"}).text
+    assert "Host panel" in page and "host: request #1 failed" in page

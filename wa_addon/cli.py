@@ -103,8 +103,9 @@ def worker(ctx: click.Context, processes: int, burst: bool) -> None:
 @click.option("--port", default=8000, show_default=True, help="Port of the demo's web server (127.0.0.1).")
 @click.option("--state-dir", type=click.Path(file_okay=False), default=None,
               help="Folder for the demo's Redis data and host database (default: WA_STATE_DIR or ~/.wa-addon/demo).")
+@click.option("--reset", is_flag=True, help="Start from the seeded state: forget the last run's host and Redis data.")
 @click.pass_context
-def demo(ctx: click.Context, port: int, state_dir: str | None) -> None:
+def demo(ctx: click.Context, port: int, state_dir: str | None, reset: bool) -> None:
     """Run everything on embedded defaults: Redis, the sandbox host with the add-on, a worker, a phone.
 
     Honours every WA_* setting.  Chats typed on stdin as FROM: TEXT go in through
@@ -115,7 +116,7 @@ def demo(ctx: click.Context, port: int, state_dir: str | None) -> None:
     settings = _settings(ctx)
     folder = Path(state_dir) if state_dir else state_dir_of(settings) / "demo"
     settings = ensure_redis(settings.with_(state_dir=str(folder)), private=True)
-    demo_mod.run(settings, port, folder)
+    demo_mod.run(settings, port, folder, reset=reset)
 
 
 @main.command()

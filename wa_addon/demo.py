@@ -29,8 +29,12 @@ DEMO_PHONE = "demo-phone"
 ROW = "  {:<14} {:<17} {:<5} {:<10} {:<8} {}"
 
 
-def accounts_table() -> str:
-    """The seeded accounts (``wa_addon.sandbox.seed``) as the banner lists them."""
+def accounts_table(balances: dict[str, str] | None = None) -> str:
+    """The seeded accounts (``wa_addon.sandbox.seed``) as the banner lists them.
+
+    Args:
+        balances: each username's balance on the host now; the seed's when not given.
+    """
     from wa_addon.sandbox.seed import RESELLERS
 
     names = {row[0]: row[1] for row in RESELLERS}
@@ -39,7 +43,8 @@ def accounts_table() -> str:
         notes = [f"under {names[parent]}"] if parent not in (None, 1) else []
         notes += [status] if status != "active" else []
         root = parent is None  # the admin: no PIN in its commands, its payments create money
-        lines.append(ROW.format(username, phone, "-" if root else pin, "(mints)" if root else f"{balance:.2f}",
+        now = (balances or {}).get(username, f"{balance:.2f}")
+        lines.append(ROW.format(username, phone, "-" if root else pin, "(mints)" if root else now,
                                 language, f"({', '.join(notes)})" if notes else "").rstrip())
     return "\n".join(lines)
 
@@ -68,14 +73,19 @@ class Demo:
     stops: list[Any] = field(default_factory=list)
     chat: Any = None  # the web chat (wa_addon.webchat.WebChat) served at /chat
     shown_token: str = ""  # the admin token the demo made up (printed); "" when WA_ADMIN_TOKEN was set
+    balances: dict[str, str] | None = None  # each seeded username's balance on the host at start
 
     def stop(self) -> None:
         for stop in reversed(self.stops):
             stop()
 
 
-def start(settings: Settings, port: int, state_dir: Path, echo: Any = print) -> Demo:
-    """Start every piece; returns once the stack answers."""
+def start(settings: Settings, port: int, state_dir: Path, echo: Any = print, *, reset: bool = False) -> Demo:
+    """Start every piece; returns once the stack answers.
+
+    ``reset``: start from the seeded state: the host's database, the phone's
+    record and the add-on's Redis keys of a previous run are dropped first.
+    """
     from wa_addon.app import Addon, mount
     from wa_addon.device_sim import DeviceSim
     from wa_addon.host.http import HttpHost
@@ -86,16 +96,41 @@ def start(settings: Settings, port: int, state_dir: Path, echo: Any = print) -> 
     state_dir.mkdir(parents=True, exist_ok=True)
     own_token = bool(settings.admin_token)  # the user's secret is never printed; one we made up is
     settings = demo_settings(settings, port, state_dir)
+    if reset:
+        _forget_files(state_dir)
     addon = Addon(settings, HttpHost(settings.host_url, settings.host_key))
+    if reset:
+        _forget_keys(addon.runtime.conn, settings.namespace)
     db = SandboxDB(str(state_dir / "host.sqlite3"), on_event=addon.emit)  # a Python host: events in-process
     seed(db)
-    chat = WebChat(settings, admin_numbers=addon.runtime.switches.admin_numbers)  # as the admin page sets them
+    # As the admin page sets them; the host panel acts as the host itself would.
+    chat = WebChat(settings, admin_numbers=addon.runtime.switches.admin_numbers, host=db)
     app = mount(addon.mount(create_sandbox_app(db, settings.host_key)), create_chat_app(chat), "/chat")
     base, stop_server = serve_in_thread(app, port=port)
-    demo = Demo(settings, base, None, [stop_server], chat, "" if own_token else settings.admin_token)
+    demo = Demo(settings, base, None, [stop_server], chat, "" if own_token else settings.admin_token,
+                balances=_balances(db))
     demo.stops.insert(0, _start_worker(settings))
     demo.phone = chat.phone = _start_phone(demo, addon, state_dir, echo, DeviceSim)
     return demo
+
+
+def _forget_files(state_dir: Path) -> None:
+    for name in ("host.sqlite3", "host.sqlite3-wal", "host.sqlite3-shm", "phone.jsonl"):
+        (state_dir / name).unlink(missing_ok=True)
+
+
+def _forget_keys(conn: Any, namespace: str) -> None:
+    """Drop the add-on's keys (lifecycles, switches, queues) and its RQ jobs' from a previous run."""
+    for pattern in (f"{namespace}:*", f"rq:*{namespace}-*"):
+        keys = list(conn.scan_iter(match=pattern, count=1000))
+        if keys:
+            conn.delete(*keys)
+
+
+def _balances(db: Any) -> dict[str, str]:
+    from wa_addon.sandbox.seed import RESELLERS
+
+    return {row[1]: db.get_reseller(row[0])["balance"] for row in RESELLERS}
 
 
 def _start_worker(settings: Settings) -> Any:
@@ -144,8 +179,9 @@ wa-addon demo is running.
   Cloud API webhook    {prefix}/webhooks/cloud   ({cloud})
   state                {demo.settings.state_dir}
 
-Seeded accounts (fixed; see wa_addon/sandbox/seed.py):
-{accounts_table()}
+Seeded accounts (numbers and PINs fixed, see wa_addon/sandbox/seed.py; balances as the host has them now,
+`wa-addon demo --reset` starts again from the seed):
+{accounts_table(demo.balances)}
 
 Type chats as FROM: TEXT, for example
   8801822222222: BAL
@@ -154,20 +190,20 @@ Type chats as FROM: TEXT, for example
 Replies and notifications are printed as the demo phone sends them.  Ctrl-C stops everything."""
 
 
-def run(settings: Settings, port: int, state_dir: Path) -> None:
+def run(settings: Settings, port: int, state_dir: Path, *, reset: bool = False) -> None:
     """Run the demo in the foreground until Ctrl-C or end of input."""
     import signal
 
     from wa_addon.device_sim import inject
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the worker before Redis (atexit)
-    demo = start(settings, port, state_dir)
-    print(banner(demo), flush=True)
-    # Typed chats are read in a thread: a main thread blocked reading stdin
-    # never runs the SIGTERM handler when the kernel delivers the signal to
-    # another thread.  Short sleeps let it run within half a second.
-    threading.Thread(target=inject, args=(demo.phone, sys.stdin), daemon=True).start()
-    try:
+    demo = start(settings, port, state_dir, reset=reset)
+    try:  # from here on a SIGTERM (even during the banner) stops the worker too: none is left orphaned
+        print(banner(demo), flush=True)
+        # Typed chats are read in a thread: a main thread blocked reading stdin
+        # never runs the SIGTERM handler when the kernel delivers the signal to
+        # another thread.  Short sleeps let it run within half a second.
+        threading.Thread(target=inject, args=(demo.phone, sys.stdin), daemon=True).start()
         while True:
             time.sleep(0.5)
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import redis
 import requests
 
+from wa_addon.render import known_zone
 from wa_addon.settings import Settings
 
 
@@ -28,6 +29,8 @@ def check_settings(settings: Settings) -> Check:
     missing = _missing(settings)
     if missing:
         return Check("settings", False, "not set: " + ", ".join(missing))
+    if not known_zone(settings.timezone):
+        return Check("settings", False, f"WA_TIMEZONE {settings.timezone!r} is no time zone (e.g. Asia/Dhaka)")
     return Check("settings", True, f"transports {', '.join(settings.transports)}; prefix {settings.prefix}")
 
 

@@ -90,6 +90,11 @@ class Outbound:
         mode: ``text``, or ``template`` to send ``template`` with ``params``.
         secret: the text holds a password or PIN; never journaled or logged.
         attempts: sends tried so far.
+        choices: taps instead of typing, each ``{"id": the command it stands
+            for, "title": ..., "description": ...}``; a transport that has
+            buttons or lists offers them, any other sends ``text`` alone
+            (which always says what to type).
+        menu: the list's button label; empty: the choices are reply buttons.
     """
 
     id: str
@@ -102,6 +107,8 @@ class Outbound:
     mode: str = "text"  # text | template (outside the Cloud API's 24-hour window)
     secret: bool = False  # carries a password or PIN: journals keep no text
     attempts: int = 0
+    choices: list[dict[str, str]] = field(default_factory=list)
+    menu: str = ""  # a list message's button label; "" with choices: reply buttons
 
     def to_json(self) -> str:
         return _dumps(self)

@@ -36,6 +36,9 @@ class Settings:
     admin_token: str = ""
     default_language: str = "bn"
     country: str = "BD"  # region for local phone numbers
+    timezone: str = "Asia/Dhaka"  # IANA zone of every time shown in a reply
+    low_balance: int = 500  # taka: the admin's RS (no argument) lists resellers below it
+    guide_timeout: int = 300  # seconds a guided command (FL alone, ...) waits for the next answer
     transports: tuple[str, ...] = ("cloud",)
     cloud_token: str = ""
     cloud_phone_number_id: str = ""

@@ -76,6 +76,8 @@ key                                    what / TTL
 ``{ns}:dev:wake``                      pub/sub channel (no key): work queued
 ``{ns}:adminfail:{client}``            failed admin-page sign-ins from one
                                        address; 15 min from the first
+``{ns}:guide:{who}``                   a guided command's answers so far (never
+                                       a PIN); ``WA_GUIDE_TIMEOUT`` (300 s)
 =====================================  ========================================
 """
 
@@ -276,6 +278,10 @@ class Keys:
     def admin_login_failures(self, client: str) -> str:
         """Failed admin-page sign-ins from one client address (throttle); TTL ``ADMIN_LOGIN_WINDOW``."""
         return f"{self.ns}:adminfail:{client}"
+
+    def guide(self, who: str) -> str:
+        """A sender's guided command in progress (``commands.guide``); TTL ``settings.guide_timeout``."""
+        return f"{self.ns}:guide:{who}"
 
 
 class Scripts:

@@ -26,9 +26,11 @@ from urllib.parse import urlencode, urlsplit
 import falcon
 import jinja2
 
+from wa_addon.render import local_time
 from wa_addon.settings import Settings
 
 MAX_SHOWN = 200  # messages per conversation on the page
+UNKNOWN = "unknown"  # a number that is neither an admin nor a seeded account
 NUMBER = re.compile(r"^[0-9]{8,15}$")
 HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
            "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
@@ -43,8 +45,9 @@ class Account:
     name: str
     phone: str
     pin: str
-    role: str  # admin | reseller
+    role: str  # admin | reseller | unknown (a number the host does not know)
     status: str
+    language: str = "bn"  # the replies' language: the command list is shown in it too
 
 
 def seeded_accounts(admin_numbers: Collection[str]) -> list[Account]:
@@ -52,14 +55,17 @@ def seeded_accounts(admin_numbers: Collection[str]) -> list[Account]:
     from wa_addon.sandbox.seed import RESELLERS
 
     accounts = []
-    for _id, username, name, phone, *_rest, pin, status, _lang, _services in RESELLERS:
+    for _id, username, name, phone, *_rest, pin, status, lang, _services in RESELLERS:
         admin = phone in admin_numbers
-        accounts.append(Account(username, name, phone, "" if admin else pin, "admin" if admin else "reseller", status))
+        accounts.append(Account(username, name, phone, "" if admin else pin, "admin" if admin else "reseller", status,
+                                lang))
     return accounts
 
 
 def examples(account: Account) -> list[str]:
     """A few commands to try, with the account's own PIN filled in."""
+    if account.role == UNKNOWN:
+        return ["HELP", "BAL"]  # what a stranger would try: both get the one polite line
     if account.role == "admin":
         return ["HELP", "RS retail1", "ADDBAL retail1 100", "REQ 1", "COMPLETE 1 TRX123", "OTP"]
     pin = account.pin
@@ -93,11 +99,13 @@ class WebChat:
         phone: the demo's DeviceSim; may be set after the server starts.
         admin_numbers: the current admin numbers, asked on each page (the demo passes
             ``runtime.switches.admin_numbers``, which the admin page changes).
+        host: the sandbox's ``SandboxDB``: the page's host panel acts as the host
+            (a balance request, a failed request), whose events reach the add-on.
     """
 
     def __init__(self, settings: Settings, phone: Any = None,
-                 admin_numbers: Callable[[], Collection[str]] | None = None):
-        self.settings, self.phone = settings, phone
+                 admin_numbers: Callable[[], Collection[str]] | None = None, host: Any = None):
+        self.settings, self.phone, self.host = settings, phone, host
         self.admin_numbers = admin_numbers or (lambda: settings.admin_numbers)
         self.log = ChatLog()
         # HTML: autoescape on, its own environment (the messages' one is plain text).
@@ -114,7 +122,8 @@ class WebChat:
         for account in seeded_accounts(admins):
             if account.phone == who:
                 return account
-        return Account("", f"+{who}", who, "", "admin" if who in admins else "reseller", "")
+        lang = self.settings.default_language
+        return Account("", f"+{who}", who, "", "admin" if who in admins else UNKNOWN, "", lang)
 
     def send(self, who: str, text: str) -> dict[str, Any]:
         """Post ``text`` from ``who`` through the phone, as WhatsApp would show it to the phone."""
@@ -130,10 +139,15 @@ class WebChat:
         shown += [{k: e[k] for k in ("id", "at", "text", "mine")} for e in self.log.typed(who)]
         return sorted(shown, key=lambda m: m["at"])[-MAX_SHOWN:]
 
-    def usages(self, role: str) -> list[str]:
+    def clock(self, at: float) -> str:
+        """A message's time on the page, in ``WA_TIMEZONE`` like every time the add-on shows."""
+        return local_time(at, self.settings.timezone, "%H:%M")
+
+    def usages(self, account: Account) -> list[str]:
+        """The commands ``account`` may send, in its own language (none for an unknown sender)."""
         from wa_addon.commands import registry  # the package's import registers every command
 
-        return [c.usage for c in registry.commands_for(role)]
+        return [c.usage_in(account.language) for c in registry.commands_for(account.role)]
 
 
 class _Resource:
@@ -161,8 +175,9 @@ class ChatPage(_Resource):
         prefix = self.chat.settings.prefix
         resp.text = self.chat.env.get_template("chat.html").render(
             base=req.root_path, who=who, me=account, accounts=self.chat.accounts, draft=req.get_param("draft") or "",
-            messages=self.chat.conversation(who), examples=examples(account), usages=self.chat.usages(account.role),
-            admin_url=prefix + "/admin", urlencode=urlencode, clock=_clock)
+            messages=self.chat.conversation(who), examples=examples(account), usages=self.chat.usages(account),
+            admin_url=prefix + "/admin", urlencode=urlencode, clock=self.chat.clock,
+            timezone=self.chat.settings.timezone, panel=self.chat.host is not None, said=req.get_param("said") or "")
 
 
 class Send(_Resource):
@@ -179,6 +194,42 @@ class Send(_Resource):
             return
         resp.status = falcon.HTTP_303
         resp.location = f"{req.root_path}?{urlencode({'who': who})}#end"
+
+
+class HostPanel(_Resource):
+    """``POST /chat/host/balance-request`` and ``/chat/host/fail``: what the host's own panel would do.
+
+    The sandbox moves the money and emits its event to the add-on, as a host
+    would; the page then shows what the add-on sent.
+    """
+
+    def on_post_balance_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who, data = self._form(req)
+        actor = self.chat.host.get_reseller(who)["id"]
+        self._done(req, resp, who, lambda: "balance request #{id}".format(**self.chat.host.create_balance_request(
+            amount=data.get("amount", ""), note=str(data.get("note") or "") or None, actor=actor)))
+
+    def on_post_fail(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who, data = self._form(req)
+        request_id = int(data["id"]) if str(data.get("id", "")).isdigit() else 0
+        note = str(data.get("note") or "") or None
+        self._done(req, resp, who, lambda: "request #{id} {status}".format(
+            **self.chat.host.act_on_request(request_id, "fail", note=note)))
+
+    def _form(self, req: falcon.Request) -> tuple[str, dict[str, Any]]:
+        _same_origin(req)
+        data = req.get_media(default_when_empty={})
+        return self.who(req, data.get("who", "")), data
+
+    def _done(self, req: falcon.Request, resp: falcon.Response, who: str, act: Callable[[], str]) -> None:
+        from wa_addon.host import HostError
+
+        try:
+            said = "host: " + act()
+        except HostError as err:
+            said = f"host refused: {err.code} {err.message}".strip()
+        resp.status = falcon.HTTP_303
+        resp.location = f"{req.root_path}?{urlencode({'who': who, 'said': said})}#end"
 
 
 class Messages(_Resource):
@@ -203,6 +254,10 @@ def create_chat_app(chat: WebChat) -> falcon.App:
     app.add_route("/", ChatPage(chat))
     app.add_route("/send", Send(chat))
     app.add_route("/messages", Messages(chat))
+    if chat.host is not None:
+        panel = HostPanel(chat)
+        app.add_route("/host/balance-request", panel, suffix="balance_request")
+        app.add_route("/host/fail", panel, suffix="fail")
     app.add_route("/webchat.js", Script())
     return app
 
@@ -213,6 +268,3 @@ def _same_origin(req: falcon.Request) -> None:
     if origin and urlsplit(origin).netloc != req.netloc:
         raise falcon.HTTPForbidden(title="cross-origin", description="post from the chat page itself")
 
-
-def _clock(at: float) -> str:
-    return time.strftime("%H:%M", time.localtime(at))

@@ -9,23 +9,44 @@ that changes something carries the message's idempotency key.
 from __future__ import annotations
 
 import math
+import time
 
 from wa_addon import otp
 from wa_addon.commands import common
 from wa_addon.commands.registry import ADMIN, Context, Refused, Reply, Usage, command
 from wa_addon.hooks import Notes, Recipient
-from wa_addon.host import BalanceRequest, HostError, Request
+from wa_addon.host import BalanceRequest, HostError, Request, Summary
+from wa_addon.render import minutes_since
 from wa_addon.workflows import balance_approval as approval
+
+OPEN = ("pending", "processing")  # what REQ without an id lists
+OPEN_MAX = 10  # lines in one reply (a phone screen)
+
+
+@command("BAL", role=ADMIN)
+def totals(ctx: Context, args: list[str]) -> Reply:
+    """BAL — the host's totals
+
+    bn: BAL — হোস্টের মোট হিসাব
+    """
+    if args:
+        raise Usage()
+    day = _summary(ctx)
+    return Reply("totals", {"resellers": day.resellers, "suspended": day.suspended, "balance": day.balance,
+                            "pending": day.requests.get("pending", 0),
+                            "processing": day.requests.get("processing", 0), "attention": len(day.attention)})
 
 
 @command("REQ", role=ADMIN)
 def request_status(ctx: Context, args: list[str]) -> Reply:
-    """REQ <id> — a request's status
+    """REQ [<id>] — a request's status, or the open ones, oldest first
 
-    bn: REQ <আইডি> — অনুরোধের অবস্থা
+    bn: REQ [<আইডি>] — অনুরোধের অবস্থা, বা খোলা অনুরোধগুলো (পুরনোটি আগে)
     """
+    if not args:
+        return _open_requests(ctx)
     request = _request(ctx, common.one_id(args))
-    return Reply("request_status", common.request_card(request, ctx.rt.settings.country))
+    return Reply("request_status", common.request_card(ctx, request))
 
 
 @command("RESEND", role=ADMIN)
@@ -77,10 +98,15 @@ def add_balance(ctx: Context, args: list[str]) -> Reply:
 
 @command("RS", role=ADMIN)
 def reseller(ctx: Context, args: list[str]) -> Reply:
-    """RS <reseller> — a reseller's status and balance
+    """RS [<reseller>] — a reseller's status and balance, or who is low or suspended
 
-    bn: RS <রিসেলার> — রিসেলারের অবস্থা ও ব্যালেন্স
+    bn: RS [<রিসেলার>] — রিসেলারের অবস্থা ও ব্যালেন্স, বা কার ব্যালেন্স কম / কে স্থগিত
     """
+    if not args:
+        low = ctx.rt.settings.low_balance
+        people = _summary(ctx, low).attention
+        cards = [common.reseller_card(r, ctx.rt.settings.country) for r in people[:OPEN_MAX]]
+        return Reply("attention", {"resellers": cards, "low": low, "more": max(0, len(people) - OPEN_MAX)})
     if len(args) != 1:
         raise Usage()
     return Reply("reseller", common.reseller_card(common.visible_reseller(ctx, args[0]), ctx.rt.settings.country))
@@ -149,6 +175,22 @@ def one_time_code(ctx: Context, args: list[str]) -> Reply:
 # -- helpers -----------------------------------------------------------------
 
 
+def _open_requests(ctx: Context) -> Reply:
+    found = [r for s in OPEN for r in ctx.host.list_requests(actor=None, status=s, limit=100)]
+    found.sort(key=lambda r: r.id)  # oldest first: the host's ids grow with time
+    now = time.time()
+    cards = [{**common.request_card(ctx, r, named=False), "minutes": minutes_since(r.created_at, now)}
+             for r in found[:OPEN_MAX]]
+    return Reply("open_requests", {"requests": cards, "more": max(0, len(found) - OPEN_MAX)})
+
+
+def _summary(ctx: Context, low: int | None = None) -> Summary:
+    day = ctx.host.summary(low_below=str(low if low is not None else ctx.rt.settings.low_balance))
+    if day is None:
+        raise Refused("no_summary")
+    return day
+
+
 def _request(ctx: Context, request_id: int) -> Request:
     try:
         return ctx.host.get_request(request_id)
@@ -168,7 +210,7 @@ def _act(ctx: Context, request_id: int, action: str, trx_id: str | None = None) 
             now = _request(ctx, request_id)
             raise Refused("request_state", id=request_id, status=now.status, action=action) from None
         raise
-    card = common.request_card(after, ctx.rt.settings.country)
+    card = common.request_card(ctx, after)
     owner = ctx.host.get_reseller(str(after.reseller_id))  # a cancel refunds, a resend charges again
     return Reply("request_action", {**card, "action": action, "name": owner.name, "balance": owner.balance})
 

@@ -12,7 +12,8 @@ from decimal import Decimal
 
 from wa_addon.commands import grammar
 from wa_addon.commands.registry import ADMIN, RESELLER, Context, Refused, Reply, Usage, command
-from wa_addon.host import Operator, Package, Service
+from wa_addon.host import Host, Operator, Package, Service
+from wa_addon.render import choice, label, money
 
 MIN_TYPE_PREFIX = 2  # "pre", "post", "sk", "cash": a type may be shortened while it stays unique
 
@@ -92,6 +93,16 @@ def find_package(ctx: Context, code: str, hint: Operator | None) -> Package:
     raise Refused("unknown_package", package=grammar.echo(code))
 
 
+def package_label(host: Host, code: str, operator: str | None = None) -> str:
+    """``GP1 — 1GB 7 days``: a package as people read it (the code alone if the host no longer sells it)."""
+    ops = [operator] if operator else [op.code for op in host.list_operators()]
+    for op in ops:
+        for package in host.list_packages(operator=op):
+            if package.code.upper() == code.upper():
+                return f"{package.code} — {package.name}"
+    return code
+
+
 # -- the commands ------------------------------------------------------------
 
 
@@ -130,8 +141,15 @@ def packages(ctx: Context, args: list[str]) -> Reply:
     if len(args) != 1:
         raise Usage()
     code = args[0].upper()
-    items = [_package_line(p) for p in ctx.host.list_packages(operator=code)]
-    return Reply("packages", {"operator": grammar.echo(code), "packages": items})
+    known = [op.code.upper() for op in ctx.host.list_operators()]
+    if code not in known:
+        raise Refused("unknown_operator", operator=grammar.echo(code), operators=", ".join(known))
+    found = ctx.host.list_packages(operator=code)
+    # A reseller taps one to buy it: "PKG GP1" starts the guided purchase (number, then PIN).
+    rows = [choice(f"PKG {p.code}", f"{p.code} · {money(p.price, ctx.lang)}", f"{p.name} · {p.validity}")
+            for p in found] if ctx.role == RESELLER else []
+    return Reply("packages", {"operator": grammar.echo(code), "packages": [_package_line(p) for p in found]},
+                 choices=rows, menu=label("packages", ctx.lang) if rows else "")
 
 
 for _role in (ADMIN, RESELLER):  # the catalogue is the same for everyone

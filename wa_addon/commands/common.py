@@ -12,12 +12,26 @@ from typing import Any
 
 import phonenumbers
 
-from wa_addon.commands import grammar
-from wa_addon.commands.registry import ADMIN, RESELLER, Context, Refused, Reply, Usage, command, commands_for
+from wa_addon.commands import catalog, grammar
+from wa_addon.commands.registry import (
+    ADMIN,
+    MENU,
+    RESELLER,
+    SERVICE_TAPS,
+    TAPS,
+    Context,
+    Refused,
+    Reply,
+    Usage,
+    command,
+    commands_for,
+)
 from wa_addon.host import HostError, NewReseller, Payment, Request, Reseller
+from wa_addon.render import choice, label, local_time
 from wa_addon.store import SEEN_TTL
 
-HIDDEN = ("forbidden", "not_found")  # the host may hide a reseller outside the subtree either way
+HIDDEN = ("forbidden", "not_found")
+UNSETTLED = ("pending", "processing")  # the host may hide a reseller outside the subtree either way
 _LEVEL = re.compile(r"[1-9]")
 
 
@@ -28,7 +42,28 @@ def help_(ctx: Context, args: list[str]) -> Reply:
     """
     usages = [c.usage_in(ctx.lang) for c in commands_for(ctx.role)]
     services = ", ".join(ctx.actor.services) if ctx.actor else ""  # what <service> may be, for this sender
-    return Reply("help", {"role": ctx.role, "usages": usages, "services": services})
+    return Reply("help", {"role": ctx.role, "usages": usages, "services": services}, choices=_help_rows(ctx),
+                 menu=label("commands", ctx.lang))
+
+
+def _help_rows(ctx: Context) -> list[dict[str, str]]:
+    """HELP as a list to tap: each row sends its keyword (a guided command asks for the rest)."""
+    rows = []
+    for cmd in commands_for(ctx.role):
+        if cmd.name not in TAPS.get(ctx.role, ()):
+            continue
+        if cmd.name == "SERVICE":
+            mine = list(catalog.permitted(ctx).values())[:SERVICE_TAPS]
+            rows += [choice(s.code, s.code, s.name) for s in mine]
+        else:
+            rows.append(choice(cmd.name, cmd.name, cmd.usage_in(ctx.lang).partition(" — ")[2]))
+    return rows
+
+
+def menu(ctx: Context, word: str) -> Reply:
+    """An unknown word: say so, with HELP's short menu for the sender's role."""
+    usages = [c.usage_in(ctx.lang) for c in commands_for(ctx.role) if c.name in MENU.get(ctx.role, ())]
+    return Reply("unknown_command", {"word": word, "menu": usages})
 
 
 # -- arguments ---------------------------------------------------------------
@@ -145,10 +180,17 @@ def reseller_card(r: Reseller, region: str) -> dict[str, Any]:
             "level": r.level, "status": r.status, "balance": r.balance, "services": ", ".join(r.services)}
 
 
-def request_card(r: Request, region: str) -> dict[str, Any]:
-    what = r.package or " ".join(w for w in (r.service, r.operator, r.type) if w)
-    return {"id": r.id, "what": what, "number": shown_number(r.number, region), "amount": r.amount, "status": r.status,
-            "trx_id": r.trx_id or "", "note": r.note or "", "created_at": (r.created_at or "")[:16].replace("T", " ")}
+def request_card(ctx: Context, r: Request, *, named: bool = True) -> dict[str, Any]:
+    """A request as a reply shows it; ``named``: a package by its name (one more host call)."""
+    if r.package:
+        what = catalog.package_label(ctx.host, r.package, r.operator) if named else r.package
+    else:
+        what = " ".join(w for w in (r.service, r.operator, r.type) if w)
+    # A resent request is pending again: its old failure note no longer says anything true.
+    note = r.note or "" if r.status not in UNSETTLED else ""
+    return {"id": r.id, "what": what, "number": shown_number(r.number, ctx.rt.settings.country), "amount": r.amount,
+            "status": r.status, "trx_id": r.trx_id or "", "note": note,
+            "created_at": local_time(r.created_at, ctx.rt.settings.timezone)}
 
 
 def payment_context(target: Reseller, p: Payment) -> dict[str, Any]:

@@ -8,14 +8,14 @@ message later); every other failure gets a short answer, never silence.
 from __future__ import annotations
 
 import logging
-import time
 
 from wa_addon import journal
-from wa_addon.commands import grammar
+from wa_addon.commands import common, grammar, guide
 from wa_addon.commands.pin import PinGuard
 from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply, Usage, lookup
 from wa_addon.host import HostError
 from wa_addon.messages import Inbound, Outbound, short_hash
+from wa_addon.render import local_time
 from wa_addon.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,13 @@ def handle(rt: Runtime, msg: Inbound) -> list[Outbound]:
     if not rt.switches.enabled():
         return _once(rt, msg, "paused", ctx.lang)  # in the sender's language; nothing is run
     tokens = grammar.tokenize(msg.text)
+    steered = guide.steer(ctx, tokens, _command)  # "FL" alone is asked for step by step
+    if isinstance(steered, Reply):
+        return _outbound(rt, ctx, steered)
+    tokens = steered or tokens  # the one-line command a guide's last answer completes
     cmd = _command(ctx, tokens)
     word = grammar.echo(tokens[0]) if tokens else ""
-    reply = _run(ctx, cmd, tokens) if cmd else Reply("unknown_command", {"word": word})
+    reply = _run(ctx, cmd, tokens) if cmd else common.menu(ctx, word)
     return _outbound(rt, ctx, reply)
 
 
@@ -99,23 +103,26 @@ def verify_pin(ctx: Context, pin: str) -> None:
     who = str(ctx.actor.id)
     until = guard.locked_until(who)
     if until:
-        raise Refused("pin_locked", until=_clock(until))
+        raise Refused("pin_locked", until=local_time(until, ctx.rt.settings.timezone, "%H:%M"))
     if not ctx.host.verify_pin(ctx.actor.id, grammar.ascii_digits(pin)):
         until = guard.failed(who)
         if until:
-            raise Refused("pin_locked", until=_clock(until))
+            raise Refused("pin_locked", until=local_time(until, ctx.rt.settings.timezone, "%H:%M"))
         raise Refused("pin_wrong", left=guard.remaining(who))
     guard.succeeded(who)
 
 
-def _clock(until: float) -> str:
-    return time.strftime("%H:%M", time.localtime(until))
-
-
 def masked(cmd: Command, tokens: list[str]) -> str:
-    """The command as the audit may keep it: PINs hidden."""
+    """The command as the audit may keep it: PINs hidden.
+
+    A PIN command's PIN is its last token: that (wherever else it was typed
+    too) is hidden, and an amount like 5000 stays readable.  Anything else,
+    and a PIN command without a PIN at its end, hides every PIN-like token.
+    """
     if cmd.secret:
         return " ".join(tokens[:1] + ["****"] * (len(tokens) - 1))
+    if cmd.pin and len(tokens) > 1 and grammar.is_pin(tokens[-1]):
+        return " ".join("****" if t == tokens[-1] else t for t in tokens)
     return grammar.redact(" ".join(tokens))
 
 
@@ -138,7 +145,8 @@ def _outbound(rt: Runtime, ctx: Context, reply: Reply) -> list[Outbound]:
     msg = ctx.msg
     text = rt.renderer.render(ctx.lang, reply.template, **reply.context)
     out = [Outbound(id=msg.reply_id, to=msg.sender or msg.user_id or "", text=text,
-                    kind=reply.kind, language=ctx.lang, secret=reply.secret)]
+                    kind=reply.kind, language=ctx.lang, secret=reply.secret, choices=reply.choices,
+                    menu=reply.menu)]
     return out + reply.outbound
 
 

@@ -8,6 +8,7 @@ wherever a number is.
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 import phonenumbers
@@ -28,8 +29,8 @@ def tokenize(text: str) -> list[str]:
 
 
 def keyword(token: str) -> str:
-    """A command keyword, case-insensitive."""
-    return token.upper()
+    """A command keyword, case-insensitive; Bengali in one Unicode form (য় typed either way)."""
+    return unicodedata.normalize("NFC", token).upper()
 
 
 def parse_phone(token: str, region: str = "BD") -> str | None:

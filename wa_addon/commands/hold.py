@@ -37,6 +37,7 @@ class Order:
     type: str | None = None
     operator: str | None = None
     package: str | None = None
+    title: str = ""  # the package's name, as replies show it
 
 
 @dataclass(frozen=True)

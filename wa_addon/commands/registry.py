@@ -30,7 +30,7 @@ RESELLER_ONLY = frozenset({RESELLER})
 # registered handlers agree.  A name both roles have is two commands (the
 # admin's needs no PIN and sees everyone).
 ACL: dict[str, frozenset[str]] = {
-    "BAL": RESELLER_ONLY,
+    "BAL": BOTH,  # the admin's: the host's totals
     "SERVICE": RESELLER_ONLY,  # "<service> <number> <amount> ... <PIN>": any other word
     "PKG": RESELLER_ONLY,
     "YES": RESELLER_ONLY,
@@ -55,8 +55,25 @@ ACL: dict[str, frozenset[str]] = {
     "HELP": BOTH,
 }
 
-# Other words for a command (Bengali replies to "send it again?").
-ALIASES: dict[str, str] = {"হ্যাঁ": "YES", "হ্যা": "YES", "না": "NO"}
+# Other words for a command: the Bengali ones shops use, and habits ("balance", "hi", "menu").
+# docs/commands.md lists every one; a test checks each leads to a registered command.
+ALIASES: dict[str, str] = {
+    "BALANCE": "BAL", "ব্যালেন্স": "BAL", "ব্যালান্স": "BAL", "ব্যাল্যান্স": "BAL",
+    "HI": "HELP", "HELLO": "HELP", "MENU": "HELP", "START": "HELP", "হাই": "HELP", "হ্যালো": "HELP",
+    "মেনু": "HELP", "সাহায্য": "HELP", "হেল্প": "HELP",
+    "হ্যাঁ": "YES", "হ্যা": "YES", "জি": "YES", "না": "NO", "বাতিল": "NO",
+    "অনুরোধ": "REQ", "পিন": "PIN", "ভাষা": "LANG", "সার্ভিস": "PERM", "অপারেটর": "OPS", "প্যাকেজ": "PKGS",
+    "রিসেলার": "RS", "মঞ্জুর": "ACCEPT", "নামঞ্জুর": "DENY", "সম্পন্ন": "COMPLETE", "ওটিপি": "OTP",
+}
+# A word that means one thing to the admin and another to a reseller ("বাতিল": cancel a request / drop).
+ROLE_ALIASES: dict[str, dict[str, str]] = {ADMIN: {"বাতিল": "CANCEL"}}
+# HELP's list message (Cloud API): what a tap can start (a guided command, or one needing no argument).
+TAPS: dict[str, tuple[str, ...]] = {RESELLER: ("BAL", "SERVICE", "PKG", "REQ", "PERM", "ADDBAL", "ADDRS", "RS"),
+                                    ADMIN: ("BAL", "REQ", "RS", "ADDBAL", "ADDRS", "OTP")}
+SERVICE_TAPS = 3  # a reseller's first permitted services, each a row of its own
+# The short menu an unknown word gets (HELP has them all).
+MENU: dict[str, tuple[str, ...]] = {RESELLER: ("BAL", "SERVICE", "REQ", "PKGS"),
+                                    ADMIN: ("REQ", "COMPLETE", "CANCEL", "ACCEPT")}
 
 
 class Usage(Exception):
@@ -82,6 +99,8 @@ class Reply:
     # Messages built by their owners (a one-time code, a message to any number), sent as they are.
     outbound: list[Outbound] = field(default_factory=list)
     kind: str = "reply"  # the outbound kind; "paused" goes out even while the add-on is off
+    choices: list[dict[str, str]] = field(default_factory=list)  # taps instead of typing (Outbound.choices)
+    menu: str = ""  # a list's button label; "" with choices: reply buttons
 
 
 @dataclass
@@ -177,7 +196,7 @@ def allowed(role: str, name: str) -> bool:
 
 def lookup(role: str, name: str) -> Command | None:
     """The command ``name`` (or an alias of it) as ``role`` may run it, or None."""
-    name = ALIASES.get(name, name)
+    name = ROLE_ALIASES.get(role, {}).get(name) or ALIASES.get(name, name)
     return REGISTRY.get((role, name)) if allowed(role, name) else None
 
 

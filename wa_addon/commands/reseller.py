@@ -26,7 +26,7 @@ def balance(ctx: Context, args: list[str]) -> Reply:
 
     bn: BAL — আপনার ব্যালেন্স
     """
-    if args:
+    if args and not (len(args) == 1 and grammar.is_pin(args[0])):  # "bal 5678": a PIN out of habit, not needed
         raise Usage()
     assert ctx.actor is not None  # looked up on the host for this very message: no second call
     return Reply("balance", {"name": ctx.actor.name, "balance": ctx.actor.balance})
@@ -74,10 +74,9 @@ def requests(ctx: Context, args: list[str]) -> Reply:
     bn: REQ [<আইডি>] — একটি অনুরোধ, বা শেষ ৫টি
     """
     assert ctx.actor is not None
-    region = ctx.rt.settings.country
     if not args:
         recent = ctx.host.list_requests(actor=ctx.actor.id, limit=RECENT)
-        return Reply("requests", {"requests": [common.request_card(r, region) for r in recent]})
+        return Reply("requests", {"requests": [common.request_card(ctx, r, named=False) for r in recent]})
     request_id = common.one_id(args)
     try:
         request = ctx.host.get_request(request_id, actor=ctx.actor.id)
@@ -85,7 +84,7 @@ def requests(ctx: Context, args: list[str]) -> Reply:
         if err.code in common.HIDDEN:
             raise Refused("no_request", id=request_id, yours=True) from None
         raise
-    return Reply("request_status", common.request_card(request, region))
+    return Reply("request_status", common.request_card(ctx, request))
 
 
 @command("PIN", role=RESELLER, secret=True)

@@ -38,7 +38,7 @@ def service_request(ctx: Context, args: list[str]) -> Reply:
     amount = grammar.parse_amount(args[2])
     if amount is None:
         raise Usage()
-    number, shown = _number(ctx, service, args[1])
+    number, shown = number_of(ctx, service, args[1])
     type_, operator = _options(ctx, service, shown, args[3:])
     low, high = catalog.amount_range(service, operator, type_ or "")
     if not low <= amount <= high:
@@ -56,7 +56,7 @@ def package_request(ctx: Context, args: list[str]) -> Reply:
     """
     if len(args) != 2:
         raise Usage()
-    number, shown = _mobile(ctx, args[1])
+    number, shown = mobile_of(ctx, args[1])
     operators = ctx.host.list_operators()
     package = catalog.find_package(ctx, args[0], catalog.detect_operator(operators, shown))
     # The package names its operator: a ported number keeps the package it asked for.
@@ -64,7 +64,8 @@ def package_request(ctx: Context, args: list[str]) -> Reply:
     if operator.service.upper() not in catalog.permitted(ctx):
         raise Refused("service_not_permitted", service=operator.service)
     amount = f"{Decimal(package.price):.2f}"
-    return place(ctx, Order(operator.service, number, amount, shown, None, operator.code, package.code))
+    order = Order(operator.service, number, amount, shown, None, operator.code, package.code, package.name)
+    return place(ctx, order)
 
 
 @command("YES", role=RESELLER)
@@ -165,7 +166,10 @@ def _placed(order: Order, request: Request) -> dict[str, object]:
 
 
 def _shown(order: Order) -> dict[str, object]:
-    label = order.package or " ".join(w for w in (order.service, order.operator, order.type) if w)
+    if order.package:
+        label = f"{order.package} — {order.title}" if order.title else order.package
+    else:
+        label = " ".join(w for w in (order.service, order.operator, order.type) if w)
     return {"what": label, "number": order.shown, "amount": order.amount}
 
 
@@ -177,10 +181,10 @@ def _who(ctx: Context) -> str:
 # -- arguments ---------------------------------------------------------------
 
 
-def _number(ctx: Context, service: Service, token: str) -> tuple[str, str]:
+def number_of(ctx: Context, service: Service, token: str) -> tuple[str, str]:
     """(the number as the host stores it, as the sender reads it) for ``service``'s kind."""
     if service.kind in MOBILE_KINDS:
-        return _mobile(ctx, token)
+        return mobile_of(ctx, token)
     if service.kind == "country":
         e164 = grammar.parse_phone(token, service.country or ctx.rt.settings.country)
         if e164 is None:
@@ -192,7 +196,7 @@ def _number(ctx: Context, service: Service, token: str) -> tuple[str, str]:
     return digits, digits
 
 
-def _mobile(ctx: Context, token: str) -> tuple[str, str]:
+def mobile_of(ctx: Context, token: str) -> tuple[str, str]:
     """A local mobile number: (E.164 digits, local form); Refused for anything else."""
     region = ctx.rt.settings.country
     e164 = grammar.parse_phone(token, region)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wa_addon.messages import Outbound, short_hash
-from wa_addon.render import LANGUAGES, money
+from wa_addon.render import LANGUAGES, choice, label, money
 
 if TYPE_CHECKING:
     from wa_addon.runtime import Runtime
@@ -31,6 +31,7 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "notify_request_success": ("id", "number", "amount", "trx_id", "balance"),
     "notify_request_failed": ("id", "number", "amount", "reason", "balance"),
     "notify_request_cancelled": ("id", "number", "amount", "balance"),
+    "notify_request_resent": ("id", "number", "amount", "balance"),
     "notify_request_stuck": ("id", "minutes", "number", "amount"),
     "notify_balance_added": ("amount", "balance", "by"),
     "notify_balance_request": ("id", "name", "amount"),
@@ -82,22 +83,26 @@ class Notes:
         if to.phone and self.rt.switches.notify(kind):
             self._add(to, kind, message, secret=secret, text=text, **context)
 
-    def admins(self, kind: str, message: str, **context: Any) -> None:
-        """Add ``message`` for every admin number, in the default language, unless ``kind`` is switched off."""
+    def admins(self, kind: str, message: str, *, buttons: tuple[tuple[str, str], ...] = (), **context: Any) -> None:
+        """Add ``message`` for every admin number, in the default language, unless ``kind`` is switched off.
+
+        ``buttons``: (command, label key) pairs offered as reply buttons where the transport has them.
+        """
         if not self.rt.switches.notify(kind):
             return
         lang = self.rt.switches.default_language()
         for phone in self.rt.switches.admin_numbers():
-            self._add(Recipient(phone, lang), kind, message, **context)
+            self._add(Recipient(phone, lang), kind, message, buttons=buttons, **context)
 
     def _add(self, to: Recipient, kind: str, message: str, *, secret: bool = False, text: str | None = None,
-             **context: Any) -> None:
+             buttons: tuple[tuple[str, str], ...] = (), **context: Any) -> None:
         lang = to.language if to.language in LANGUAGES else self.rt.switches.default_language()
         body = text if text is not None else self.rt.renderer.render(lang, message, **context)
         self.out.append(Outbound(
             id=short_hash(f"{self.cause}:{to.phone}:{message}"), to=to.phone, text=body, kind=f"notify.{kind}",
             template=template_name(self.rt.settings.cloud_templates, message, kind),
             params=params(message, {"text": body, **context}, lang), language=lang, secret=secret,
+            choices=[choice(command, label(key, lang)) for command, key in buttons],
         ))
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import phonenumbers
 
 from wa_addon import otp
+from wa_addon.commands.catalog import package_label
 from wa_addon.commands.grammar import national, parse_phone
 from wa_addon.hooks import Notes, Recipient
 from wa_addon.hooks import events as ev
@@ -42,7 +43,8 @@ from wa_addon.workflows.store import Record
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Runtime, Event], list[Outbound]]
-HIDDEN_CHANGES = frozenset({"wa_user_id"})  # internal to the host: not news to the reseller
+# Not news to the reseller: internal to the host, or told by every reply from now on (LANG answers itself).
+HIDDEN_CHANGES = frozenset({"wa_user_id", "language"})
 
 
 def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
@@ -67,11 +69,14 @@ def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
 def on_request_created(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
     status = data.get("status") or request_wf.PENDING
+    data = {**data, "what": _what(rt, data)}
     outcome = request_wf.start(rt, data["id"], status, cause=event.id, info=_request_info(data))
     if not outcome.changed:
         return []
     notes = Notes(rt, outcome.transition_id)
-    notes.admins("request_created", "notify_request_created",
+    rid = data["id"]
+    notes.admins("request_created", "notify_request_created", buttons=((f"COMPLETE {rid}", "complete"),
+                                                                       (f"CANCEL {rid}", "cancel")),
                  **_request_context(data, masked=True, region=rt.settings.country))
     return notes.out
 
@@ -91,28 +96,45 @@ def request_changed(rt: Runtime, outcome: Outcome, data: dict[str, Any]) -> list
         data: the ``request.updated`` data: reseller_id, number, amount,
             trx_id, note, balance_after, and optionally ``reseller`` {phone, language}.
     """
-    if not outcome.changed or outcome.state not in request_wf.TOLD:
+    message = _told(outcome) if outcome.changed else None
+    if message is None:
         return []
-    to, balance = _requester(rt, data, fresh_balance=outcome.state != request_wf.SUCCESS)
+    to, balance = _balance_now(rt, data["reseller_id"])
     notes = Notes(rt, outcome.transition_id)
-    context = _request_context(data, masked=False, region=rt.settings.country)
-    notes.send(to, "request_updated", f"notify_request_{outcome.state}", **context,
-               trx_id=data.get("trx_id") or "", reason=data.get("note") or "", balance=balance)
+    context = _request_context({**data, "what": _what(rt, data)}, masked=False, region=rt.settings.country)
+    reason = data.get("note") or "" if outcome.state != request_wf.PENDING else ""  # a resend's old failure note
+    notes.send(to, "request_updated", message, **context, trx_id=data.get("trx_id") or "", reason=reason,
+               balance=balance)
     return notes.out
 
 
-def _requester(rt: Runtime, data: dict[str, Any], *, fresh_balance: bool) -> tuple[Recipient, Any]:
-    # After a refund the request's balance_after is stale: ask the host for the balance now.
-    after = None if fresh_balance else data.get("balance_after")
-    if after is not None and (data.get("reseller") or {}).get("phone"):
-        return _owner(rt, data), after
-    reseller = rt.host.get_reseller(str(data["reseller_id"]))
-    return Recipient(reseller.phone, reseller.language), reseller.balance if after is None else after
+def _told(outcome: Outcome) -> str | None:
+    """The reseller's message for a transition: success, failed, cancelled, or resent (charged again)."""
+    if outcome.state in request_wf.TOLD:
+        return f"notify_request_{outcome.state}"
+    if outcome.state == request_wf.PENDING and outcome.previous in request_wf.RESENT_FROM:
+        return "notify_request_resent"
+    return None
+
+
+def _balance_now(rt: Runtime, reseller_id: Any) -> tuple[Recipient, str]:
+    """The reseller and its balance now: an event's ``balance_after`` is the balance back then."""
+    reseller = rt.host.get_reseller(str(reseller_id))
+    return Recipient(reseller.phone, reseller.language), reseller.balance
+
+
+def _what(rt: Runtime, data: dict[str, Any]) -> str:
+    """What was asked for: a package by its name (``GP1 — 1GB 7 days``), else the service code."""
+    if data.get("what"):
+        return str(data["what"])  # named when the request was first seen
+    if data.get("package"):
+        return package_label(rt.host, str(data["package"]), data.get("operator"))
+    return str(data.get("service") or "")
 
 
 def _request_info(data: dict[str, Any]) -> dict[str, Any]:
     person = data.get("reseller") or {}
-    keys = ("reseller_id", "service", "number", "amount", "type")
+    keys = ("reseller_id", "service", "number", "amount", "type", "package", "what")
     return {**{k: data.get(k) for k in keys}, "name": person.get("name"), "username": person.get("username")}
 
 
@@ -120,7 +142,9 @@ def _request_context(data: dict[str, Any], *, masked: bool, region: str = "BD") 
     # The number is shown whole only to the reseller who asked for it.
     number = _local(str(data.get("number") or ""), region)
     person = data.get("reseller") or {}
-    return {"id": data["id"], "service": data.get("service") or "", "type": data.get("type") or "",
+    package = data.get("package")
+    return {"id": data["id"], "service": data.get("service") or "", "type": "" if package else data.get("type") or "",
+            "what": data.get("what") or package or data.get("service") or "",
             "number": mask(number) if masked else number, "amount": data.get("amount"),
             "name": person.get("name") or data.get("name") or ""}
 
@@ -139,8 +163,9 @@ def on_balance_added(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
     payment = data.get("payment_id")
     notes = Notes(rt, f"payment:{payment}" if payment is not None else event.id)
-    notes.send(_owner(rt, data), "balance_added", "notify_balance_added", amount=data["amount"],
-               balance=data["balance"], by=(data.get("by") or {}).get("name") or "")
+    to, balance = _balance_now(rt, data["reseller_id"])  # the event's balance misses moves made since
+    notes.send(to, "balance_added", "notify_balance_added", amount=data["amount"],
+               balance=balance, by=(data.get("by") or {}).get("name") or "")
     return notes.out
 
 
@@ -152,7 +177,8 @@ def on_balance_request_created(rt: Runtime, event: Event) -> list[Outbound]:
         return []
     person = data.get("reseller") or {}
     notes = Notes(rt, outcome.transition_id)
-    notes.admins("balance_request", "notify_balance_request", id=data["id"], amount=data["amount"],
+    taps = ((f"ACCEPT {data['id']}", "accept"), (f"DENY {data['id']}", "deny"))
+    notes.admins("balance_request", "notify_balance_request", buttons=taps, id=data["id"], amount=data["amount"],
                  name=person.get("name") or "", username=person.get("username") or "", note=data.get("note") or "")
     return notes.out
 

@@ -26,6 +26,7 @@ __all__ = [
     "Request",
     "Reseller",
     "Service",
+    "Summary",
 ]
 
 
@@ -174,6 +175,22 @@ class Payment:
         return _from(cls, data)
 
 
+@dataclass(frozen=True)
+class Summary:
+    """The admin's day at a glance (optional ``GET /summary``)."""
+
+    resellers: int
+    balance: str  # every reseller's balance added up
+    requests: dict[str, int] = field(default_factory=dict)  # pending / processing -> how many
+    suspended: int = 0
+    attention: list[Reseller] = field(default_factory=list)  # low balance or suspended
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Summary:
+        people = [Reseller.from_dict(r) for r in data.get("attention") or []]
+        return _from(cls, {**data, "attention": people})
+
+
 @runtime_checkable
 class Host(Protocol):
     """What the add-on needs from a recharge server.  See openapi.yaml."""
@@ -253,8 +270,12 @@ class Host(Protocol):
         """One request, within ``actor``'s subtree."""
         ...
 
-    def list_requests(self, *, actor: int, limit: int = 5) -> list[Request]:
-        """The newest requests of a reseller."""
+    def list_requests(self, *, actor: int | None, limit: int = 5, status: str | None = None) -> list[Request]:
+        """The newest requests of a reseller (``actor=None``: everyone's, for the admin), optionally in one status."""
+        ...
+
+    def summary(self, *, low_below: str) -> Summary | None:
+        """The admin's totals and the resellers below ``low_below`` or suspended; None if the host has none."""
         ...
 
     def act_on_request(

@@ -54,6 +54,19 @@ def errors_shape(s: Suite) -> None:
         raise CheckFailed("error.message must be a string")
 
 
+@check("summary (optional): 404, or the admin's totals with the contract's shape", needs_setup=False)
+def summary(s: Suite) -> str:
+    reply = s.call("GET", "/summary", params={"low_below": "500"})
+    body = reply.expect(200, 404)
+    if reply.status == 404:
+        return "not offered: the admin's BAL and RS say so"
+    has_fields("summary", body, {"resellers": int, "balance": str, "requests": dict, "attention": list})
+    is_money("summary.balance", body["balance"])
+    for person in body["attention"]:
+        has_fields("summary.attention[]", person, RESELLER)
+    return f"{body['resellers']} resellers, {len(body['attention'])} low or suspended"
+
+
 @check("catalogue: services, operators and packages have the contract's shape", needs_setup=False)
 def catalogue(s: Suite) -> str:
     services = s.call("GET", "/services").expect(200)["items"]

@@ -23,6 +23,7 @@ from wa_addon.host import (
     Request,
     Reseller,
     Service,
+    Summary,
 )
 from wa_addon.httpclient import keepalive_session
 
@@ -202,10 +203,21 @@ class HttpHost:
         """One request, within ``actor``'s subtree."""
         return Request.from_dict(self._call("GET", f"/requests/{int(request_id)}", actor=actor))
 
-    def list_requests(self, *, actor: int, limit: int = 5) -> list[Request]:
-        """The newest requests of a reseller."""
-        data = self._call("GET", "/requests", actor=actor, params={"reseller_id": actor, "limit": limit})
+    def list_requests(self, *, actor: int | None, limit: int = 5, status: str | None = None) -> list[Request]:
+        """The newest requests of a reseller (``actor=None``: everyone's), optionally in one status."""
+        params = {"reseller_id": actor, "limit": limit, "status": status}
+        data = self._call("GET", "/requests", actor=actor, params=params)
         return [Request.from_dict(item) for item in data["items"]]
+
+    def summary(self, *, low_below: str) -> Summary | None:
+        """The admin's totals and the resellers needing a look; None when the host has no ``/summary``."""
+        try:
+            data = self._call("GET", "/summary", params={"low_below": low_below})
+        except HostError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return Summary.from_dict(data)
 
     def act_on_request(
         self, request_id: int, action: str, *, trx_id: str | None = None, idem_key: str, note: str | None = None

@@ -191,6 +191,13 @@ class Requests(_Resource):
         }
 
 
+class Summary(_Resource):
+    """``GET /summary?low_below=``: the admin's totals (optional in the contract)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self.db.summary(actor=req.context.actor, low_below=req.get_param("low_below"))
+
+
 class Request(_Resource):
     """``GET /requests/{id}`` and ``POST /requests/{id}/{action}``."""
 
@@ -279,6 +286,7 @@ def create_sandbox_app(db: SandboxDB, api_key: str) -> falcon.App:
     app.add_route(f"{API}/requests", Requests(db))
     app.add_route(f"{API}/requests/{{id:int}}", request)
     app.add_route(f"{API}/requests/{{id:int}}/{{action}}", request, suffix="action")
+    app.add_route(f"{API}/summary", Summary(db))
     app.add_route(f"{API}/balance-requests", BalanceRequests(db))
     app.add_route(f"{API}/balance-requests/{{id:int}}", balance_request)
     app.add_route(f"{API}/balance-requests/{{id:int}}/{{decision}}", balance_request, suffix="decision")

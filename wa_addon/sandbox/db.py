@@ -26,6 +26,7 @@ from wa_addon.host import HostError
 from wa_addon.sandbox import catalog, ledger, passwords, resellers, service_requests
 from wa_addon.sandbox.money import fmt
 from wa_addon.sandbox.schema import SCHEMA
+from wa_addon.sandbox.summary import summary as day_summary
 from wa_addon.sandbox.tx import Tx
 
 log = logging.getLogger(__name__)
@@ -291,6 +292,11 @@ class SandboxDB:
         """The newest requests."""
         with self.reading() as tx:
             return service_requests.newest(tx, actor, reseller_id=reseller_id, status=status, limit=limit)
+
+    def summary(self, *, actor: int | None = None, low_below: object = None) -> dict[str, Any]:
+        """Totals for the admin, and the resellers below ``low_below`` or suspended."""
+        with self.reading() as tx:
+            return day_summary(tx, actor, low_below)
 
     def act_on_request(
         self,

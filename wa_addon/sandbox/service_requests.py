@@ -130,10 +130,12 @@ def act(
     if new is None:
         raise invalid_state(f"cannot {action} a {row['status']} request")
     _settle(tx, row, new)
+    # A resend starts the request afresh: the old failure note would read as today's.
     tx.run(
-        "UPDATE requests SET status = ?, trx_id = COALESCE(?, trx_id), note = COALESCE(?, note), updated_at = ?"
-        " WHERE id = ?",
-        (new, text_field(trx_id, "trx_id", 100) if new == SUCCESS else None, text_field(note), tx.now, row["id"]),
+        "UPDATE requests SET status = ?, trx_id = COALESCE(?, trx_id),"
+        " note = COALESCE(?, CASE WHEN ? THEN NULL ELSE note END), updated_at = ? WHERE id = ?",
+        (new, text_field(trx_id, "trx_id", 100) if new == SUCCESS else None, text_field(note), new == PENDING,
+         tx.now, row["id"]),
     )
     data = request_json(_row(tx, row["id"]))
     owner = resellers.by_id(tx, row["reseller_id"])

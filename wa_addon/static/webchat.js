@@ -10,9 +10,9 @@
   var who = box.dataset.who;
   var shown = "";
 
-  function clock(at) {
-    var d = new Date(at * 1000);
-    return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+  function clock(at) {  // in WA_TIMEZONE, as the page's own times are
+    return new Date(at * 1000).toLocaleTimeString("en-GB", {timeZone: box.dataset.tz, hour: "2-digit",
+                                                            minute: "2-digit", hour12: false});
   }
 
   function bubble(m) {

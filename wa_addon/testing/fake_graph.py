@@ -75,6 +75,7 @@ class SentMessage:
     template: str | None = None
     params: list[str] = field(default_factory=list)
     language: str | None = None
+    choices: list[dict[str, str]] = field(default_factory=list)  # buttons or list rows: id, title, description
 
 
 @dataclass
@@ -288,9 +289,34 @@ def _invalid(body: Any) -> str:
         return "The parameter text['body'] is required."
     if kind == "template" and not (body.get("template") or {}).get("name"):
         return "The parameter template['name'] is required."
+    if kind == "interactive":
+        return _invalid_interactive(body.get("interactive"))
     if kind not in ("text", "template"):
         return f"the fake does not accept type {kind}"
     return ""
+
+
+def _invalid_interactive(obj: Any) -> str:
+    """Meta's limits on reply buttons and list messages ("" if within them)."""
+    if not isinstance(obj, dict) or not (obj.get("body") or {}).get("text"):
+        return "The parameter interactive['body']['text'] is required."
+    if len(obj["body"]["text"]) > 1024:
+        return "interactive body text is longer than 1024 characters"
+    action = obj.get("action") or {}
+    if obj.get("type") == "button":
+        buttons = action.get("buttons") or []
+        titles = [b.get("reply", {}).get("title", "") for b in buttons]
+        if not 1 <= len(buttons) <= 3 or not all(0 < len(t) <= 20 for t in titles):
+            return "1 to 3 buttons, each title 1 to 20 characters"
+        return ""
+    if obj.get("type") == "list":
+        rows = [r for s in action.get("sections") or [] for r in s.get("rows") or []]
+        if not 0 < len(action.get("button", "")) <= 20 or not 1 <= len(rows) <= 10:
+            return "a list button label of 1 to 20 characters and 1 to 10 rows"
+        if not all(0 < len(r.get("title", "")) <= 24 and len(r.get("description", "")) <= 72 for r in rows):
+            return "list row titles of 1 to 24 characters, descriptions of at most 72"
+        return ""
+    return f"the fake does not accept interactive type {obj.get('type')}"
 
 
 def _sent_message(wa_msg_id: str, body: dict[str, Any]) -> SentMessage:
@@ -301,6 +327,12 @@ def _sent_message(wa_msg_id: str, body: dict[str, Any]) -> SentMessage:
         text = " ".join([f"template:{template['name']}", *params])
         language = (template.get("language") or {}).get("code")
         return SentMessage(wa_msg_id, to, "template", text, template["name"], params, language)
+    if body.get("type") == "interactive":
+        obj = body["interactive"]
+        action = obj["action"]
+        items = [b["reply"] for b in action.get("buttons", [])] or [
+            r for s in action.get("sections", []) for r in s["rows"]]
+        return SentMessage(wa_msg_id, to, "interactive", obj["body"]["text"], choices=items)
     return SentMessage(wa_msg_id, to, "text", body["text"]["body"])
 
 

@@ -33,6 +33,7 @@ from wa_addon.transports.cloud_errors import (
     classify_error,
     retry_after_seconds,
 )
+from wa_addon.transports.cloud_interactive import interactive
 
 __all__ = [
     "AUTH_BACKOFF",
@@ -288,12 +289,14 @@ def _int(value: Any) -> int:
 
 
 def build_body(message: Outbound) -> dict[str, Any]:
-    """The Graph API JSON for ``message``: a text, or a template in template mode."""
+    """The Graph API JSON for ``message``: a template in template mode, buttons or a list, else a text."""
     body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
     # A business-scoped user id (CC.digits) goes in "recipient"; phones in "to".
     body["recipient" if "." in message.to else "to"] = message.to
     if message.mode == "template":
         body.update(type="template", template=_template(message))
+    elif (choices := interactive(message)) is not None:
+        body.update(type="interactive", interactive=choices)
     else:
         body.update(type="text", text={"preview_url": False, "body": message.text})
     return body

@@ -47,6 +47,8 @@ TRANSITIONS: list[dict[str, Any]] = [
 
 # The states a reseller is told about.
 TOLD = (SUCCESS, FAILED, CANCELLED)
+# Back to pending from these is a resend (charged again after a failure): the reseller is told too.
+RESENT_FROM = (FAILED, PROCESSING)
 
 LIFECYCLE = Lifecycle("request", STATES, TRANSITIONS, PENDING, timed=PROCESSING)
 

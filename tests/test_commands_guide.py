@@ -1,0 +1,76 @@
+"""Guided commands through the dispatcher, on real Redis and the sandbox host: FL alone, ADDBAL, ADDRS."""
+
+from __future__ import annotations
+
+import pytest
+from test_commands_chat import ADMIN, DEALER1, RETAIL1, RETAIL2, open_chat
+
+from wa_addon.commands import guide
+from wa_addon.commands.registry import ADMIN as ADMIN_ROLE
+from wa_addon.commands.registry import REGISTRY, RESELLER
+
+
+@pytest.fixture
+def chat(redis_url, namespace, sandbox):
+    yield from open_chat(redis_url, namespace, sandbox)
+
+
+def test_every_flow_guides_a_registered_command_and_ends_with_the_pin_when_it_needs_one():
+    for (role, name), steps in guide.FLOWS.items():
+        assert (role, name) in REGISTRY and steps
+        assert (steps[-1] is guide.PIN) == REGISTRY[(role, name)].pin
+    assert {role for role, _ in guide.FLOWS} == {ADMIN_ROLE, RESELLER}
+
+
+def test_fl_alone_asks_for_the_number_the_amount_and_the_pin_then_places_it_once(chat):
+    assert chat.reply(RETAIL1, "FL") == "FL · 1/3\nWhich number? (e.g. 01712345678)\nNO to stop."
+    assert chat.reply(RETAIL1, "123") == ('FL · 1/3\n"123" is not a mobile number. Write it like 01712345678.'
+                                        "\nWhich number? (e.g. 01712345678)\nNO to stop.")
+    assert chat.reply(RETAIL1, "০১৭১২৩৪৫৬৭৮").startswith("FL · 2/3\nHow much?")
+    assert chat.reply(RETAIL1, "lots").startswith("FL · 2/3\nThat is not an amount")
+    assert chat.reply(RETAIL1, "50").startswith("FL · 3/3\nYour PIN?")
+    last = "wamid.pin-step"
+    placed = chat.reply(RETAIL1, "4321", msg_id=last)
+    assert placed.startswith("✅ Request #") and "FL GP prepaid 01712345678 — ৳50" in placed
+    again = chat.reply(RETAIL1, "4321", msg_id=last)  # the same message redelivered: the same request
+    assert again == placed and chat.balance("retail1") == "2450.00"
+    assert b"4321" not in chat.rt.conn.get(chat.rt.keys.guide("3"))  # a PIN is never kept
+    assert chat.reply(RETAIL1, "4321").startswith("Unknown command")  # the guide is over
+    assert "FL 01712345678 50 ****" in [e["command"] for e in chat.audit()]
+
+
+def test_a_wrong_pin_in_a_guide_counts_and_ends_it(chat):
+    chat.reply(RETAIL1, "FL")
+    chat.reply(RETAIL1, "01712345678")
+    chat.reply(RETAIL1, "50")
+    assert chat.reply(RETAIL1, "0000") == "Wrong PIN. 4 tries left."
+    assert chat.balance("retail1") == "2500.00"
+
+
+def test_bengali_stop_word_and_another_command_end_a_guide(chat):
+    assert chat.reply(RETAIL2, "ADDBAL").startswith("ADDBAL · ১/৩\nকোন রিসেলারকে?")
+    assert chat.reply(RETAIL2, "বাতিল") == "থামানো হলো। কিছু পাঠানো হয়নি।"
+    assert chat.reply(RETAIL2, "50").startswith("অজানা কমান্ড")
+    chat.reply(RETAIL2, "FL")
+    assert chat.reply(RETAIL2, "BAL") == "Salma Shop: ব্যালেন্স ৳৫০০"  # BAL runs, the guide is dropped
+    assert chat.reply(RETAIL2, "01712345678").startswith("অজানা কমান্ড")
+
+
+def test_a_dealer_pays_and_the_admin_adds_a_reseller_step_by_step(chat):
+    chat.reply(DEALER1, "ADDBAL")
+    assert chat.reply(DEALER1, "retail9").startswith('ADDBAL · ১/৩\n"retail9" আপনার রিসেলার নয়।')
+    chat.reply(DEALER1, "retail1")
+    chat.reply(DEALER1, "৫০০")
+    assert "৳২,৫০০ → ৳৩,০০০" in chat.reply(DEALER1, "1234")
+    assert chat.reply(ADMIN, "ADDRS") == "ADDRS · 1/2\nThe new reseller's phone number?\nNO to stop."
+    assert chat.reply(ADMIN, "01700000009").startswith("ADDRS · 2/2\nTheir name?")
+    added = chat.reply(ADMIN, "Nodi Telecom")
+    assert added.startswith("👤 New reseller Nodi Telecom") and "PIN: " in added
+
+
+def test_a_guide_times_out_with_its_redis_key(chat):
+    chat.reply(RETAIL1, "FL")
+    key = chat.rt.keys.guide("3")
+    assert 290 <= chat.rt.conn.ttl(key) <= chat.rt.settings.guide_timeout == 300
+    chat.rt.conn.delete(key)  # what Redis does when the TTL runs out
+    assert chat.reply(RETAIL1, "01712345678").startswith("Unknown command")

@@ -1,0 +1,182 @@
+"""Guided commands: ``FL`` alone (or ``ADDBAL``, ``ADDRS``) is asked for step by step.
+
+python-telegram-bot's ``ConversationHandler`` is the model: :data:`FLOWS` is
+the table of states, each :class:`Step` a small function that reads one
+answer (or refuses it, and the same question is asked again).  The state is
+kept per sender in Redis (``store.Keys.guide``) for ``settings.guide_timeout``
+seconds; ``NO`` / ``বাতিল`` stops, and any other command ends the guide and
+runs.  When the last answer comes, the answers make the one-line command
+(``FL 01712345678 50 <PIN>``), which then runs exactly as if it had been
+typed: the same PIN check, audit and idempotency key (the last message's).
+
+A PIN is never kept: the last step is the PIN, and the command runs at once.
+Each state names the message that made it and the state before it, so a
+redelivered message (or a retried job) applies to the same state again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from wa_addon.commands import catalog, common, grammar
+from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply
+from wa_addon.commands.service import mobile_of, number_of
+from wa_addon.store import text
+
+STOP_WORDS = frozenset({"NO", "STOP", "CANCEL", "না", "বাতিল", "থামুন"})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question: ``name`` picks its prompt; ``read`` turns the answer into command words or raises Refused."""
+
+    name: str
+    read: Callable[[Context, str, str], list[str]]  # (ctx, the guided keyword, the answer)
+
+
+def _number(ctx: Context, word: str, answer: str) -> list[str]:
+    number_of(ctx, catalog.find_service(ctx, word), answer.strip())
+    return [answer.strip()]
+
+
+def _amount(ctx: Context, word: str, answer: str) -> list[str]:
+    common.amount_of(answer.strip())  # Usage when it is none
+    return [answer.strip()]
+
+
+def _pin(ctx: Context, word: str, answer: str) -> list[str]:
+    if not grammar.is_pin(answer.strip()):
+        raise Refused("guide_not_pin")
+    return [answer.strip()]
+
+
+def _package(ctx: Context, word: str, answer: str) -> list[str]:
+    return [catalog.find_package(ctx, answer.strip(), None).code]
+
+
+def _mobile(ctx: Context, word: str, answer: str) -> list[str]:
+    mobile_of(ctx, answer.strip())
+    return [answer.strip()]
+
+
+def _reseller(ctx: Context, word: str, answer: str) -> list[str]:
+    common.visible_reseller(ctx, answer.strip())
+    return [answer.strip()]
+
+
+def _phone(ctx: Context, word: str, answer: str) -> list[str]:
+    common.phone_of(ctx, answer.strip())
+    return [answer.strip()]
+
+
+def _name(ctx: Context, word: str, answer: str) -> list[str]:
+    if not answer.split():
+        raise Refused("guide_not_name")
+    return answer.split()
+
+
+NUMBER, AMOUNT, PIN = Step("number", _number), Step("amount", _amount), Step("pin", _pin)
+RESELLER_REF, PHONE, NAME = Step("reseller", _reseller), Step("phone", _phone), Step("name", _name)
+PACKAGE, MOBILE = Step("package", _package), Step("number", _mobile)
+
+# The table of states: (role, command) -> its questions, in order.
+FLOWS: dict[tuple[str, str], tuple[Step, ...]] = {
+    (RESELLER, "SERVICE"): (NUMBER, AMOUNT, PIN),
+    (RESELLER, "PKG"): (PACKAGE, MOBILE, PIN),
+    (RESELLER, "ADDBAL"): (RESELLER_REF, AMOUNT, PIN),
+    (RESELLER, "ADDRS"): (PHONE, NAME, PIN),
+    (ADMIN, "ADDBAL"): (RESELLER_REF, AMOUNT),
+    (ADMIN, "ADDRS"): (PHONE, NAME),
+}
+
+# Answers that may come with the keyword: a package list's row is "PKG GP1", then the number is asked.
+PRESET = {"PKG": 1}
+
+Resolve = Callable[[Context, list[str]], Command | None]
+
+
+def steer(ctx: Context, tokens: list[str], resolve: Resolve) -> Reply | list[str] | None:
+    """Where a message goes: a guide's next question (Reply), the finished command's words, or None (not guided).
+
+    Args:
+        ctx: the message's context.
+        tokens: the message's words.
+        resolve: the dispatcher's keyword -> command lookup (service codes too).
+    """
+    found = _state(ctx)
+    cmd = resolve(ctx, tokens[:1]) if tokens else None
+    flow = (ctx.role, cmd.name) if cmd else None
+    if cmd is not None and flow in FLOWS and len(tokens) - 1 <= PRESET.get(cmd.name, 0):
+        fresh = {"flow": cmd.name, "word": grammar.keyword(tokens[0]), "words": [], "asked": 0}
+        if len(tokens) > 1:  # a tapped list row carries the first answer ("PKG GP1")
+            return _answer(ctx, fresh, " ".join(tokens[1:]), found)
+        return _ask(ctx, fresh, found)
+    if found is None:
+        return None
+    if tokens and grammar.keyword(tokens[0]) in STOP_WORDS:
+        _save(ctx, {"done": True}, found)
+        return Reply("guide_stopped")
+    if cmd is not None and cmd.name != "SERVICE":  # another command: the guide ends, the command runs
+        _save(ctx, {"done": True}, found)
+        return None
+    return _answer(ctx, found, " ".join(tokens), found)
+
+
+def _answer(ctx: Context, state: dict[str, Any], answer: str, found: dict[str, Any] | None) -> Reply | list[str]:
+    """Apply one answer to ``state``; ``found`` is the state this message found (kept for a re-run)."""
+    steps = FLOWS[(ctx.role, state["flow"])]
+    try:
+        words = state["words"] + steps[state["asked"]].read(ctx, state["word"], answer)
+    except (Refused, common.Usage) as why:  # the same question again, saying what was wrong
+        if found is not state:
+            _save(ctx, state, found)
+        return _question(ctx, state, _problem(ctx, why))
+    if state["asked"] + 1 == len(steps):
+        _save(ctx, {"done": True}, found)
+        return [state["word"], *words]
+    return _ask(ctx, {**state, "words": words, "asked": state["asked"] + 1}, found)
+
+
+def _problem(ctx: Context, why: Exception) -> str:
+    if isinstance(why, Refused):
+        return ctx.rt.renderer.render(ctx.lang, why.template, **why.context)
+    return ctx.rt.renderer.render(ctx.lang, "guide_not_amount")
+
+
+def _ask(ctx: Context, state: dict[str, Any], previous: dict[str, Any] | None) -> Reply:
+    _save(ctx, state, previous)
+    return _question(ctx, state)
+
+
+def _question(ctx: Context, state: dict[str, Any], problem: str = "") -> Reply:
+    steps = FLOWS[(ctx.role, state["flow"])]
+    return Reply("guide_ask", {"what": state["word"], "step": steps[state["asked"]].name, "n": state["asked"] + 1,
+                               "total": len(steps), "problem": problem})
+
+
+# -- the state in Redis ------------------------------------------------------
+
+
+def _state(ctx: Context) -> dict[str, Any] | None:
+    """The sender's open guide, as it was before this message (a re-run applies to the same state)."""
+    raw = ctx.rt.conn.get(ctx.rt.keys.guide(_who(ctx)))
+    saved = json.loads(text(raw)) if raw else None
+    if saved is not None and saved.get("by") == ctx.msg.dedupe_id:
+        saved = saved.get("prev")  # this very message ran before: start from what it found
+    if saved is None or saved.get("done"):
+        return None
+    return saved
+
+
+def _save(ctx: Context, state: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    if previous is not None:
+        previous = {k: v for k, v in previous.items() if k not in ("by", "prev")}
+    entry = {**state, "by": ctx.msg.dedupe_id, "prev": previous}
+    ctx.rt.conn.set(ctx.rt.keys.guide(_who(ctx)), json.dumps(entry), ex=ctx.rt.settings.guide_timeout)
+
+
+def _who(ctx: Context) -> str:
+    return str(ctx.actor.id) if ctx.actor else f"admin-{ctx.msg.sender or ctx.msg.user_id}"
