@@ -28,7 +28,6 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # --headless and a fresh --user-data-dir: Playwright's own
 ADMIN, RETAIL1 = "8801711000000", "8801822222222"
-WORKER_SWITCH_AGE = 1.2  # seconds: a worker reads the switches at most once a second (switch_max_age)
 WAIT_MS = 45_000  # a reply crosses the worker, the host and the phone's long poll
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
@@ -129,7 +128,6 @@ def test_a_notification_switched_off_on_the_admin_page_does_not_arrive(demo, con
 
     admin_page.set_notification("balance_added", False)
     assert "balance_added = off" in admin_page.page.inner_text("#flash")
-    time.sleep(WORKER_SWITCH_AGE)  # workers may act on switches this old (runtime.current): nothing to await
     admin.send("ADDBAL retail1 100")
     admin.expect(r"Karim Store \(retail1\)")  # the host moved the money: its event is queued by now
     settle(demo)
@@ -137,7 +135,6 @@ def test_a_notification_switched_off_on_the_admin_page_does_not_arrive(demo, con
     assert not reseller.received().filter(has_text="added to your balance").count()
 
     admin_page.set_notification("balance_added", True)
-    time.sleep(WORKER_SWITCH_AGE)
     admin.send("ADDBAL retail1 50")
     text = reseller.expect("added to your balance")
     assert "৳50" in text and "৳100" not in reseller.page.inner_text("#messages")
