@@ -18,6 +18,7 @@ __all__ = [
     "BalanceRequest",
     "Host",
     "HostError",
+    "HostOutcomeUnknown",
     "HostUnavailable",
     "NewReseller",
     "Operator",
@@ -41,6 +42,15 @@ class HostError(Exception):
 
 class HostUnavailable(Exception):
     """The host could not be reached or answered 5xx: retry later, never drop."""
+
+
+class HostOutcomeUnknown(HostUnavailable):
+    """A money move was sent but its answer was lost (empty, cut, not JSON, connection dropped).
+
+    The money may have moved.  Only the same idempotency key may ask again (the
+    host then answers what happened), so the work item is kept and retried like
+    any outage, and nobody is told "something went wrong" meanwhile.
+    """
 
 
 def _from(cls: type, data: dict[str, Any]) -> Any:
