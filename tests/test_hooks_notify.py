@@ -304,12 +304,29 @@ def test_the_admins_switch_is_read_once_for_all_admins(rt, monkeypatch):
     assert len(notes.out) == 3 and reads == ["request_created"]
 
 
-def test_a_bug_in_a_handler_does_not_jam_the_lane(rt, monkeypatch):
-    def broken(rt, event):
-        raise KeyError("bug")
+def test_a_bug_in_a_handler_lands_in_the_dead_letters_and_does_not_jam_the_lane(rt, monkeypatch):
+    from wa_addon.consume import consume
+    from wa_addon.hooks.intake import EventIntake
+    from wa_addon.runtime import EVENT_LANE
 
-    monkeypatch.setitem(notify.HANDLERS, "message.send", broken)
-    assert run(rt, "message.send", {"phone": RETAIL1, "text": "x"}) == []
+    send = notify.HANDLERS["message.send"]
+
+    def buggy(rt, event):
+        if event.data["text"] == "meets a bug":
+            raise KeyError("bug")
+        return send(rt, event)
+
+    starts = []
+    rt.start_drain = lambda lane, part, token: starts.append((lane, part, token))
+    monkeypatch.setitem(notify.HANDLERS, "message.send", buggy)
+    intake = EventIntake(rt)
+    lost = intake.emit("message.send", {"phone": RETAIL1, "text": "meets a bug"})
+    intake.emit("message.send", {"phone": RETAIL1, "text": "behind it"})  # same recipient, same partition
+    lane, part, token = starts[0]
+    assert consume(rt, lane, part, token, notify.process) == 2
+    (dead,) = rt.conn.lrange(rt.keys.dead(EVENT_LANE), 0, -1)
+    assert events.Event.from_json(dead.decode()).id == lost.id  # kept, not acknowledged and lost
+    assert [m.text for m in _outbox(rt)] == ["behind it"]
 
 
 # -- templates ------------------------------------------------------------------------

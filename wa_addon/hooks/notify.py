@@ -55,9 +55,11 @@ def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
     except HostError as err:
         log.warning("event %s (%s): host refused a lookup: %s", event.id, event.type, err.code)
         msgs = []
-    except Exception:  # a bug must not jam the lane; id and type only: data may hold secrets
-        log.exception("event %s (%s) failed", event.id, event.type)
-        msgs = []
+    except Exception:
+        # A bug: the lane keeps the event in its dead letters; acknowledging it here would lose
+        # the notification.  Id and type only: the data may hold a password or a PIN.
+        log.error("event %s (%s) failed; set aside in the dead letters", event.id, event.type)
+        raise
     log.info("event %s (%s): %d notifications", event.id, event.type, len(msgs))
     return None, msgs
 
