@@ -28,6 +28,8 @@ class Inbound:
         timestamp: unix seconds as the transport reported them.
         kind: ``text``, ``interactive``, ``button``, or the media type (``image``,
             ``audio``, ...; text "") so the command layer can answer with a usage line.
+        via: the device-transport phone that relayed the message ("" elsewhere):
+            such a sender is only the phone's word (see ``commands/admin_pin.py``).
     """
 
     transport: str
@@ -38,6 +40,7 @@ class Inbound:
     name: str | None = None
     timestamp: int = 0
     kind: str = "text"
+    via: str = ""
 
     @property
     def dedupe_id(self) -> str:

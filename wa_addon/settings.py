@@ -76,6 +76,10 @@ class Settings:
     device_names: tuple[str, ...] = ()
     device_reply_wait: float = 8.0  # seconds an AutoResponder exchange waits for the reply
     device_dedupe_window: int = 60  # seconds a repeated AutoResponder sender+text is one message
+    # Phones (device names) that may relay the admin's money and secret commands without
+    # the admin PIN; WA_ADMIN_PIN=always asks the PIN on every transport (commands/admin_pin.py).
+    device_admin_phones: tuple[str, ...] = ()
+    admin_pin: str = ""
     # The admin page (standalone: WA_ADMIN_TOKEN signs in; see wa_addon/admin/auth.py).
     admin_session_ttl: int = 12 * 3600  # seconds a signed-in admin page session lasts
 

@@ -73,6 +73,7 @@ key                                    what / TTL
 ``{ns}:dev:wake``                      pub/sub channel (no key): work queued
 ``{ns}:adminfail:{client}``            failed admin-page sign-ins from one
                                        address; 15 min from the first
+``{ns}:adminpin``                      the admin PIN's salted scrypt hash; no TTL
 =====================================  ========================================
 """
 
@@ -269,6 +270,11 @@ class Keys:
     def admin_login_failures(self, client: str) -> str:
         """Failed admin-page sign-ins from one client address (throttle); TTL ``ADMIN_LOGIN_WINDOW``."""
         return f"{self.ns}:adminfail:{client}"
+
+    @property
+    def admin_pin(self) -> str:
+        """The admin PIN's salted hash (``wa-addon admin-pin``)."""
+        return f"{self.ns}:adminpin"
 
 
 class Scripts:

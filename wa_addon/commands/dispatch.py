@@ -8,10 +8,10 @@ message later); every other failure gets a short answer, never silence.
 from __future__ import annotations
 
 import logging
-import time
 
 from wa_addon import journal
-from wa_addon.commands import grammar
+from wa_addon.commands import admin_pin, grammar
+from wa_addon.commands import pin as pins
 from wa_addon.commands.pin import PinGuard
 from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply, Usage, lookup
 from wa_addon.host import HostError
@@ -69,6 +69,8 @@ def _run(ctx: Context, cmd: Command, tokens: list[str]) -> Reply:
     args = tokens[1:] if cmd.name != SERVICE else tokens
     outcome = "ok"
     try:
+        if ctx.role == ADMIN and admin_pin.required(ctx.rt.settings, ctx.msg, cmd.name):
+            args = admin_pin.check(ctx, args)  # a phone's word that it is the admin is not enough
         if cmd.pin:
             args = _check_pin(ctx, cmd, args)
         reply = cmd.handler(ctx, args)
@@ -94,22 +96,10 @@ def verify_pin(ctx: Context, pin: str) -> None:
 
     Also used by ``PIN <old> <new>``, so guessing through a PIN change counts too.
     """
-    assert ctx.actor is not None, "PIN commands are reseller commands"
+    actor = ctx.actor
+    assert actor is not None, "PIN commands are reseller commands"
     guard = PinGuard(ctx.rt.conn, ctx.rt.keys, ctx.rt.settings)
-    who = str(ctx.actor.id)
-    until = guard.locked_until(who)
-    if until:
-        raise Refused("pin_locked", until=_clock(until))
-    if not ctx.host.verify_pin(ctx.actor.id, grammar.ascii_digits(pin)):
-        until = guard.failed(who)
-        if until:
-            raise Refused("pin_locked", until=_clock(until))
-        raise Refused("pin_wrong", left=guard.remaining(who))
-    guard.succeeded(who)
-
-
-def _clock(until: float) -> str:
-    return time.strftime("%H:%M", time.localtime(until))
+    pins.check(guard, str(actor.id), lambda: ctx.host.verify_pin(actor.id, grammar.ascii_digits(pin)))
 
 
 def masked(cmd: Command, tokens: list[str]) -> str:

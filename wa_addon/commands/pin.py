@@ -7,9 +7,11 @@ stored, logged, audited or echoed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import redis
 
+from wa_addon.commands.registry import Refused
 from wa_addon.settings import Settings
 from wa_addon.store import Keys
 
@@ -48,3 +50,20 @@ class PinGuard:
         """Tries left before the lockout."""
         used = int(self.conn.get(self.keys.pin_failures(who)) or 0)
         return max(self.settings.pin_max_failures - used, 0)
+
+
+def check(guard: PinGuard, who: str, right: Callable[[], bool]) -> None:
+    """Ask ``right()`` under ``who``'s lockout; raises Refused (``pin_locked``, ``pin_wrong``)."""
+    until = guard.locked_until(who)
+    if until:
+        raise Refused("pin_locked", until=_clock(until))
+    if not right():
+        until = guard.failed(who)
+        if until:
+            raise Refused("pin_locked", until=_clock(until))
+        raise Refused("pin_wrong", left=guard.remaining(who))
+    guard.succeeded(who)
+
+
+def _clock(until: float) -> str:
+    return time.strftime("%H:%M", time.localtime(until))

@@ -124,7 +124,7 @@ class DeviceTransport:
             pipe.set(self.keys.device_affinity(sender), device, ex=AFFINITY_TTL)
         pipe.execute()
 
-    def chat(self, sender: str, text: str) -> Inbound:
+    def chat(self, sender: str, text: str, via: str = "") -> Inbound:
         """An AutoResponder message (no message id) with its sender+text window dedupe.
 
         Within ``device_dedupe_window`` the same sender and text is the same
@@ -137,7 +137,7 @@ class DeviceTransport:
         earlier = self.conn.set(key, own, nx=True, ex=self.settings.device_dedupe_window, get=True)
         msg_id = as_text(earlier) if earlier else own
         return Inbound(transport=NAME, msg_id=f"{sender}:{msg_id}", sender=sender, text=text,
-                       timestamp=int(time.time()))
+                       timestamp=int(time.time()), via=via)
 
     def exchange(self, device: str, to: str, reply_id: str, seconds: float) -> list[Outbound]:
         """Wait up to ``seconds`` for ``reply_id``; take ``to``'s queued messages as they come.

@@ -4,7 +4,8 @@ Only HTTP translation lives here: tokens, queueing and leasing are in
 :mod:`wa_addon.transports.device`, the storing of inbound chats is the
 intake's job (the same intake as the Cloud API's).  Every endpoint takes the
 phone's token as ``Authorization: Bearer ...``; the AutoResponder webhook also
-takes ``?token=`` because that app cannot always set headers.
+takes it as ``X-Device-Token`` (AutoResponder's custom headers) or, where the
+app cannot set headers, as ``?token=`` (which proxies may log: the header is better).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class BadRequest(Exception):
 class _PhoneResource:
     """Common ground: the token check, body parsing, error answers."""
 
-    query_token = False  # may the token come as ?token= (AutoResponder only)
+    query_token = False  # may the token come as X-Device-Token or ?token= (AutoResponder only)
 
     def __init__(self, device: DeviceTransport, settings: Settings, intake: Intake):
         self.device, self.settings, self.intake = device, settings, intake
@@ -81,7 +82,9 @@ class _PhoneResource:
         auth = req.get_header("Authorization") or ""
         if auth[:7].lower() == "bearer ":
             return auth[7:].strip()
-        return req.get_param("token") if self.query_token else None
+        if not self.query_token:
+            return None
+        return req.get_header("X-Device-Token") or req.get_param("token")
 
 
 def read_json(req: falcon.Request) -> Any:
@@ -130,7 +133,7 @@ class DeviceInbound(_PhoneResource):
                                  "message": "not a phone number nor a mapped contact name"})
             else:
                 accepted.append(Inbound(transport="device", msg_id=f"{number}:{msg_id}", sender=number,
-                                        text=text, timestamp=_seconds(item.get("time"))))
+                                        text=text, timestamp=_seconds(item.get("time")), via=phone))
         self.device.remember(phone, [m.sender for m in accepted])
         self.intake.submit(accepted, [])
         log.info("device %s: %d messages in, %d rejected", phone, len(accepted), len(rejected))
@@ -189,7 +192,7 @@ class AutoResponder(_PhoneResource):
             return {"replies": []}
         # Not remember()ed as the contact's phone: AutoResponder cannot send
         # unasked, so that preference would only hold notifications back.
-        inbound, wait = self.device.chat(number, text), self.settings.device_reply_wait
+        inbound, wait = self.device.chat(number, text, via=phone), self.settings.device_reply_wait
         with self.device.queue.hold(number, wait):  # from before the reply can exist
             self.intake.submit([inbound], [])
             out = self.device.exchange(phone, number, inbound.reply_id, wait)
