@@ -58,7 +58,7 @@ ADMIN_PHONE = "8801711000000"
 HOST_KEY = "sandbox-test-key"
 APP_SECRET = "test-app-secret"
 GRAPH_TOKEN = "test-graph-token"
-PHONE_NUMBER_ID = "109876543210"
+PHONE_NUMBER_ID = "106540352242922"  # as in cloud_payloads' metadata: the webhooks are addressed to us
 HOOK_SECRET = "test-hook-secret"
 
 

@@ -12,6 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+# Inbound.kind of WhatsApp's "this user now writes from another number": ``sender`` is the
+# old number, ``text`` the new one; the host is told, nobody is answered.
+NUMBER_CHANGED = "user_changed_number"
+
 
 @dataclass(frozen=True)
 class Inbound:

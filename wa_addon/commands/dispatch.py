@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 
 from wa_addon import journal
-from wa_addon.commands import admin_pin, grammar
+from wa_addon.commands import admin_pin, grammar, system
 from wa_addon.commands import pin as pins
 from wa_addon.commands.pin import PinGuard
 from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply, Usage, lookup
 from wa_addon.host import HostError
-from wa_addon.messages import Inbound, Outbound, short_hash
+from wa_addon.messages import NUMBER_CHANGED, Inbound, Outbound, short_hash
 from wa_addon.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ ONCE_TTL = 3600  # "unknown number" and "paused" answers: one an hour per sender
 
 def handle(rt: Runtime, msg: Inbound) -> list[Outbound]:
     """The replies (and notices) for one inbound message."""
+    if msg.kind == NUMBER_CHANGED:
+        return system.number_changed(rt, msg)  # WhatsApp's word, not the user's: no reply
     ctx_or_reply = _identify(rt, msg)
     if isinstance(ctx_or_reply, list):
         return ctx_or_reply

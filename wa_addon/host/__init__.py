@@ -214,6 +214,13 @@ class Host(Protocol):
         """New password and PIN for a reseller (the admin or an ancestor)."""
         ...
 
+    def change_number(self, *, old_phone: str, new_phone: str) -> Reseller | None:
+        """WhatsApp reported a user's new number (``user_changed_number``): move the reseller to it.
+
+        Returns the reseller now on the new number, or None when nobody was on the old one.
+        """
+        ...
+
     def create_balance_request(
         self, *, amount: str, actor: int, idem_key: str, note: str | None = None
     ) -> BalanceRequest:

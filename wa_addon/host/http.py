@@ -151,6 +151,16 @@ class HttpHost:
         """Edit name, status, language, services (or, as admin, wa_user_id)."""
         return Reseller.from_dict(self._call("PATCH", f"/resellers/{_seg(reseller_id)}", actor=actor, json=fields))
 
+    def change_number(self, *, old_phone: str, new_phone: str) -> Reseller | None:
+        """WhatsApp reported a user's new number: the reseller now on it, or None if none was on the old one."""
+        try:
+            data = self._call("POST", "/resellers/number-change", json={"old_phone": old_phone, "new_phone": new_phone})
+        except HostError as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+        return Reseller.from_dict(data)
+
     def reset_reseller(self, reseller_id: int, *, actor: int | None = None, idem_key: str) -> NewReseller:
         """New password and PIN for a reseller."""
         return self._move(_new_reseller, f"/resellers/{_seg(reseller_id)}/reset", actor=actor, idem_key=idem_key,

@@ -20,6 +20,8 @@ from wa_addon.transports.cloud import SIGNATURE_HEADER, WebhookError, parse_webh
 
 log = logging.getLogger(__name__)
 
+MAX_BODY = 3 * 1024 * 1024  # Meta's webhook payloads stay under 3 MB; more is not Meta
+
 
 class Intake(Protocol):
     """Where parsed webhook items go (queued for the workers)."""
@@ -54,14 +56,18 @@ class CloudWebhook:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Check the signature, parse, hand everything to the intake, answer fast."""
-        raw = req.bounded_stream.read()
+        too_big = (req.content_length or 0) > MAX_BODY
+        raw = b"" if too_big else req.bounded_stream.read(MAX_BODY + 1)  # never all of a huge body
+        if too_big or len(raw) > MAX_BODY:
+            json_error(resp, falcon.HTTP_413, "too_large", f"a webhook body is at most {MAX_BODY} bytes")
+            return
         secret = self._settings.cloud_app_secret
         if not verify_signature(secret, raw, req.get_header(SIGNATURE_HEADER)):
             log.warning("cloud webhook: bad signature (%d bytes, app secret %s)", len(raw), _set(secret))
             json_error(resp, falcon.HTTP_401, "bad_signature", f"{SIGNATURE_HEADER} does not match the body")
             return
         try:
-            inbound, statuses = parse_webhook(raw)
+            inbound, statuses = parse_webhook(raw, self._settings.cloud_phone_number_id)
         except WebhookError as exc:
             log.warning("cloud webhook: unreadable body: %s", exc.reason)
             json_error(resp, falcon.HTTP_400, "bad_payload", exc.reason)
