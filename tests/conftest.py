@@ -95,6 +95,19 @@ def stack_settings(redis_url, namespace, sandbox, graph):
     )
 
 
+def eventually(check, timeout: float = 20) -> bool:
+    """Whether ``check()`` comes true within ``timeout`` seconds: for state with no event to await
+    (a host row, a record the worker writes just after the fake Graph API answered)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def settings_env(settings) -> dict[str, str]:
     """The environment that reproduces ``settings`` in a child process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}

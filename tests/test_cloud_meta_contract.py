@@ -9,7 +9,7 @@ from __future__ import annotations
 import falcon
 import falcon.testing
 import pytest
-from conftest import HOST_KEY
+from conftest import HOST_KEY, eventually
 
 from wa_addon.host.http import HttpHost
 from wa_addon.messages import NUMBER_CHANGED
@@ -118,21 +118,11 @@ def test_a_changed_number_moves_the_reseller_and_nobody_is_answered(stack):
     stack.post_cloud(cp.dumps(cp.messages_webhook(number_changed(RETAIL1, NEW_PHONE))))
     for build in NOT_COMMANDS:
         stack.post_cloud(cp.dumps(cp.messages_webhook(build(NEW_PHONE))))
-    assert _eventually(lambda: host.get_reseller("retail1").phone == NEW_PHONE)  # the host has no hook for it
+    assert eventually(lambda: host.get_reseller("retail1").phone == NEW_PHONE)  # the host has no hook for it
     stack.say(NEW_PHONE, "BAL")
     stack.graph.wait_for(1, timeout=20)
     assert [(m.to, m.text) for m in stack.graph.sent] == [(NEW_PHONE, "Karim Store: balance ৳2,500.00")]
 
-
-def _eventually(check, timeout: float = 20) -> bool:
-    import time
-
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def test_a_chat_to_another_number_of_the_account_is_not_answered(stack):

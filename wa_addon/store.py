@@ -74,6 +74,11 @@ key                                    what / TTL
 ``{ns}:adminfail:{client}``            failed admin-page sign-ins from one
                                        address; 15 min from the first
 ``{ns}:adminpin``                      the admin PIN's salted scrypt hash; no TTL
+``{ns}:csw:{number}:{user}``           when the user last wrote to our Cloud API
+                                       number: its 24-hour window; TTL the
+                                       window's rest
+``{ns}:body:{id}``                     a sent notification, for a late
+                                       ``failed`` status; 2 days
 =====================================  ========================================
 """
 
@@ -275,6 +280,14 @@ class Keys:
     def admin_pin(self) -> str:
         """The admin PIN's salted hash (``wa-addon admin-pin``)."""
         return f"{self.ns}:adminpin"
+
+    def service_window(self, number: str, who: str) -> str:
+        """When ``who`` last wrote to our number ``number`` (Meta's 24-hour window)."""
+        return f"{self.ns}:csw:{number}:{who}"
+
+    def sent_body(self, msg_id: str) -> str:
+        """A sent notification, kept for a late ``failed`` status."""
+        return f"{self.ns}:body:{msg_id}"
 
 
 class Scripts:

@@ -34,6 +34,7 @@ from wa_addon.queue import outbox
 from wa_addon.render import mask
 from wa_addon.runtime import Runtime
 from wa_addon.store import DOWN, StoreUnavailable
+from wa_addon.transports import window
 from wa_addon.workflows import Outcome
 from wa_addon.workflows import balance_approval as approval
 from wa_addon.workflows import request as request_wf
@@ -60,6 +61,8 @@ def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
         # the notification.  Id and type only: the data may hold a password or a PIN.
         log.error("event %s (%s) failed; set aside in the dead letters", event.id, event.type)
         raise
+    msgs = window.outside_window(rt, msgs)  # a closed 24-hour window: the template outright
+    window.remember(rt, msgs)  # for a late "failed" status (131047 and others)
     log.info("event %s (%s): %d notifications", event.id, event.type, len(msgs))
     return None, msgs
 

@@ -15,8 +15,9 @@ import falcon
 from wa_addon.http_errors import json_error
 from wa_addon.messages import Inbound, StatusUpdate
 from wa_addon.settings import Settings
-from wa_addon.store import StoreUnavailable
+from wa_addon.store import DOWN, StoreUnavailable
 from wa_addon.transports.cloud import SIGNATURE_HEADER, WebhookError, parse_webhook, verify_signature
+from wa_addon.transports.window import ServiceWindow
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,15 @@ class CloudWebhook:
     """The Cloud API webhook resource.
 
     Args:
-        settings: uses ``cloud_verify_token`` and ``cloud_app_secret``.
+        settings: uses ``cloud_verify_token``, ``cloud_app_secret``, ``cloud_phone_number_id``.
         intake: receives every inbound message and status of a delivery.
+        window: records when each sender last wrote (the 24-hour window).
     """
 
-    def __init__(self, settings: Settings, intake: Intake) -> None:
+    def __init__(self, settings: Settings, intake: Intake, window: ServiceWindow | None = None) -> None:
         self._settings = settings
         self._intake = intake
+        self._window = window
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Answer Meta's subscription handshake with ``hub.challenge``."""
@@ -81,9 +84,19 @@ class CloudWebhook:
             )
             json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
             return
+        self._open_windows(inbound)
         # Counts only: message text is chat content and stays out of the logs.
         log.info("cloud webhook: %d messages, %d statuses", len(inbound), len(statuses))
         resp.media = {"ok": True}
+
+
+    def _open_windows(self, inbound: list[Inbound]) -> None:
+        if self._window is None or not inbound:
+            return
+        try:
+            self._window.record(inbound)
+        except (StoreUnavailable, *DOWN):  # the messages are queued; a 131047 still finds the template
+            log.warning("cloud webhook: could not record the 24-hour windows")
 
 
 def _set(secret: str) -> str:
