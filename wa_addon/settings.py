@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+# Meta's newest Graph API version (2026-07-29); retirement dates: transports/graph_versions.py.
+DEFAULT_GRAPH_API_VERSION = "v26.0"
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -42,7 +44,7 @@ class Settings:
     cloud_app_secret: str = ""
     cloud_verify_token: str = ""
     cloud_graph_url: str = DEFAULT_GRAPH_URL
-    cloud_api_version: str = "v21.0"
+    cloud_api_version: str = DEFAULT_GRAPH_API_VERSION  # doctor warns near its retirement
     cloud_timeout: float = 10.0
     cloud_mps: float = 80.0  # messages/s per phone number id, shared by every worker (Meta's tier)
     send_window: int = 0  # sends in flight per worker process; 0: from cloud_mps (see send_slots)
