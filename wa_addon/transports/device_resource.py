@@ -44,6 +44,10 @@ class BadRequest(Exception):
 
 
 
+class Revoked(Exception):
+    """The phone's token was revoked while its request waited (answer 401)."""
+
+
 class _PhoneResource:
     """Common ground: the token check, body parsing, error answers."""
 
@@ -66,12 +70,15 @@ class _PhoneResource:
 
     def _serve(self, req: falcon.Request, resp: falcon.Response, handler: Any) -> None:
         try:
-            phone = self.device.authenticate(self._token(req))
+            req.context.device_token = self._token(req)
+            phone = self.device.authenticate(req.context.device_token)
             if phone is None:
                 resp.set_header("WWW-Authenticate", 'Bearer realm="wa-addon device"')
                 json_error(resp, falcon.HTTP_401, "unauthorized", "missing, unknown or revoked device token")
                 return
             resp.media = handler(phone, req)
+        except Revoked:
+            json_error(resp, falcon.HTTP_401, "unauthorized", "the device token was revoked")
         except BadRequest as exc:
             json_error(resp, falcon.HTTP_400, exc.code, exc.message)
         except (StoreUnavailable, *DOWN):
@@ -149,7 +156,9 @@ class DeviceOutbox(_PhoneResource):
         # No pause check here: the outbox holds messages before they reach the
         # phones' queue, so what is in it is the "service paused" answer (sent
         # while off) or was handed over before the switch went off.
-        leased = self.device.queue.wait_lease(phone, wait, count)
+        leased = self.device.poll(phone, req.context.device_token, wait, count)
+        if leased is None:  # revoked while it waited: nothing more goes to it
+            raise Revoked()
         self.device.tokens.touch(phone)  # the poll's end is a contact too
         return {"messages": [_leased(m) for m in leased], "lease_seconds": self.settings.device_lease}
 
@@ -161,7 +170,7 @@ class DeviceAck(_PhoneResource):
         acks = [_ack(item) for item in _items(read_json(req), "acks")]
         results = []
         for lease, status, error in acks:
-            result = self.device.queue.ack(phone, lease, status, error)
+            result = self.device.ack(phone, req.context.device_token, lease, status, error)
             if status == "failed":
                 log.warning("device %s: send failed for lease %s: %s", phone, lease, error[:80])
             results.append({"lease": lease, "result": result})
