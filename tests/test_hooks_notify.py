@@ -15,6 +15,7 @@ from wa_addon.hooks import PARAMS, Notes, events, notify
 from wa_addon.host.http import HttpHost
 from wa_addon.render import LANGUAGES, Renderer
 from wa_addon.runtime import Runtime
+from wa_addon.sealing import PREFIX, sealer
 from wa_addon.settings import Settings
 from wa_addon.workflows import request as rq
 
@@ -54,7 +55,8 @@ def run(rt, type, data, event_id=None):
         event = events.Event(event_id, event.type, event.created_at, event.data)
     transport, msgs = notify.process(rt, event.to_json())
     assert transport is None
-    return msgs
+    assert all(m.text.startswith(PREFIX) for m in msgs if m.secret)  # sealed for Redis
+    return [sealer(rt.settings).open_message(m) for m in msgs]
 
 
 def request(status="pending", **extra):

@@ -82,6 +82,8 @@ class Settings:
     # the admin PIN; WA_ADMIN_PIN=always asks the PIN on every transport (commands/admin_pin.py).
     device_admin_phones: tuple[str, ...] = ()
     admin_pin: str = ""
+    # Seals passwords, PINs and codes kept in Redis (sealing.py); unset: derived from the hook secret and host key.
+    secret_key: str = ""
     # Host names the demo's web chat answers besides this machine's loopback (webchat.LocalOnly).
     demo_chat_hosts: tuple[str, ...] = ()
     # The admin page (standalone: WA_ADMIN_TOKEN signs in; see wa_addon/admin/auth.py).

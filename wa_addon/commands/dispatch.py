@@ -17,6 +17,7 @@ from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refuse
 from wa_addon.host import HostError
 from wa_addon.messages import NUMBER_CHANGED, Inbound, Outbound, short_hash
 from wa_addon.runtime import Runtime
+from wa_addon.sealing import sealer
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,11 @@ ONCE_TTL = 3600  # "unknown number" and "paused" answers: one an hour per sender
 
 
 def handle(rt: Runtime, msg: Inbound) -> list[Outbound]:
-    """The replies (and notices) for one inbound message."""
+    """The replies (and notices) for one inbound message; passwords, PINs and codes sealed for Redis."""
+    return sealer(rt.settings).seal_messages(_handle(rt, msg))
+
+
+def _handle(rt: Runtime, msg: Inbound) -> list[Outbound]:
     if msg.kind == NUMBER_CHANGED:
         return system.number_changed(rt, msg)  # WhatsApp's word, not the user's: no reply
     ctx_or_reply = _identify(rt, msg)

@@ -33,6 +33,7 @@ from wa_addon.messages import Outbound
 from wa_addon.queue import outbox
 from wa_addon.render import mask
 from wa_addon.runtime import Runtime
+from wa_addon.sealing import sealer
 from wa_addon.store import DOWN, StoreUnavailable
 from wa_addon.transports import window
 from wa_addon.workflows import Outcome
@@ -49,6 +50,7 @@ HIDDEN_CHANGES = frozenset({"wa_user_id"})  # internal to the host: not news to 
 def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
     """The event lane's processor: one queued event -> the notifications it makes."""
     event = Event.from_json(raw)
+    event = Event(event.id, event.type, event.created_at, sealer(rt.settings).open_fields(event.data))
     try:
         msgs = HANDLERS[event.type](rt, event)
     except (HostUnavailable, StoreUnavailable, *DOWN):
@@ -61,7 +63,7 @@ def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
         # the notification.  Id and type only: the data may hold a password or a PIN.
         log.error("event %s (%s) failed; set aside in the dead letters", event.id, event.type)
         raise
-    msgs = window.outside_window(rt, msgs)  # a closed 24-hour window: the template outright
+    msgs = sealer(rt.settings).seal_messages(window.outside_window(rt, msgs))  # a closed window: the template
     window.remember(rt, msgs)  # for a late "failed" status (131047 and others)
     log.info("event %s (%s): %d notifications", event.id, event.type, len(msgs))
     return None, msgs

@@ -23,6 +23,7 @@ import requests
 
 from wa_addon.httpclient import keepalive_session
 from wa_addon.messages import NUMBER_CHANGED, Inbound, Outbound, StatusUpdate
+from wa_addon.sealing import sealer
 from wa_addon.settings import Settings
 from wa_addon.transports.base import FAILED, RETRY, SENT, SendResult
 from wa_addon.transports.cloud_errors import (
@@ -349,6 +350,7 @@ class CloudTransport:
         self._headers = {"Authorization": f"Bearer {self._token}"}
         self.mps = settings.cloud_mps
         self.rate_name = f"cloud:{settings.cloud_phone_number_id}"
+        self._sealer = sealer(settings)
 
     def send(self, message: Outbound) -> SendResult:
         """Try once to send ``message``.
@@ -361,6 +363,7 @@ class CloudTransport:
         """
         if message.mode == "template" and not message.template:
             return SendResult(FAILED, error_code="no_template", error="template mode without a template name")
+        message = self._sealer.open_message(message)  # a password or PIN is plain only on its way out
         try:
             response = self._session.post(
                 self._url, json=build_body(message), headers=self._headers, timeout=self._timeout

@@ -19,6 +19,7 @@ import falcon
 
 from wa_addon.http_errors import json_error
 from wa_addon.messages import Inbound, StatusUpdate, short_hash
+from wa_addon.sealing import Sealer, sealer
 from wa_addon.settings import Settings
 from wa_addon.store import DOWN, StoreUnavailable
 from wa_addon.transports.device import DeviceTransport
@@ -160,7 +161,8 @@ class DeviceOutbox(_PhoneResource):
         if leased is None:  # revoked while it waited: nothing more goes to it
             raise Revoked()
         self.device.tokens.touch(phone)  # the poll's end is a contact too
-        return {"messages": [_leased(m) for m in leased], "lease_seconds": self.settings.device_lease}
+        opened = sealer(self.settings)  # a password or PIN is plain only on its way to the phone
+        return {"messages": [_leased(m, opened) for m in leased], "lease_seconds": self.settings.device_lease}
 
 
 class DeviceAck(_PhoneResource):
@@ -205,7 +207,8 @@ class AutoResponder(_PhoneResource):
         with self.device.queue.hold(number, wait):  # from before the reply can exist
             self.intake.submit([inbound], [])
             out = self.device.exchange(phone, number, inbound.reply_id, wait)
-        return {"replies": [{"message": m.text} for m in out]}
+        opened = sealer(self.settings)
+        return {"replies": [{"message": opened.open_message(m).text} for m in out]}
 
 
 def _query(body: Any) -> dict[str, Any]:
@@ -223,8 +226,8 @@ def _ack(item: dict[str, Any]) -> tuple[str, str, str]:
     return lease, status, error if isinstance(error, str) else ""
 
 
-def _leased(m: Leased) -> dict[str, Any]:
-    return {"id": m.id, "lease": m.lease, "to": m.message.to, "text": m.message.text,
+def _leased(m: Leased, opened: Sealer) -> dict[str, Any]:
+    return {"id": m.id, "lease": m.lease, "to": m.message.to, "text": opened.open_message(m.message).text,
             "deadline": round(m.deadline, 3)}
 
 
