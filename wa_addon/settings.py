@@ -88,6 +88,8 @@ class Settings:
     demo_chat_hosts: tuple[str, ...] = ()
     # The admin page (standalone: WA_ADMIN_TOKEN signs in; see wa_addon/admin/auth.py).
     admin_session_ttl: int = 12 * 3600  # seconds a signed-in admin page session lasts
+    # Reverse proxies whose X-Forwarded-For is believed (the admin sign-in throttle's client address).
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:
