@@ -14,9 +14,9 @@ import pytest
 import requests
 from conftest import HOOK_SECRET, eventually
 
-from wa_addon import outbox
 from wa_addon.hooks.signing import HEADER, sign
 from wa_addon.messages import Inbound, Outbound
+from wa_addon.queue import outbox
 from wa_addon.transports import window
 from wa_addon.transports.window import ServiceWindow
 

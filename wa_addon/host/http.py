@@ -57,6 +57,7 @@ class HttpHost:
         session: a ``requests.Session`` to reuse (one is made otherwise).
         timeout: seconds per call.
         connections: keep-alive connections kept (commands run concurrently).
+        unknown_pause: seconds before asking a lost money move again (grows with each try).
     """
 
     def __init__(self, base_url: str, key: str, *, session: requests.Session | None = None, timeout: float = 10,
