@@ -188,6 +188,16 @@ def test_a_signed_balance_added_with_a_sum_that_is_not_money_is_refused(client, 
     assert queued(rt) == []
 
 
+@pytest.mark.parametrize(("type", "data"), [
+    ("request.updated", {"id": 1, "reseller_id": 3, "status": "success", "amount": "NaN"}),
+    ("request.created", {"id": 1, "reseller_id": 3, "balance_after": "-5"}),
+    ("balance_request.created", {"id": 1, "reseller_id": 3, "amount": [50]}),
+])
+def test_optional_sums_shown_to_a_reseller_are_checked_too(client, rt, type, data):
+    resp = post(client, body(envelope(type=type, data=data)))
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "bad_data"
+
+
 @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
 def test_json_nan_and_infinity_literals_are_refused(client, rt, literal):
     raw = body(added("300.00")).replace(b'"300.00"', literal)

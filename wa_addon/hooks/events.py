@@ -61,6 +61,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 MAX_TEXT = 4096  # WhatsApp's limit for one text message
+MONEY_FIELDS = ("amount", "balance", "balance_after")  # checked in every event that carries them
 MAX_MONEY = Decimal(10) ** 12  # no shop moves a trillion taka: a larger figure is a bug or an attack
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 _SECONDS = re.compile(r"[0-9]{1,9}")
@@ -135,8 +136,9 @@ def _checked(type: Any, data: Any, region: str) -> tuple[str, dict[str, Any]]:
         value = data.get(name)
         if value is None or isinstance(value, bool) or not isinstance(value, kinds) or value == "":
             raise EventError("bad_data", f"{type}: data.{name} is missing or of the wrong type")
-        if kinds is MONEY:
-            _money(type, name, value)
+    for name in MONEY_FIELDS:  # required or not: a sum shown to a reseller must be one
+        if data.get(name) is not None and data[name] != "":
+            _money(type, name, data[name])
     for (of, name), allowed in CHOICES.items():
         if of == type and name in data and data[name] not in allowed:
             raise EventError("bad_data", f"{type}: data.{name} must be one of {', '.join(allowed)}")
@@ -161,12 +163,14 @@ def _no_constant(name: str) -> Any:
 
 
 def _money(type: str, name: str, value: Any) -> None:
-    """A sum of money: a finite decimal within bounds; an amount is above zero (a balance may be zero)."""
+    """A sum of money: a finite decimal under :data:`MAX_MONEY`, an amount above zero, a balance from zero."""
     try:
-        figure = Decimal(str(value).strip())
+        figure = Decimal(str(value).strip()) if isinstance(value, MONEY) and not isinstance(value, bool) else None
     except InvalidOperation:
-        figure = Decimal("NaN")
-    low = Decimal(0) if name == "balance" else Decimal("0.01")
+        figure = None
+    low = Decimal("0.01") if name == "amount" else Decimal(0)  # a balance may be zero
+    if figure is None:
+        raise EventError("bad_data", f"{type}: data.{name} must be a sum of money")
     if not figure.is_finite() or not low <= figure < MAX_MONEY:
         raise EventError("bad_data", f"{type}: data.{name} must be a sum of money from {low} up")
 
