@@ -63,8 +63,8 @@ def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
         # the notification.  Id and type only: the data may hold a password or a PIN.
         log.error("event %s (%s) failed; set aside in the dead letters", event.id, event.type)
         raise
-    msgs = sealer(rt.settings).seal_messages(window.outside_window(rt, msgs))  # a closed window: the template
-    window.remember(rt, msgs)  # for a late "failed" status (131047 and others)
+    # Sealed, then a closed 24-hour window gets the template; bodies are kept for a late "failed" status.
+    msgs = window.prepare(rt, sealer(rt.settings).seal_messages(msgs))
     log.info("event %s (%s): %d notifications", event.id, event.type, len(msgs))
     return None, msgs
 

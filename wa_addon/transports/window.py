@@ -8,11 +8,11 @@ wamid) and reports error 131047 later, in a ``failed`` status webhook.  So:
 - the webhook records, per number and user, when the user last wrote
   (:class:`ServiceWindow`);
 - a notification to a user whose window is closed goes as its template
-  outright (:func:`outside_window`), when one is configured;
+  outright (:func:`prepare`), when one is configured;
 - a ``failed`` status for a notification (:func:`after_failure`) sends its
   template when the error is 131047, else lands the message in the failed
   list for the admin, once, like a failure returned by the send call.
-  Notification bodies are kept for ``BODY_TTL`` for that (:func:`remember`).
+  Notification bodies are kept for ``BODY_TTL`` for that (also :func:`prepare`).
 """
 
 from __future__ import annotations
@@ -59,35 +59,44 @@ class ServiceWindow:
             at = min(msg.timestamp or now, now)  # a phone clock ahead of ours must not stretch it
             left = int(at + WINDOW - now)
             if who and left > 0:
-                pipe.set(self.keys.service_window(self.number, who), f"{at:.0f}", ex=left)
+                pipe.set(self.key(who), f"{at:.0f}", ex=left)
         pipe.execute()
+
+    def key(self, who: str) -> str:
+        """The Redis key of ``who``'s window on this number."""
+        return self.keys.service_window(self.number, who)
 
     def closed(self, recipients: list[str]) -> set[str]:
         """Those of ``recipients`` who have not written within the window."""
         if not recipients:
             return set()
-        marks = self.conn.mget([self.keys.service_window(self.number, who) for who in recipients])
+        marks = self.conn.mget([self.key(who) for who in recipients])
         return {who for who, mark in zip(recipients, marks, strict=True) if mark is None}
 
 
-def outside_window(rt: Runtime, msgs: list[Outbound]) -> list[Outbound]:
-    """``msgs`` with each notification whose recipient's window is closed switched to its template."""
-    if rt.default_transport != CLOUD:
-        return msgs  # phones send text to anyone
+def prepare(rt: Runtime, msgs: list[Outbound]) -> list[Outbound]:
+    """Notifications as the Cloud API needs them, in one round trip.
+
+    Each one whose recipient's window is closed is switched to its template;
+    every body is kept for a late ``failed`` status (see :func:`after_failure`).
+    """
+    if rt.default_transport != CLOUD or not msgs:
+        return msgs  # phones send text to anyone, and report no window errors
+    window = ServiceWindow(rt.conn, rt.keys, rt.settings.cloud_phone_number_id)
     candidates = [m.to for m in msgs if m.template and m.mode != "template"]
-    closed = ServiceWindow(rt.conn, rt.keys, rt.settings.cloud_phone_number_id).closed(candidates)
+    pipe = rt.conn.pipeline(transaction=False)
+    if candidates:
+        pipe.mget([window.key(who) for who in candidates])
+    _remember(pipe, rt.keys, msgs)
+    marks = pipe.execute()[0] if candidates else []
+    closed = {who for who, mark in zip(candidates, marks, strict=True) if mark is None}
     # Same id: a re-run of the event is still deduped, whichever form went out.
     return [_as_template(m, m.id) if m.template and m.to in closed else m for m in msgs]
 
 
-def remember(rt: Runtime, msgs: list[Outbound]) -> None:
-    """Keep the notifications' bodies for a late ``failed`` status (see :func:`after_failure`)."""
-    if rt.default_transport != CLOUD or not msgs:
-        return
-    pipe = rt.conn.pipeline(transaction=False)
+def _remember(pipe: redis.client.Pipeline, keys: Keys, msgs: list[Outbound]) -> None:
     for m in msgs:
-        pipe.set(rt.keys.sent_body(m.id), m.to_json(), ex=BODY_TTL)
-    pipe.execute()
+        pipe.set(keys.sent_body(m.id), m.to_json(), ex=BODY_TTL)
 
 
 def after_failure(rt: Runtime, transport: str, wa_msg_id: str, error: str | None) -> list[Outbound]:
@@ -106,7 +115,9 @@ def after_failure(rt: Runtime, transport: str, wa_msg_id: str, error: str | None
     msg = Outbound.from_json(raw)
     if _code_class(error) == REENGAGE and msg.template and msg.mode != "template":
         again = _as_template(msg, f"{msg.id}t")
-        remember(rt, [again])
+        pipe = rt.conn.pipeline(transaction=False)
+        _remember(pipe, rt.keys, [again])
+        pipe.execute()
         return [again]  # its id is derived: a repeated status queues it once
     if rt.conn.set(rt.keys.seen("failed-status", msg.id), "1", nx=True, ex=SEEN_TTL):
         log.warning("message %s failed after it was sent: %s", msg.id, (error or "")[:80])
