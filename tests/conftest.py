@@ -58,7 +58,7 @@ ADMIN_PHONE = "8801711000000"
 HOST_KEY = "sandbox-test-key"
 APP_SECRET = "test-app-secret"
 GRAPH_TOKEN = "test-graph-token"
-PHONE_NUMBER_ID = "109876543210"
+PHONE_NUMBER_ID = "106540352242922"  # as in cloud_payloads' metadata: the webhooks are addressed to us
 HOOK_SECRET = "test-hook-secret"
 
 
@@ -93,6 +93,19 @@ def stack_settings(redis_url, namespace, sandbox, graph):
         cloud_app_secret=APP_SECRET, cloud_verify_token="verify-me", cloud_graph_url=graph.url,
         hook_secret=HOOK_SECRET,
     )
+
+
+def eventually(check, timeout: float = 20) -> bool:
+    """Whether ``check()`` comes true within ``timeout`` seconds: for state with no event to await
+    (a host row, a record the worker writes just after the fake Graph API answered)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def settings_env(settings) -> dict[str, str]:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import falcon.testing
 import pytest
 
-from wa_addon.admin.auth import MAX_LOGIN_FAILURES, AdminAuth, Throttled
+from wa_addon.admin.auth import MAX_ADDRESS_FAILURES, MAX_LOGIN_FAILURES, AdminAuth, Throttled, client_address
 from wa_addon.app import create_app, mount, not_found
 from wa_addon.settings import Settings
 from wa_addon.store import Keys
@@ -105,10 +105,13 @@ def test_the_json_twin_takes_the_bearer_token(settings):
     assert c.simulate_get("/admin/settings").status_code == 401
 
 
+NEAR = TOKEN[:4] + "-wrong"  # a guess sharing the token's first characters: counted where the token is
+
+
 def test_sign_in_is_throttled_after_repeated_wrong_tokens(settings):
     c = client(settings)
     for _ in range(MAX_LOGIN_FAILURES):
-        assert sign_in(c, "wrong")[0].status_code == 401
+        assert sign_in(c, NEAR)[0].status_code == 401
     assert sign_in(c)[0].status_code == 429  # even the right token waits: no guessing race
 
 
@@ -144,10 +147,48 @@ def test_parallel_guesses_cannot_all_slip_under_the_limit(settings, conn):
 def test_wrong_bearer_tokens_count_as_failures_too(settings):
     c = client(settings)
     for _ in range(MAX_LOGIN_FAILURES):
-        assert c.simulate_get("/admin/settings", headers={"Authorization": "Bearer guess"}).status_code == 401
+        assert c.simulate_get("/admin/settings", headers={"Authorization": f"Bearer {NEAR}"}).status_code == 401
     right = c.simulate_get("/admin/settings", headers={"Authorization": f"Bearer {TOKEN}"})
     assert right.status_code == 429 and right.json["error"]["code"] == "throttled" and right.headers["retry-after"]
     assert sign_in(c)[0].status_code == 429  # one count per address, whichever door
+
+
+def test_a_guesser_behind_the_admins_proxy_does_not_lock_the_admin_out(settings):
+    c = client(settings)  # every request comes from the same address, as behind a reverse proxy
+    for i in range(MAX_LOGIN_FAILURES * 3):
+        assert sign_in(c, f"guess-{i}")[0].status_code in (401, 429)  # before: the admin waited 15 minutes
+    assert sign_in(c)[0].status_code == 303
+
+
+def test_guessing_at_large_meets_a_ceiling_per_address(settings, conn):
+    auth = AdminAuth(settings, conn, Keys(settings.namespace))
+    req = falcon.testing.create_req(remote_addr="10.0.0.7")
+    for i in range(MAX_ADDRESS_FAILURES):
+        assert auth.sign_in(req, f"{i:04d}-guess") is None  # each under another prefix
+    with pytest.raises(Throttled):
+        auth.sign_in(req, "zzzz-guess")
+
+
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(settings, conn):
+    def address(peer, xff, trusted=()):
+        req = falcon.testing.create_req(remote_addr=peer, headers={"X-Forwarded-For": xff})
+        return client_address(req, frozenset(trusted))
+
+    assert address("203.0.113.9", "10.1.1.1") == "203.0.113.9"  # anyone can write the header
+    assert address("10.0.0.2", "198.51.100.7, 10.0.0.3", ("10.0.0.2", "10.0.0.3")) == "198.51.100.7"
+    assert address("10.0.0.2", "6.6.6.6, 198.51.100.7", ("10.0.0.2",)) == "198.51.100.7"  # the forged hop is left
+    behind = settings.with_(trusted_proxies=("127.0.0.1",))
+    c = client(behind)
+    for _ in range(MAX_LOGIN_FAILURES):
+        sign_in_from(c, NEAR, "198.51.100.7")
+    assert sign_in_from(c, TOKEN, "198.51.100.8").status_code == 303  # another client behind the proxy
+    assert sign_in_from(c, TOKEN, "198.51.100.7").status_code == 429
+
+
+def sign_in_from(c, token, client_ip):
+    csrf = csrf_of(c)
+    return c.simulate_post("/admin/login", body=f"csrf={csrf}&token={token}", cookies={"wa_csrf": csrf},
+                           headers={**FORM, "X-Forwarded-For": client_ip})
 
 
 def test_the_right_token_does_not_use_up_the_allowance(settings):

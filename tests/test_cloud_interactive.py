@@ -48,10 +48,12 @@ def test_choices_survive_the_queue_round_trip():
 
 
 def test_a_phone_on_the_device_transport_gets_the_text_form():
+    from wa_addon.sealing import sealer
+    from wa_addon.settings import Settings
     from wa_addon.transports.device_queue import Leased
     from wa_addon.transports.device_resource import _leased
 
     msg = Outbound("m7", "8801711000000", "💳 Balance request #5\nReply ACCEPT 5 or DENY 5",
                    choices=[choice("ACCEPT 5", "Accept"), choice("DENY 5", "Deny")])
-    wire = _leased(Leased("m7", "lease-1", msg, 0.0))
+    wire = _leased(Leased("m7", "lease-1", msg, 0.0), sealer(Settings(hook_secret="x")))
     assert wire["text"] == msg.text and "choices" not in wire and "ACCEPT 5" in wire["text"]

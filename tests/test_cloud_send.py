@@ -57,7 +57,7 @@ def test_text_success(graph, transport):
     assert result.outcome == SENT and result.ok
     assert result.wa_msg_id == graph.sent[0].wa_msg_id and result.wa_msg_id.startswith("wamid.")
     [req] = graph.requests
-    assert req.path == f"/v21.0/{PHONE_ID}/messages"
+    assert req.path == f"/v26.0/{PHONE_ID}/messages"  # the default: Meta's newest version
     assert req.headers["authorization"] == f"Bearer {TOKEN}"
     assert req.json == {
         "messaging_product": "whatsapp",

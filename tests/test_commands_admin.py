@@ -8,6 +8,7 @@ import pytest
 from test_commands_chat import ADMIN, DEALER1, RETAIL1, open_chat
 
 from wa_addon import otp
+from wa_addon.sealing import PREFIX, sealer
 from wa_addon.workflows import balance_approval as approval
 
 
@@ -71,7 +72,9 @@ def test_the_same_cancel_message_twice_refunds_once(chat, request_id):
 
 
 def test_addrs_shows_the_secrets_in_a_secret_reply(chat):
-    out = chat.send(ADMIN, "ADDRS +8801799999999 Nur Traders 1")
+    sealed = chat.send(ADMIN, "ADDRS +8801799999999 Nur Traders 1")
+    assert sealed[0].text.startswith(PREFIX)  # sealed for Redis; the transport opens it
+    out = [sealer(chat.rt.settings).open_message(m) for m in sealed]
     assert out[0].secret and out[0].text.startswith("👤 New reseller Nur Traders · level 1\nPhone: 01799999999")
     pin = re.search(r"PIN: (\d+)", out[0].text).group(1)
     created = chat.host.get_reseller("8801799999999")
@@ -149,7 +152,7 @@ def test_send_in_the_resellers_language(chat):
 
 
 def test_otp_goes_to_the_phone_only(chat):
-    out = chat.send(ADMIN, "OTP 01822222222")
+    out = [sealer(chat.rt.settings).open_message(m) for m in chat.send(ADMIN, "OTP 01822222222")]
     assert out[0].text == "🔑 A one-time code was sent to 01822222222 (valid 5 min)."
     code = re.search(r"\d{6}", out[1].text).group(0)
     assert out[1].to == "8801822222222" and out[1].secret and code not in out[0].text

@@ -8,6 +8,7 @@ from test_commands_chat import ADMIN, DEALER1, RETAIL1, RETAIL2, open_chat
 from wa_addon.commands import guide
 from wa_addon.commands.registry import ADMIN as ADMIN_ROLE
 from wa_addon.commands.registry import REGISTRY, RESELLER
+from wa_addon.sealing import sealer
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_a_dealer_pays_and_the_admin_adds_a_reseller_step_by_step(chat):
     assert "৳২,৫০০ → ৳৩,০০০" in chat.reply(DEALER1, "1234")
     assert chat.reply(ADMIN, "ADDRS") == "ADDRS · 1/2\nThe new reseller's phone number?\nNO to stop."
     assert chat.reply(ADMIN, "01700000009").startswith("ADDRS · 2/2\nTheir name?")
-    added = chat.reply(ADMIN, "Nodi Telecom")
+    added = sealer(chat.rt.settings).open(chat.reply(ADMIN, "Nodi Telecom"))  # it carries the PIN: sealed
     assert added.startswith("👤 New reseller Nodi Telecom") and "PIN: " in added
 
 

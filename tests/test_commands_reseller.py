@@ -7,6 +7,8 @@ import re
 import pytest
 from test_commands_chat import DEALER1, DEALER2, RETAIL1, RETAIL2, open_chat
 
+from wa_addon.sealing import sealer
+
 
 @pytest.fixture
 def chat(redis_url, namespace, sandbox):
@@ -47,7 +49,7 @@ def test_rs_of_a_leaf_has_nobody(chat):
 
 def test_addrs_creates_a_child_and_shows_its_secrets_once_in_a_secret_reply(chat):
     out = chat.send(DEALER1, "ADDRS 01799999999 New Shop 3 1234")
-    reply = out[0]
+    reply = sealer(chat.rt.settings).open_message(out[0])
     assert reply.secret and "New Shop" in reply.text
     pin = re.search(r"পিন: (\d+)", reply.text).group(1)
     username = re.search(r"ইউজারনেম: (\S+)", reply.text).group(1)

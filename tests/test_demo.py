@@ -22,19 +22,24 @@ def test_demo_answers_a_reseller_through_the_simulated_phone(tmp_path):
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     seen: list[str] = []
-    replied = threading.Event()
+    replied, paid = threading.Event(), threading.Event()
 
     def read() -> None:
         for line in proc.stdout:
             seen.append(line)
             if line.startswith("-> 8801822222222: Karim Store: balance"):
                 replied.set()
+            if line.startswith("-> 8801711000000: 💰 Karim Store (retail1)-কে ৳৫"):
+                paid.set()
 
     threading.Thread(target=read, daemon=True).start()
     try:
         proc.stdin.write("8801822222222: BAL\n")
         proc.stdin.flush()
         assert replied.wait(60), "".join(seen)
+        proc.stdin.write("8801711000000: ADDBAL retail1 5\n")  # the demo's phone is bound to the admin
+        proc.stdin.flush()
+        assert paid.wait(60), "".join(seen)
         assert any("8801711000000" in line for line in seen)  # the banner lists the seeded accounts
         assert (tmp_path / "redis").is_dir() and (tmp_path / "host.sqlite3").exists()
     finally:

@@ -254,6 +254,14 @@ def test_a_pinned_message_goes_only_through_its_phone(q):
     assert ids(q.lease("b", 10)) == [msg(R, 1).id]
 
 
+def test_a_pinned_number_whose_chat_came_through_another_phone_is_answered_by_its_pin(q, clock):
+    q.conn.set(q.keys.device_affinity(R), "b")  # R wrote to phone b
+    q.conn.zadd(q.keys.device("seen"), {"a": clock.now, "b": clock.now})  # both online
+    q.handoff(msg(R, 1), only="a")  # but R is pinned to phone a
+    assert q.lease("b") == []
+    assert ids(q.lease("a")) == [msg(R, 1).id]  # before: nobody, ever (0 leases in 25 s)
+
+
 def test_replies_prefer_the_phone_the_contact_wrote_to_while_it_is_online(q, clock):
     q.conn.set(q.keys.device_affinity(R), "b")
     q.conn.zadd(q.keys.device("seen"), {"b": clock.now})

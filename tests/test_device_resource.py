@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from click.testing import CliRunner
-from conftest import HOST_KEY, settings_env
+from conftest import HOST_KEY, eventually, settings_env
 
 from wa_addon.device_sim import DeviceSim, parse_line
 from wa_addon.messages import Outbound
@@ -74,6 +74,38 @@ def test_a_revoked_phone_is_refused(phones):
     with pytest.raises(requests.HTTPError) as err:
         sim.poll_once()
     assert err.value.response.status_code == 401
+
+
+def test_revoking_a_phone_closes_its_open_long_poll(phones):
+    token = phones.device.add_phone("p1")
+    answer = {}
+
+    def poll() -> None:
+        answer["resp"] = requests.get(f"{phones.url}/device/outbox", params={"wait": 3}, timeout=10,
+                                      headers={"Authorization": f"Bearer {token}"})
+
+    waiting = threading.Thread(target=poll)
+    waiting.start()
+    wake = phones.rt.keys.device("wake")
+    assert eventually(lambda: phones.rt.conn.pubsub_numsub(wake)[0][1] > 0, timeout=10)  # the poll waits
+    phones.device.revoke_phone("p1")
+    phones.hand(RETAIL1, "after the revocation", "m1")  # wakes the poll: before, it leased this
+    waiting.join(10)
+    assert answer["resp"].status_code == 401
+    assert phones.device.queue.state("m1")["state"] == "queued"
+
+
+def test_a_new_token_under_the_same_name_cannot_ack_the_old_tokens_lease(phones):
+    old = phones.phone("p1", ack=False)  # it leases, then is lost before it acks
+    phones.hand(RETAIL1, "hello", "m1")
+    (leased,) = old.poll_once()
+    phones.device.revoke_phone("p1")
+    new = phones.phone("p1", ack=False)
+    assert new.post("ack", [{"lease": leased["lease"], "status": "sent"}]) == {
+        "results": [{"lease": leased["lease"], "result": "unknown"}]}
+    assert phones.device.queue.state("m1")["state"] == "queued"  # still to send, by a phone that holds it
+    (again,) = new.poll_once()
+    assert new.post("ack", [{"lease": again["lease"], "status": "sent"}])["results"][0]["result"] == "ok"
 
 
 def test_only_the_autoresponder_takes_the_token_as_a_query_parameter(phones):

@@ -53,3 +53,28 @@ def test_without_redis_url_it_reports_the_embedded_redis_of_the_state_folder(tmp
     with EmbeddedRedis(tmp_path / "redis", persist=False) as server:
         running = doctor.check_redis(settings)
     assert running.ok and server.url in running.detail and str(tmp_path / "redis") in running.detail
+
+
+def test_the_graph_api_version_defaults_to_a_current_one_and_warns_before_retirement():
+    from datetime import date
+
+    from wa_addon.transports import graph_versions
+
+    assert Settings().cloud_api_version == "v26.0"
+    assert graph_versions.retires_on("v21.0") == date(2027, 1, 21)
+    cloud = Settings(transports=("cloud",))
+    fresh = doctor.check_graph_version(cloud, today=date(2026, 11, 30))
+    assert fresh.ok and not fresh.warn and "no retirement date" in fresh.detail
+    old = cloud.with_(cloud_api_version="v21.0")
+    far = doctor.check_graph_version(old, today=date(2026, 11, 1))  # 81 days left
+    assert far.ok and not far.warn
+    near = doctor.check_graph_version(old, today=date(2026, 11, 30))  # 52 days left
+    assert near.ok and near.warn and "2027-01-21" in near.detail and "WA_CLOUD_API_VERSION=v26.0" in near.detail
+    assert doctor.format_report([near]).startswith("WARN graph api")
+    gone = doctor.check_graph_version(cloud.with_(cloud_api_version="v17.0"), today=date(2026, 11, 30))
+    assert not gone.ok and "retired" in gone.detail
+    assert doctor.check_graph_version(Settings(transports=("device",))).detail == "not configured"
+
+
+def test_the_version_is_a_setting():
+    assert Settings.from_env({"WA_CLOUD_API_VERSION": "v25.0"}).graph_base == "https://graph.facebook.com/v25.0"

@@ -174,6 +174,44 @@ def test_bad_bodies_get_400_with_a_json_error(client, raw, code):
     assert resp.json["error"]["code"] == code and resp.json["error"]["message"]
 
 
+def added(amount, balance="800.00") -> dict:
+    return envelope(type="balance.added", data={"reseller_id": 3, "amount": amount, "balance": balance})
+
+
+@pytest.mark.parametrize(("amount", "balance"), [
+    ("NaN", "800.00"), ("-500", "800.00"), ("1e308", "800.00"), ("lots", "800.00"), ("0", "800.00"),
+    (1e308, "800.00"), ("Infinity", "800.00"), ("300.00", "NaN"), ("300.00", "-1"), ("300.00", "snow"),
+])
+def test_a_signed_balance_added_with_a_sum_that_is_not_money_is_refused(client, rt, amount, balance):
+    resp = post(client, body(added(amount, balance)))  # before: 200 and "৳NaN added" to the reseller
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "bad_data"
+    assert queued(rt) == []
+
+
+@pytest.mark.parametrize(("type", "data"), [
+    ("request.updated", {"id": 1, "reseller_id": 3, "status": "success", "amount": "NaN"}),
+    ("request.created", {"id": 1, "reseller_id": 3, "balance_after": "-5"}),
+    ("balance_request.created", {"id": 1, "reseller_id": 3, "amount": [50]}),
+])
+def test_optional_sums_shown_to_a_reseller_are_checked_too(client, rt, type, data):
+    resp = post(client, body(envelope(type=type, data=data)))
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "bad_data"
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+def test_json_nan_and_infinity_literals_are_refused(client, rt, literal):
+    raw = body(added("300.00")).replace(b'"300.00"', literal)
+    resp = post(client, raw)
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "bad_json"
+    assert queued(rt) == []
+
+
+def test_real_sums_still_pass(client, rt):
+    for amount, balance in (("300.00", "0"), (300, 800.5), ("99.5", "1250.00")):
+        assert post(client, body(added(amount, balance) | {"id": f"evt_{amount}"})).status_code == 200
+    assert len(queued(rt)) == 3
+
+
 def test_a_huge_body_is_refused(client):
     resp = post(client, b"{" + b" " * 300_000 + b"}")
     assert resp.status_code == 413

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import pytest
 import redis
-from helpers import queued
+from helpers import drain, queued
 
 from wa_addon import otp
 from wa_addon.hooks import PARAMS, Notes, events, notify
 from wa_addon.host.http import HttpHost
 from wa_addon.render import LANGUAGES, Renderer
 from wa_addon.runtime import Runtime
+from wa_addon.sealing import PREFIX, sealer
 from wa_addon.settings import Settings
 from wa_addon.workflows import request as rq
 
@@ -54,7 +55,8 @@ def run(rt, type, data, event_id=None):
         event = events.Event(event_id, event.type, event.created_at, event.data)
     transport, msgs = notify.process(rt, event.to_json())
     assert transport is None
-    return msgs
+    assert all(m.text.startswith(PREFIX) for m in msgs if m.secret)  # sealed for Redis
+    return [sealer(rt.settings).open_message(m) for m in msgs]
 
 
 def request(status="pending", **extra):
@@ -324,12 +326,25 @@ def test_the_admins_switch_is_read_once_for_all_admins(rt, monkeypatch):
     assert len(notes.out) == 3 and reads == ["request_created"]
 
 
-def test_a_bug_in_a_handler_does_not_jam_the_lane(rt, monkeypatch):
-    def broken(rt, event):
-        raise KeyError("bug")
+def test_a_bug_in_a_handler_lands_in_the_dead_letters_and_does_not_jam_the_lane(rt, monkeypatch):
+    from wa_addon.hooks.intake import EventIntake
+    from wa_addon.runtime import EVENT_LANE
 
-    monkeypatch.setitem(notify.HANDLERS, "message.send", broken)
-    assert run(rt, "message.send", {"phone": RETAIL1, "text": "x"}) == []
+    send = notify.HANDLERS["message.send"]
+
+    def buggy(rt, event):
+        if event.data["text"] == "meets a bug":
+            raise KeyError("bug")
+        return send(rt, event)
+
+    monkeypatch.setitem(notify.HANDLERS, "message.send", buggy)
+    intake = EventIntake(rt)
+    lost = intake.emit("message.send", {"phone": RETAIL1, "text": "meets a bug"})
+    intake.emit("message.send", {"phone": RETAIL1, "text": "behind it"})  # same recipient, same partition
+    drain(rt, classes=("lo",))  # the work lanes only: what is sent stays in the outbox to be read
+    (dead,) = rt.conn.lrange(rt.keys.dead(EVENT_LANE), 0, -1)
+    assert events.Event.from_json(dead.decode()).id == lost.id  # kept, not acknowledged and lost
+    assert [m.text for m in _outbox(rt)] == ["behind it"]
 
 
 # -- templates ------------------------------------------------------------------------

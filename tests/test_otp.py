@@ -16,6 +16,7 @@ from wa_addon.app import create_app
 from wa_addon.host.http import HttpHost
 from wa_addon.messages import Outbound
 from wa_addon.runtime import Runtime
+from wa_addon.sealing import sealer
 from wa_addon.settings import Settings
 
 PHONE = "8801822222222"
@@ -45,7 +46,7 @@ def client(rt):
 
 
 def outbox(rt) -> list[Outbound]:
-    return queued(rt, "out:cloud")
+    return [sealer(rt.settings).open_message(m) for m in queued(rt, "out:cloud")]
 
 
 def test_a_code_verifies_once(rt):
@@ -125,7 +126,8 @@ def test_a_used_code_is_not_armed_again_by_a_rerun(request, runtime):
 
 def test_a_used_code_is_not_armed_again_by_a_rerun_of_the_admins_message(redis_url, namespace, sandbox):
     for chat in open_chat(redis_url, namespace, sandbox):
-        first = chat.send(ADMIN, "OTP 01822222222", msg_id="wamid.otp1")
+        first = [sealer(chat.rt.settings).open_message(m) for m in chat.send(ADMIN, "OTP 01822222222",
+                                                                             msg_id="wamid.otp1")]
         code = re.search(r"\d{6}", first[1].text).group(0)
         assert otp.verify(chat.rt, PHONE, code)
         again = chat.send(ADMIN, "OTP 01822222222", msg_id="wamid.otp1")  # redelivered by Meta, run again

@@ -39,7 +39,7 @@ def chat():
 
 @pytest.fixture
 def client(chat):
-    return falcon.testing.TestClient(mount(not_found, create_chat_app(chat), "/chat"))
+    return falcon.testing.TestClient(mount(not_found, create_chat_app(chat), "/chat"), headers={"Host": "localhost"})
 
 
 def test_send_goes_through_the_phone_and_back_to_the_page(chat, client):
@@ -83,7 +83,8 @@ def test_the_admin_role_follows_the_runtime_switches(conn, namespace):
     switches.set(admin_numbers=RETAIL1)  # as the admin page saves it
     assert chat.account(RETAIL1).role == "admin" and chat.account(RETAIL1).pin == ""
     assert chat.account(ADMIN).role == "reseller"
-    page = falcon.testing.TestClient(create_chat_app(chat)).simulate_get("/", params={"who": RETAIL1}).text
+    page = falcon.testing.TestClient(create_chat_app(chat)).simulate_get("/", params={"who": RETAIL1},
+                                                                         host="localhost").text
     assert "COMPLETE 1 TRX123" in page
 
 
@@ -107,6 +108,25 @@ def test_another_sites_post_is_refused(chat, client):
     assert resp.status_code == 403 and chat.phone.said == []
 
 
+def test_a_dns_rebinding_page_or_a_tunnel_names_another_host_and_is_refused(chat, client):
+    # A rebinding page's Origin matches its own Host: the old same-origin check let it through.
+    rebound = {"Host": "evil.example:8000", "Origin": "http://evil.example:8000"}
+    resp = client.simulate_post("/chat/send", json={"who": ADMIN, "text": "ADDBAL retail1 5"}, headers=rebound)
+    assert resp.status_code == 403 and chat.phone.said == []
+    tunnelled = client.simulate_get("/chat", headers={"Host": "abcd.ngrok-free.app"})  # the peer is loopback
+    assert tunnelled.status_code == 403
+    assert client.simulate_get("/chat", remote_addr="203.0.113.9").status_code == 403  # from afar, as localhost
+    for host in ("localhost:8000", "127.0.0.1:8000", "[::1]:8000"):
+        assert client.simulate_get("/chat", headers={"Host": host}).status_code == 200
+
+
+def test_more_host_names_are_allowed_only_when_asked():
+    chat = WebChat(Settings(admin_numbers=(ADMIN,), demo_chat_hosts=("shop-pc.lan",)), RecordingPhone())
+    lan = falcon.testing.TestClient(mount(not_found, create_chat_app(chat), "/chat"))
+    assert lan.simulate_get("/chat", host="shop-pc.lan", remote_addr="192.168.1.20").status_code == 200
+    assert lan.simulate_get("/chat", host="other.lan", remote_addr="192.168.1.20").status_code == 403
+
+
 def test_who_must_be_a_number(client):
     assert client.simulate_get("/chat/messages", params={"who": "x; drop"}).status_code == 400
 
@@ -119,7 +139,7 @@ def test_the_script_is_served(client):
 
 def test_the_command_list_speaks_the_persons_language_and_a_stranger_is_no_admin():
     chat = WebChat(Settings(admin_numbers=(ADMIN,)), RecordingPhone())
-    client = falcon.testing.TestClient(create_chat_app(chat))
+    client = falcon.testing.TestClient(create_chat_app(chat), headers={"Host": "localhost"})
     salma = client.simulate_get("/", params={"who": "8801933333333"}).text  # seeded: Bengali
     karim = client.simulate_get("/", params={"who": RETAIL1}).text  # seeded: English
     assert "BAL — আপনার ব্যালেন্স" in salma and "BAL — your balance" in karim
@@ -136,7 +156,7 @@ def test_the_host_panel_places_a_balance_request_and_fails_a_request_on_the_real
     seed(db)
     rid = db.create_request({"service": "FL", "number": "01712345678", "amount": "50"}, actor=3, idem_key="r")["id"]
     client = falcon.testing.TestClient(create_chat_app(WebChat(Settings(admin_numbers=(ADMIN,)), RecordingPhone(),
-                                                               host=db)))
+                                                               host=db)), headers={"Host": "localhost"})
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     asked = client.simulate_post("/host/balance-request", body=f"who={RETAIL1}&amount=700&note=Eid", headers=form)
     assert asked.status_code == 303 and "balance+request" in asked.headers["Location"]

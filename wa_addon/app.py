@@ -26,6 +26,7 @@ from wa_addon.store import DOWN
 from wa_addon.transports.cloud_resource import CloudWebhook
 from wa_addon.transports.device import DeviceTransport
 from wa_addon.transports.device_resource import AutoResponder, DeviceAck, DeviceInbound, DeviceOutbox
+from wa_addon.transports.window import ServiceWindow
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -67,7 +68,8 @@ def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None
     app = falcon.App()
     app.set_error_serializer(lambda req, resp, exc: _json_errors(req, resp, exc, None))
     app.add_route("/health", Health(rt))
-    app.add_route("/webhooks/cloud", CloudWebhook(settings, intake))
+    window = ServiceWindow(rt.conn, rt.keys, settings.cloud_phone_number_id)
+    app.add_route("/webhooks/cloud", CloudWebhook(settings, intake, window))
     app.add_route("/hooks", HookResource(EventIntake(rt)))
     app.add_route("/otp", OtpIssue(rt))
     app.add_route("/otp/verify", OtpVerify(rt))

@@ -165,6 +165,28 @@ def send(ctx: click.Context, to: str, text: str, transport: str | None) -> None:
     click.echo(f"queued {msg.id} to {number}")
 
 
+@main.command("admin-pin")
+@click.pass_context
+def admin_pin(ctx: click.Context) -> None:
+    """Set the admin PIN (asked twice, never echoed; stored hashed in Redis).
+
+    Admin money and secret commands relayed by a phone not in
+    WA_DEVICE_ADMIN_PHONES (or every one, with WA_ADMIN_PIN=always) end with it.
+    """
+    import redis
+
+    from wa_addon.commands.admin_pin import AdminPin
+    from wa_addon.store import Keys
+
+    settings = ensure_redis(_settings(ctx))
+    new = click.prompt("New admin PIN (4 to 8 digits)", hide_input=True, confirmation_prompt=True)
+    try:
+        AdminPin(redis.Redis.from_url(settings.redis_url), Keys(settings.namespace)).set(new)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    click.echo("admin PIN set")
+
+
 @main.group()
 def device() -> None:
     """Manage the phones of the device transport (tokens, contact names)."""

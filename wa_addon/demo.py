@@ -60,6 +60,9 @@ def demo_settings(settings: Settings, port: int, state_dir: Path) -> Settings:
         admin_numbers=settings.admin_numbers or (DEMO_ADMIN,),
         admin_token=settings.admin_token or secrets.token_urlsafe(18),  # a new one each start, printed
         transports=("cloud", "device") if cloud else ("device",),
+        # The web chat plays the admin through the demo's own phone: bound to the admin, like a
+        # shop's phone on its desk (any other phone needs the admin PIN for money commands).
+        device_admin_phones=tuple(dict.fromkeys((*settings.device_admin_phones, DEMO_PHONE))),
     )
 
 

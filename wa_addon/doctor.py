@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import redis
 import requests
 
 from wa_addon.render import known_zone
-from wa_addon.settings import Settings
+from wa_addon.settings import DEFAULT_GRAPH_API_VERSION, Settings
+from wa_addon.transports import graph_versions
 
 
 @dataclass(frozen=True)
 class Check:
-    """One line of the report."""
+    """One line of the report; ``warn``: works now, needs attention soon."""
 
     name: str
     ok: bool
     detail: str
+    warn: bool = False
 
 
 def check_settings(settings: Settings) -> Check:
@@ -94,6 +97,23 @@ def check_cloud(settings: Settings) -> Check:
     return Check("cloud", True, f"phone number {resp.json().get('display_phone_number', '?')}")
 
 
+def check_graph_version(settings: Settings, today: date | None = None) -> Check:
+    """Whether ``WA_CLOUD_API_VERSION`` is far from the day Meta retires it."""
+    if "cloud" not in settings.transports:
+        return Check("graph api", True, "not configured")
+    version = settings.cloud_api_version
+    left = graph_versions.days_left(version, today or date.today())
+    newest = f"set WA_CLOUD_API_VERSION={DEFAULT_GRAPH_API_VERSION}"
+    if left is None:
+        return Check("graph api", True, f"{version}: no retirement date announced")
+    if left < 0:
+        return Check("graph api", False, f"{version} is retired: {newest}")
+    detail = f"{version} retires on {graph_versions.retires_on(version)} (in {left} days)"
+    if left <= graph_versions.WARN_DAYS:
+        return Check("graph api", True, f"{detail}: {newest}", warn=True)
+    return Check("graph api", True, detail)
+
+
 def _is_json(resp: requests.Response) -> bool:
     return resp.headers.get("Content-Type", "").startswith("application/json")
 
@@ -113,7 +133,8 @@ def check_device(settings: Settings) -> Check:
     return Check("device", bool(online), f"{len(online)} of {len(phones)} phones online: {', '.join(online) or '-'}")
 
 
-CHECKS: list[Callable[[Settings], Check]] = [check_settings, check_redis, check_host, check_cloud, check_device]
+CHECKS: list[Callable[[Settings], Check]] = [check_settings, check_redis, check_host, check_cloud,
+                                             check_graph_version, check_device]
 
 
 def run(settings: Settings) -> list[Check]:
@@ -122,4 +143,8 @@ def run(settings: Settings) -> list[Check]:
 
 
 def format_report(checks: list[Check]) -> str:
-    return "\n".join(f"{'ok  ' if c.ok else 'FAIL'} {c.name:9} {c.detail}" for c in checks)
+    return "\n".join(f"{_mark(c)} {c.name:9} {c.detail}" for c in checks)
+
+
+def _mark(check: Check) -> str:
+    return "FAIL" if not check.ok else "WARN" if check.warn else "ok  "

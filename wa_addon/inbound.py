@@ -20,6 +20,7 @@ from wa_addon.queue import outbox
 from wa_addon.queue.lanes import Item
 from wa_addon.runtime import IN_LANE, Runtime
 from wa_addon.store import DOWN, StoreUnavailable
+from wa_addon.transports import window
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
     if entry["k"] == "status":
         status = StatusUpdate(**entry["v"])
         outbox.record_status(rt, status.transport, status.wa_msg_id, status.status, status.error)
+        if status.status == "failed":  # 131047 reported late: its template goes, or the failed list
+            return status.transport, window.after_failure(rt, status.transport, status.wa_msg_id, status.error)
         return None, []
     msg = Inbound(**entry["v"])
     return msg.transport, _message(rt, msg)

@@ -12,6 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+# Inbound.kind of WhatsApp's "this user now writes from another number": ``sender`` is the
+# old number, ``text`` the new one; the host is told, nobody is answered.
+NUMBER_CHANGED = "user_changed_number"
+
 
 @dataclass(frozen=True)
 class Inbound:
@@ -28,6 +32,8 @@ class Inbound:
         timestamp: unix seconds as the transport reported them.
         kind: ``text``, ``interactive``, ``button``, or the media type (``image``,
             ``audio``, ...; text "") so the command layer can answer with a usage line.
+        via: the device-transport phone that relayed the message ("" elsewhere):
+            such a sender is only the phone's word (see ``commands/admin_pin.py``).
     """
 
     transport: str
@@ -38,6 +44,7 @@ class Inbound:
     name: str | None = None
     timestamp: int = 0
     kind: str = "text"
+    via: str = ""
 
     @property
     def dedupe_id(self) -> str:

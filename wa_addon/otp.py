@@ -31,6 +31,7 @@ from wa_addon.messages import Outbound, short_hash
 from wa_addon.queue import outbox
 from wa_addon.render import LANGUAGES, mask
 from wa_addon.runtime import Runtime
+from wa_addon.sealing import sealer
 from wa_addon.store import DOWN, SEEN_TTL, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,8 @@ class OtpIssue(_CodeResource):
             wait = f"too many codes for this phone; retry in {exc.retry_after} s"
             json_error(resp, falcon.HTTP_429, "rate_limited", wait)
             return
-        outbox.push(self.rt, message(self.rt, phone, code, body.get("language")))
+        msgs = message(self.rt, phone, code, body.get("language"))
+        outbox.push(self.rt, sealer(self.rt.settings).seal_messages(msgs))
         resp.media = {"sent": True, "expires_in": self.rt.settings.otp_ttl}
 
 

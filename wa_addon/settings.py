@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+# Meta's newest Graph API version (2026-07-29); retirement dates: transports/graph_versions.py.
+DEFAULT_GRAPH_API_VERSION = "v26.0"
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -45,7 +47,7 @@ class Settings:
     cloud_app_secret: str = ""
     cloud_verify_token: str = ""
     cloud_graph_url: str = DEFAULT_GRAPH_URL
-    cloud_api_version: str = "v21.0"
+    cloud_api_version: str = DEFAULT_GRAPH_API_VERSION  # doctor warns near its retirement
     cloud_timeout: float = 10.0
     cloud_mps: float = 80.0  # messages/s per phone number id, shared by every worker (Meta's tier)
     send_window: int = 0  # sends in flight per worker process; 0: from cloud_mps (see send_slots)
@@ -79,8 +81,18 @@ class Settings:
     device_names: tuple[str, ...] = ()
     device_reply_wait: float = 8.0  # seconds an AutoResponder exchange waits for the reply
     device_dedupe_window: int = 60  # seconds a repeated AutoResponder sender+text is one message
+    # Phones (device names) that may relay the admin's money and secret commands without
+    # the admin PIN; WA_ADMIN_PIN=always asks the PIN on every transport (commands/admin_pin.py).
+    device_admin_phones: tuple[str, ...] = ()
+    admin_pin: str = ""
+    # Seals passwords, PINs and codes kept in Redis (sealing.py); unset: derived from the hook secret and host key.
+    secret_key: str = ""
+    # Host names the demo's web chat answers besides this machine's loopback (webchat.LocalOnly).
+    demo_chat_hosts: tuple[str, ...] = ()
     # The admin page (standalone: WA_ADMIN_TOKEN signs in; see wa_addon/admin/auth.py).
     admin_session_ttl: int = 12 * 3600  # seconds a signed-in admin page session lasts
+    # Reverse proxies whose X-Forwarded-For is believed (the admin sign-in throttle's client address).
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:

@@ -31,6 +31,8 @@ key                                    what / TTL
 ``{ns}:dead:{lane}``                   work items no processor could handle; no TTL
 ``{ns}:switch``                        hash of runtime switches; no TTL
 ``{ns}:pinfail:{who}`` / ``pinlock``   PIN failures (window) / lockout end
+``{ns}:pinstrike:{who}``               lockouts so far (each doubles the next);
+                                       a day from the last
 ``{ns}:dup:{who}:{svc}:{num}:{amt}``   a recent request, for the duplicate hold:
                                        "message id|request id";
                                        ``duplicate_window`` (10 min)
@@ -75,9 +77,17 @@ key                                    what / TTL
                                        contact is open; the reply wait + 1 s
 ``{ns}:dev:wake``                      pub/sub channel (no key): work queued
 ``{ns}:adminfail:{client}``            failed admin-page sign-ins from one
-                                       address; 15 min from the first
+                                       address, and from one address with one
+                                       token prefix (its hash); 15 min from
+                                       the first
 ``{ns}:guide:{who}``                   a guided command's answers so far (never
                                        a PIN); ``WA_GUIDE_TIMEOUT`` (300 s)
+``{ns}:adminpin``                      the admin PIN's salted scrypt hash; no TTL
+``{ns}:csw:{number}:{user}``           when the user last wrote to our Cloud API
+                                       number: its 24-hour window; TTL the
+                                       window's rest
+``{ns}:body:{id}``                     a sent notification, for a late
+                                       ``failed`` status; 2 days
 =====================================  ========================================
 """
 
@@ -282,6 +292,23 @@ class Keys:
     def guide(self, who: str) -> str:
         """A sender's guided command in progress (``commands.guide``); TTL ``settings.guide_timeout``."""
         return f"{self.ns}:guide:{who}"
+
+    @property
+    def admin_pin(self) -> str:
+        """The admin PIN's salted hash (``wa-addon admin-pin``)."""
+        return f"{self.ns}:adminpin"
+
+    def service_window(self, number: str, who: str) -> str:
+        """When ``who`` last wrote to our number ``number`` (Meta's 24-hour window)."""
+        return f"{self.ns}:csw:{number}:{who}"
+
+    def sent_body(self, msg_id: str) -> str:
+        """A sent notification, kept for a late ``failed`` status."""
+        return f"{self.ns}:body:{msg_id}"
+
+    def pin_strikes(self, who: str) -> str:
+        """How many lockouts ``who`` had lately: the next one is twice as long."""
+        return f"{self.ns}:pinstrike:{who}"
 
 
 class Scripts:

@@ -9,6 +9,11 @@ twice.  Who plays the admin follows the runtime switches (the admin page's
 admin numbers), as the add-on itself does.  The page works without
 JavaScript (a form, POST-redirect-GET); ``static/webchat.js`` sends without
 reloading and polls.
+
+The chat plays the admin for whoever reaches it, so it answers only this
+machine: a loopback peer naming a loopback host (``localhost``,
+``127.0.0.1``, ``::1``).  A tunnel or a DNS-rebinding page names another host
+and is refused; ``WA_DEMO_CHAT_HOSTS`` allows more host names when asked.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from wa_addon.settings import Settings
 
 MAX_SHOWN = 200  # messages per conversation on the page
 UNKNOWN = "unknown"  # a number that is neither an admin nor a seeded account
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+LOOPBACK_PEERS = ("127.", "::1", "::ffff:127.")
 NUMBER = re.compile(r"^[0-9]{8,15}$")
 HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
            "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
@@ -248,9 +255,24 @@ class Script:
         resp.text = package_files.files("wa_addon").joinpath("static/webchat.js").read_text(encoding="utf-8")
 
 
+class LocalOnly:
+    """Middleware: the chat answers this machine only, unless its host name is allowed by the settings."""
+
+    def __init__(self, allowed_hosts: Collection[str] = ()):
+        self.allowed = {h.strip().lower() for h in allowed_hosts if h.strip()}
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Refuse (403) a request that names another host, or comes from afar to a loopback name."""
+        host = req.host.lower().strip("[]")
+        local = host in LOOPBACK_HOSTS and (req.remote_addr or "").startswith(LOOPBACK_PEERS)
+        if not (local or host in self.allowed):
+            raise falcon.HTTPForbidden(title="local only",
+                                       description="the demo's web chat answers this machine only")
+
+
 def create_chat_app(chat: WebChat) -> falcon.App:
     """The web chat's Falcon app; the demo mounts it at ``/chat``."""
-    app = falcon.App()
+    app = falcon.App(middleware=[LocalOnly(chat.settings.demo_chat_hosts)])
     app.add_route("/", ChatPage(chat))
     app.add_route("/send", Send(chat))
     app.add_route("/messages", Messages(chat))
@@ -263,7 +285,8 @@ def create_chat_app(chat: WebChat) -> falcon.App:
 
 
 def _same_origin(req: falcon.Request) -> None:
-    # Another site's page must not type chats into the demo (browsers send Origin on POST).
+    # Another site's page must not type chats into the demo (browsers send Origin on POST); the
+    # request's own host was checked against the allow-list (LocalOnly), so it is a safe reference.
     origin = req.get_header("Origin")
     if origin and urlsplit(origin).netloc != req.netloc:
         raise falcon.HTTPForbidden(title="cross-origin", description="post from the chat page itself")

@@ -14,13 +14,17 @@ One of three modes, fixed when the app is built (:attr:`AdminAuth.mode`):
   off and says why.  It is never open by default.
 
 Guessing: every wrong token, at the login form or as a Bearer token, counts
-against the client's address; past :data:`MAX_LOGIN_FAILURES` in
-``ADMIN_LOGIN_WINDOW`` that address waits (429).  The count is taken first
-(one atomic INCR) and compared after, so parallel guesses cannot all slip in
-under the limit.  Behind a reverse proxy every client has the proxy's
-address: they share one count, and a guesser locks the admin out for the
-window too.  The throttle only slows guessing down; a long random token is
-the real defence.
+against the client's address *and the token's first characters*; past
+:data:`MAX_LOGIN_FAILURES` in ``ADMIN_LOGIN_WINDOW`` such a pair waits (429),
+and past :data:`MAX_ADDRESS_FAILURES` the whole address does.  So a guesser
+behind the same proxy as the admin (one address for everyone) does not lock
+the admin out unless it guesses the token's prefix, or guesses by the
+hundred.  The client's address is the peer's, or, only when the peer is one
+of ``WA_TRUSTED_PROXIES``, the last address ``X-Forwarded-For`` names that is
+not a trusted proxy (anyone can write that header; only a proxy we trust may
+be believed).  Counts are taken first (atomic INCRs) and compared after, so
+parallel guesses cannot all slip in under the limit.  The throttle only slows
+guessing down; a long random token is the real defence.
 
 CSRF: every form carries a double-submit token, a random value kept in a
 SameSite=Strict cookie that must equal the form's hidden field; exactly one
@@ -50,7 +54,9 @@ HOOK, TOKEN, REFUSED = "hook", "token", "refused"
 SESSION_COOKIE = "wa_admin"
 CSRF_COOKIE = "wa_csrf"
 CSRF_FIELD = "csrf"
-MAX_LOGIN_FAILURES = 10  # per client address per ADMIN_LOGIN_WINDOW: guessing stays hopeless
+MAX_LOGIN_FAILURES = 10  # per client address and token prefix per ADMIN_LOGIN_WINDOW
+MAX_ADDRESS_FAILURES = 200  # per client address, whatever the prefix: a ceiling on guessing at large
+PREFIX_CHARS = 4  # the token characters a failure is counted under (hashed: never kept in a key)
 MIN_TOKEN_LENGTH = 16  # a shorter WA_ADMIN_TOKEN keeps the page off
 SAFE_FETCH_SITES = frozenset({"same-origin", "none"})  # "none": the user typed or bookmarked it
 
@@ -72,6 +78,7 @@ class AdminAuth:
                  clock: Callable[[], float] = time.time):
         self.hook, self.conn, self.keys, self.clock = hook, conn, keys, clock
         self.ttl = settings.admin_session_ttl
+        self.trusted = frozenset(settings.trusted_proxies)
         self._token = settings.admin_token
         self.short_token = hook is None and 0 < len(self._token) < MIN_TOKEN_LENGTH
         usable = bool(self._token) and not self.short_token
@@ -101,15 +108,21 @@ class AdminAuth:
     def _token_ok(self, req: falcon.Request, candidate: str) -> bool:
         # Count first, compare after: each guess takes its place atomically, so N parallel
         # guesses see N different counts and no more than MAX_LOGIN_FAILURES get through.
-        key = self.keys.admin_login_failures(req.remote_addr or "-")
+        address = client_address(req, self.trusted)
+        prefix = hashlib.sha256(candidate[:PREFIX_CHARS].encode()).hexdigest()[:12]
+        keys = [self.keys.admin_login_failures(f"{address}|{prefix}"), self.keys.admin_login_failures(address)]
         pipe = self.conn.pipeline()
-        pipe.set(key, 0, nx=True, ex=ADMIN_LOGIN_WINDOW)  # the window starts at the first attempt
-        pipe.incr(key)
-        if pipe.execute()[1] > MAX_LOGIN_FAILURES:
+        for key in keys:
+            pipe.set(key, 0, nx=True, ex=ADMIN_LOGIN_WINDOW)  # the window starts at the first attempt
+            pipe.incr(key)
+        got = pipe.execute()
+        if got[1] > MAX_LOGIN_FAILURES or got[3] > MAX_ADDRESS_FAILURES:
             raise Throttled()  # even the right token waits: no guessing race
         if not _same(candidate, self._token):
             return False
-        self.conn.decr(key)  # the right token is no failure: give its place back
+        for key in keys:
+            pipe.decr(key)  # the right token is no failure: give its places back
+        pipe.execute()
         return True
 
     def _session(self) -> str:
@@ -132,6 +145,15 @@ class AdminAuth:
 
     def _sign(self, payload: str) -> str:
         return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
+
+
+def client_address(req: falcon.Request, trusted: frozenset[str]) -> str:
+    """The client's address: the peer's, or behind a trusted proxy the nearest untrusted ``X-Forwarded-For`` hop."""
+    peer = req.remote_addr or "-"
+    if peer not in trusted:
+        return peer  # the header is anyone's to write: believed only from our own proxies
+    hops = [hop.strip() for hop in (req.get_header("X-Forwarded-For") or "").split(",") if hop.strip()]
+    return next((hop for hop in reversed(hops) if hop not in trusted), peer)
 
 
 class Throttled(Exception):

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 
 from wa_addon import journal
-from wa_addon.commands import common, grammar, guide
+from wa_addon.commands import admin_pin, common, grammar, guide, system
+from wa_addon.commands import pin as pins
 from wa_addon.commands.pin import PinGuard
 from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply, Usage, lookup
 from wa_addon.host import HostError
-from wa_addon.messages import Inbound, Outbound, short_hash
-from wa_addon.render import local_time
+from wa_addon.messages import NUMBER_CHANGED, Inbound, Outbound, short_hash
 from wa_addon.runtime import Runtime
+from wa_addon.sealing import sealer
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,13 @@ ONCE_TTL = 3600  # "unknown number" and "paused" answers: one an hour per sender
 
 
 def handle(rt: Runtime, msg: Inbound) -> list[Outbound]:
-    """The replies (and notices) for one inbound message."""
+    """The replies (and notices) for one inbound message; passwords, PINs and codes sealed for Redis."""
+    return sealer(rt.settings).seal_messages(_handle(rt, msg))
+
+
+def _handle(rt: Runtime, msg: Inbound) -> list[Outbound]:
+    if msg.kind == NUMBER_CHANGED:
+        return system.number_changed(rt, msg)  # WhatsApp's word, not the user's: no reply
     ctx_or_reply = _identify(rt, msg)
     if isinstance(ctx_or_reply, list):
         return ctx_or_reply
@@ -73,6 +80,8 @@ def _run(ctx: Context, cmd: Command, tokens: list[str]) -> Reply:
     args = tokens[1:] if cmd.name != SERVICE else tokens
     outcome = "ok"
     try:
+        if ctx.role == ADMIN and admin_pin.required(ctx.rt.settings, ctx.msg, cmd.name):
+            args = admin_pin.check(ctx, args)  # a phone's word that it is the admin is not enough
         if cmd.pin:
             args = _check_pin(ctx, cmd, args)
         reply = cmd.handler(ctx, args)
@@ -98,18 +107,10 @@ def verify_pin(ctx: Context, pin: str) -> None:
 
     Also used by ``PIN <old> <new>``, so guessing through a PIN change counts too.
     """
-    assert ctx.actor is not None, "PIN commands are reseller commands"
+    actor = ctx.actor
+    assert actor is not None, "PIN commands are reseller commands"
     guard = PinGuard(ctx.rt.conn, ctx.rt.keys, ctx.rt.settings)
-    who = str(ctx.actor.id)
-    until = guard.locked_until(who)
-    if until:
-        raise Refused("pin_locked", until=local_time(until, ctx.rt.settings.timezone, "%H:%M"))
-    if not ctx.host.verify_pin(ctx.actor.id, grammar.ascii_digits(pin)):
-        until = guard.failed(who)
-        if until:
-            raise Refused("pin_locked", until=local_time(until, ctx.rt.settings.timezone, "%H:%M"))
-        raise Refused("pin_wrong", left=guard.remaining(who))
-    guard.succeeded(who)
+    pins.check(guard, str(actor.id), lambda: ctx.host.verify_pin(actor.id, grammar.ascii_digits(pin)))
 
 
 def masked(cmd: Command, tokens: list[str]) -> str:

@@ -1,4 +1,9 @@
-"""PIN checks with lockout: after N wrong PINs in a window, a pause.
+"""PIN checks with lockout: after N wrong PINs in a window, a pause, twice as long each time.
+
+Without the doubling a guesser got ~480 tries a day (5 every 15 minutes); with
+it, lockouts of 15 min, 30 min, 1 h, ... (at most a day) leave a few dozen.
+The strikes are forgotten a day after the last lockout, not on a right PIN:
+a guesser's pauses must not shrink because the owner signed in between.
 
 The PIN itself is handed to the host to verify and then forgotten: it is never
 stored, logged, audited or echoed.
@@ -7,11 +12,17 @@ stored, logged, audited or echoed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import redis
 
+from wa_addon.commands.registry import Refused
+from wa_addon.render import local_time
 from wa_addon.settings import Settings
 from wa_addon.store import Keys
+
+MAX_LOCKOUT = 24 * 3600  # the longest pause, however many lockouts came before
+STRIKES_TTL = 24 * 3600  # lockouts are remembered this long after the last one
 
 
 class PinGuard:
@@ -35,8 +46,12 @@ class PinGuard:
         count = int(pipe.execute()[0])
         if count < self.settings.pin_max_failures:
             return None
-        until = now + self.settings.pin_lockout
-        pipe.set(self.keys.pin_lock(who), f"{until:.0f}", ex=self.settings.pin_lockout)
+        strikes = self.keys.pin_strikes(who)
+        pipe.incr(strikes)
+        pipe.expire(strikes, STRIKES_TTL)
+        pause = min(self.settings.pin_lockout * 2 ** (int(pipe.execute()[0]) - 1), MAX_LOCKOUT)
+        until = now + pause
+        pipe.set(self.keys.pin_lock(who), f"{until:.0f}", ex=int(pause))
         pipe.delete(key)
         pipe.execute()
         return until
@@ -48,3 +63,21 @@ class PinGuard:
         """Tries left before the lockout."""
         used = int(self.conn.get(self.keys.pin_failures(who)) or 0)
         return max(self.settings.pin_max_failures - used, 0)
+
+
+def check(guard: PinGuard, who: str, right: Callable[[], bool]) -> None:
+    """Ask ``right()`` under ``who``'s lockout; raises Refused (``pin_locked``, ``pin_wrong``)."""
+    until = guard.locked_until(who)
+    if until:
+        raise Refused("pin_locked", until=_clock(guard, until))
+    if not right():
+        until = guard.failed(who)
+        if until:
+            raise Refused("pin_locked", until=_clock(guard, until))
+        raise Refused("pin_wrong", left=guard.remaining(who))
+    guard.succeeded(who)
+
+
+def _clock(guard: PinGuard, until: float) -> str:
+    """The lockout's end as the shop reads it (``WA_TIMEZONE``)."""
+    return local_time(until, guard.settings.timezone, "%H:%M")

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from wa_addon.commands.grammar import parse_phone
@@ -60,6 +61,8 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 MAX_TEXT = 4096  # WhatsApp's limit for one text message
+MONEY_FIELDS = ("amount", "balance", "balance_after")  # checked in every event that carries them
+MAX_MONEY = Decimal(10) ** 12  # no shop moves a trillion taka: a larger figure is a bug or an attack
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 _SECONDS = re.compile(r"[0-9]{1,9}")
 
@@ -101,9 +104,9 @@ class Event:
 def parse(raw: bytes, region: str = "BD") -> Event:
     """The event in a hook body; raises :class:`EventError` when it is not a valid one."""
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
-        raise EventError("bad_json", "the body is not JSON") from None
+        raise EventError("bad_json", "the body is not JSON (NaN and Infinity are not JSON either)") from None
     if not isinstance(body, dict):
         raise EventError("bad_envelope", "the body must be a JSON object")
     event_id, kind, created_at, data = (body.get(k) for k in ("id", "type", "created_at", "data"))
@@ -133,6 +136,9 @@ def _checked(type: Any, data: Any, region: str) -> tuple[str, dict[str, Any]]:
         value = data.get(name)
         if value is None or isinstance(value, bool) or not isinstance(value, kinds) or value == "":
             raise EventError("bad_data", f"{type}: data.{name} is missing or of the wrong type")
+    for name in MONEY_FIELDS:  # required or not: a sum shown to a reseller must be one
+        if data.get(name) is not None and data[name] != "":
+            _money(type, name, data[name])
     for (of, name), allowed in CHOICES.items():
         if of == type and name in data and data[name] not in allowed:
             raise EventError("bad_data", f"{type}: data.{name} must be one of {', '.join(allowed)}")
@@ -150,6 +156,23 @@ def _normalised(type: str, data: dict[str, Any], region: str) -> dict[str, Any]:
     if type == OTP_REQUESTED and data.get("expires_in") is not None:
         return {**data, "phone": phone, "expires_in": _seconds(type, data["expires_in"])}
     return {**data, "phone": phone}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python's json would take NaN and Infinity otherwise
+
+
+def _money(type: str, name: str, value: Any) -> None:
+    """A sum of money: a finite decimal under :data:`MAX_MONEY`, an amount above zero, a balance from zero."""
+    try:
+        figure = Decimal(str(value).strip()) if isinstance(value, MONEY) and not isinstance(value, bool) else None
+    except InvalidOperation:
+        figure = None
+    low = Decimal("0.01") if name == "amount" else Decimal(0)  # a balance may be zero
+    if figure is None:
+        raise EventError("bad_data", f"{type}: data.{name} must be a sum of money")
+    if not figure.is_finite() or not low <= figure < MAX_MONEY:
+        raise EventError("bad_data", f"{type}: data.{name} must be a sum of money from {low} up")
 
 
 def _seconds(type: str, value: Any) -> int:

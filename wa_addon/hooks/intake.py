@@ -19,6 +19,7 @@ from wa_addon.hooks.events import Event, new, parse
 from wa_addon.messages import short_hash
 from wa_addon.queue.lanes import Item
 from wa_addon.runtime import EVENT_LANE, Runtime
+from wa_addon.sealing import sealer
 from wa_addon.store import DOWN, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,8 @@ class EventIntake:
 
     def submit(self, event: Event) -> None:
         """Queue an event once per id; raises StoreUnavailable when Redis is down."""
-        item = Item(event.to_json(), event.order_key, short_hash(f"event:{event.id}"))
+        sealed = Event(event.id, event.type, event.created_at, sealer(self.rt.settings).seal_fields(event.data))
+        item = Item(sealed.to_json(), event.order_key, short_hash(f"event:{event.id}"))
         try:
             self.rt.lanes[EVENT_LANE].push([item])
         except DOWN as exc:  # defensive: the push maps its own errors

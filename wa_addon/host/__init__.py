@@ -18,6 +18,7 @@ __all__ = [
     "BalanceRequest",
     "Host",
     "HostError",
+    "HostOutcomeUnknown",
     "HostUnavailable",
     "NewReseller",
     "Operator",
@@ -42,6 +43,15 @@ class HostError(Exception):
 
 class HostUnavailable(Exception):
     """The host could not be reached or answered 5xx: retry later, never drop."""
+
+
+class HostOutcomeUnknown(HostUnavailable):
+    """A money move was sent but its answer was lost (empty, cut, not JSON, connection dropped).
+
+    The money may have moved.  Only the same idempotency key may ask again (the
+    host then answers what happened), so the work item is kept and retried like
+    any outage, and nobody is told "something went wrong" meanwhile.
+    """
 
 
 def _from(cls: type, data: dict[str, Any]) -> Any:
@@ -219,6 +229,13 @@ class Host(Protocol):
 
     def reset_reseller(self, reseller_id: int, *, actor: int | None = None, idem_key: str) -> NewReseller:
         """New password and PIN for a reseller (the admin or an ancestor)."""
+        ...
+
+    def change_number(self, *, old_phone: str, new_phone: str) -> Reseller | None:
+        """WhatsApp reported a user's new number (``user_changed_number``): move the reseller to it.
+
+        Returns the reseller now on the new number, or None when nobody was on the old one.
+        """
         ...
 
     def create_balance_request(

@@ -313,6 +313,20 @@ def balance_request(s: Suite) -> None:
     same("status read back", s.call("GET", path).expect(200)["status"], "approved")
 
 
+@check("number change: a reseller follows its user to a new WhatsApp number, and a repeat is safe")
+def number_change(s: Suite) -> None:
+    path, outsider = "/resellers/number-change", s.call("GET", f"/resellers/{s.ids['outsider']}").expect(200)
+    new = "88010" + "".join(secrets.choice("0123456789") for _ in range(8))
+    body = {"old_phone": outsider["phone"], "new_phone": new}
+    same("moved", s.call("POST", path, body=body).expect(200)["id"], outsider["id"])
+    same("lookup by the new phone", s.call("GET", "/resellers", params={"phone": new}).expect(200)["id"],
+         outsider["id"])
+    same("told again", s.call("POST", path, body=body).expect(200)["id"], outsider["id"])
+    s.call("POST", path, actor=s.ids["dealer"], body=body).expect(403, 404)
+    gone = {"old_phone": "8801099999999", "new_phone": "8801099999998"}
+    s.call("POST", path, body=gone).expect(404, code="not_found")
+
+
 @check("suspended: the suite's resellers are suspended; they cannot place requests")
 def suspend(s: Suite) -> None:
     for role in ("retailer", "dealer", "outsider"):

@@ -3,18 +3,29 @@
 Unreachable host, timeouts, 408, 429 and 5xx raise :class:`HostUnavailable`
 (retry later); any other 4xx raises :class:`HostError` with the host's error
 code.  Exception texts name the method and path, never the key.
+
+A money move whose answer is lost after the request went out (a 2xx that is
+empty, cut or not the promised JSON, a connection dropped or timed out
+mid-answer) has an *unknown outcome*: it is asked again with the same
+idempotency key, and the host answers what happened.  If it stays unknown,
+:class:`HostOutcomeUnknown` (a :class:`HostUnavailable`) keeps the work item
+for a later retry with that same key.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
+import urllib3
 
 from wa_addon.host import (
     BalanceRequest,
     HostError,
+    HostOutcomeUnknown,
     HostUnavailable,
     NewReseller,
     Operator,
@@ -28,6 +39,14 @@ from wa_addon.host import (
 from wa_addon.httpclient import keepalive_session
 
 API = "/api/v1"
+UNKNOWN_TRIES = 3  # asks with the same key before the item goes back to its lane
+UNKNOWN_PAUSE = 0.3  # seconds before the 2nd ask, twice that before the 3rd
+
+T = TypeVar("T")
+
+
+class _Unclear(Exception):
+    """The answer to a money move was lost: it may or may not have happened."""
 
 
 class HttpHost:
@@ -39,14 +58,16 @@ class HttpHost:
         session: a ``requests.Session`` to reuse (one is made otherwise).
         timeout: seconds per call.
         connections: keep-alive connections kept (commands run concurrently).
+        unknown_pause: seconds before asking a lost money move again (grows with each try).
     """
 
     def __init__(self, base_url: str, key: str, *, session: requests.Session | None = None, timeout: float = 10,
-                 connections: int = 32):
+                 connections: int = 32, unknown_pause: float = UNKNOWN_PAUSE):
         self.base_url = base_url.rstrip("/")
         self._key = key
         self._session = session or keepalive_session(connections)
         self._timeout = timeout
+        self._unknown_pause = unknown_pause
 
     def __repr__(self) -> str:
         return f"HttpHost({self.base_url!r})"  # never the key
@@ -62,6 +83,7 @@ class HttpHost:
         idem_key: str | None = None,
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        money: bool = False,
     ) -> Any:
         headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json"}
         if actor is not None:
@@ -74,8 +96,26 @@ class HttpHost:
                 method, self.base_url + API + path, headers=headers, json=json, params=query, timeout=self._timeout
             )
         except requests.RequestException as exc:
+            if money and not _never_sent(exc):
+                raise _Unclear(type(exc).__name__) from None
             raise HostUnavailable(f"{method} {path}: {type(exc).__name__}") from None
-        return _answer(method, path, resp)
+        return _answer(method, path, resp, money)
+
+    def _move(self, parse: Callable[[Any], T], path: str, *, idem_key: str, json: dict[str, Any],
+              actor: int | None = None) -> T:
+        """A money-moving POST; a lost answer is asked again with the same key (see the module doc)."""
+        why = ""
+        for attempt in range(UNKNOWN_TRIES):
+            if attempt:
+                time.sleep(self._unknown_pause * attempt)
+            try:
+                data = self._call("POST", path, actor=actor, idem_key=idem_key, json=json, money=True)
+                return parse(data)
+            except _Unclear as exc:
+                why = str(exc)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                why = "a 2xx answer without the promised fields"
+        raise HostOutcomeUnknown(f"POST {path}: outcome unknown after {UNKNOWN_TRIES} tries ({why})")
 
     # -- resellers ------------------------------------------------------------
 
@@ -107,17 +147,26 @@ class HttpHost:
         body: dict[str, Any] = {"phone": phone, "name": name}
         if level is not None:
             body["level"] = level
-        return _new_reseller(self._call("POST", "/resellers", actor=actor, idem_key=idem_key, json=body))
+        return self._move(_new_reseller, "/resellers", actor=actor, idem_key=idem_key, json=body)
 
     def update_reseller(self, reseller_id: int, fields: dict[str, Any], *, actor: int | None = None) -> Reseller:
         """Edit name, status, language, services (or, as admin, wa_user_id)."""
         return Reseller.from_dict(self._call("PATCH", f"/resellers/{_seg(reseller_id)}", actor=actor, json=fields))
 
+    def change_number(self, *, old_phone: str, new_phone: str) -> Reseller | None:
+        """WhatsApp reported a user's new number: the reseller now on it, or None if none was on the old one."""
+        try:
+            data = self._call("POST", "/resellers/number-change", json={"old_phone": old_phone, "new_phone": new_phone})
+        except HostError as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+        return Reseller.from_dict(data)
+
     def reset_reseller(self, reseller_id: int, *, actor: int | None = None, idem_key: str) -> NewReseller:
         """New password and PIN for a reseller."""
-        return _new_reseller(
-            self._call("POST", f"/resellers/{_seg(reseller_id)}/reset", actor=actor, idem_key=idem_key, json={})
-        )
+        return self._move(_new_reseller, f"/resellers/{_seg(reseller_id)}/reset", actor=actor, idem_key=idem_key,
+                          json={})
 
     def verify_pin(self, reseller_id: int, pin: str) -> bool:
         """Whether ``pin`` is the reseller's PIN."""
@@ -135,15 +184,14 @@ class HttpHost:
     ) -> Payment:
         """Move ``amount`` from ``actor`` (or mint, for the admin) to reseller ``to``."""
         body = {"to": str(to), "amount": amount, **({"note": note} if note else {})}
-        return Payment.from_dict(self._call("POST", "/payments", actor=actor, idem_key=idem_key, json=body))
+        return self._move(Payment.from_dict, "/payments", actor=actor, idem_key=idem_key, json=body)
 
     def create_balance_request(
         self, *, amount: str, actor: int, idem_key: str, note: str | None = None
     ) -> BalanceRequest:
         """``actor`` asks its parent (or the admin) for balance."""
         body = {"amount": amount, **({"note": note} if note else {})}
-        data = self._call("POST", "/balance-requests", actor=actor, idem_key=idem_key, json=body)
-        return BalanceRequest.from_dict(data)
+        return self._move(BalanceRequest.from_dict, "/balance-requests", actor=actor, idem_key=idem_key, json=body)
 
     def get_balance_request(self, balance_request_id: int, *, actor: int | None = None) -> BalanceRequest:
         """One balance request."""
@@ -154,7 +202,7 @@ class HttpHost:
     ) -> BalanceRequest:
         """Approve (moves the money) or deny a pending balance request."""
         path = f"/balance-requests/{int(balance_request_id)}/{'approve' if approve else 'deny'}"
-        return BalanceRequest.from_dict(self._call("POST", path, actor=actor, idem_key=idem_key, json={}))
+        return self._move(BalanceRequest.from_dict, path, actor=actor, idem_key=idem_key, json={})
 
     # -- catalogue ------------------------------------------------------------
 
@@ -197,7 +245,7 @@ class HttpHost:
             "package": package,
         }
         body = {k: v for k, v in fields.items() if v not in (None, "")}
-        return Request.from_dict(self._call("POST", "/requests", actor=actor, idem_key=idem_key, json=body))
+        return self._move(Request.from_dict, "/requests", actor=actor, idem_key=idem_key, json=body)
 
     def get_request(self, request_id: int, *, actor: int | None = None) -> Request:
         """One request, within ``actor``'s subtree."""
@@ -225,7 +273,7 @@ class HttpHost:
         """Admin action on a request: process, resend, cancel, complete or fail."""
         body = {k: v for k, v in (("trx_id", trx_id), ("note", note)) if v}
         path = f"/requests/{int(request_id)}/{_seg(action)}"
-        return Request.from_dict(self._call("POST", path, idem_key=idem_key, json=body))
+        return self._move(Request.from_dict, path, idem_key=idem_key, json=body)
 
 
 def _seg(value: object) -> str:
@@ -241,7 +289,15 @@ def _new_reseller(data: dict[str, Any]) -> NewReseller:
     )
 
 
-def _answer(method: str, path: str, resp: requests.Response) -> Any:
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request surely never reached the host (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _answer(method: str, path: str, resp: requests.Response, money: bool = False) -> Any:
     status = resp.status_code
     if status >= 500 or status in (408, 429):
         raise HostUnavailable(f"{method} {path}: host answered {status}")
@@ -249,10 +305,14 @@ def _answer(method: str, path: str, resp: requests.Response) -> Any:
         code, message = _error(resp)
         raise HostError(code, message, status)
     if status == 204 or not resp.content:
+        if money:
+            raise _Unclear(f"{status} with no body")
         return None
     try:
         return resp.json()
     except ValueError:
+        if money:
+            raise _Unclear(f"{status} with a body that is not JSON") from None
         raise HostUnavailable(f"{method} {path}: host answered {status} with a body that is not JSON") from None
 
 

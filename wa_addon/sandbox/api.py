@@ -113,6 +113,14 @@ class Children(_Resource):
         resp.media = {"items": self.db.list_children(ref, actor=req.context.actor)}
 
 
+class NumberChange(_Resource):
+    """``POST /resellers/number-change``: WhatsApp reported a user's new number."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = _body(req)
+        resp.media = self.db.change_number(body.get("old_phone"), body.get("new_phone"), actor=req.context.actor)
+
+
 class Reset(_Resource):
     """``POST /resellers/{ref}/reset``: a new password and PIN."""
 
@@ -273,6 +281,7 @@ def create_sandbox_app(db: SandboxDB, api_key: str) -> falcon.App:
     app.add_error_handler(HostError, _host_error)
     catalogue, request, balance_request = Catalogue(db), Request(db), BalanceRequest(db)
     app.add_route(f"{API}/resellers", Resellers(db))
+    app.add_route(f"{API}/resellers/number-change", NumberChange(db))
     app.add_route(f"{API}/resellers/{{ref}}", Reseller(db))
     app.add_route(f"{API}/resellers/{{ref}}/children", Children(db))
     app.add_route(f"{API}/resellers/{{ref}}/reset", Reset(db))

@@ -173,6 +173,11 @@ class SandboxDB:
         with self.transaction() as tx:
             return resellers.update(tx, actor, ref, fields)
 
+    def change_number(self, old_phone: object, new_phone: object, *, actor: int | None = None) -> dict[str, Any]:
+        """A reseller's WhatsApp number changed (``user_changed_number``): the reseller, now on the new one."""
+        with self.transaction() as tx:
+            return resellers.change_number(tx, actor, old_phone, new_phone)
+
     def reset_reseller(self, ref: object, *, actor: int | None = None, idem_key: str | None = None) -> dict[str, Any]:
         """New password and PIN: ``{"reseller", "password", "pin"}``."""
         with self.reading() as tx:

@@ -212,6 +212,26 @@ def update(tx: Tx, actor: int | None, ref: object, fields: dict[str, Any]) -> di
     return after
 
 
+def change_number(tx: Tx, actor: int | None, old_phone: object, new_phone: object) -> dict[str, Any]:
+    """WhatsApp says a user moved to a new number: the reseller on the old one moves with it (admin only).
+
+    Told again after the move, it answers the reseller already on the new number.
+    """
+    if actor is not None:
+        raise forbidden("only the admin reports number changes")
+    old, new = normalise_phone(old_phone), normalise_phone(new_phone)
+    row = tx.one("SELECT * FROM resellers WHERE phone = ?", (old,))
+    taken = tx.one("SELECT * FROM resellers WHERE phone = ?", (new,))
+    if row is None:
+        if taken is None:
+            raise not_found("reseller")
+        return reseller_json(tx, taken)
+    if taken is not None:
+        raise HostError("already_exists", "another reseller has the new number", 409)
+    tx.run("UPDATE resellers SET phone = ? WHERE id = ?", (new, row["id"]))
+    return reseller_json(tx, by_id(tx, row["id"]))
+
+
 _EDITABLE = ("name", "status", "language", "services", "wa_user_id")
 # One fixed statement per column: no SQL is ever built from the caller's field names.
 _UPDATES = {key: f"UPDATE resellers SET {key} = ? WHERE id = ?" for key in ("name", "status", "language", "wa_user_id")}  # noqa: S608

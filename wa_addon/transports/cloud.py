@@ -22,7 +22,8 @@ from typing import Any
 import requests
 
 from wa_addon.httpclient import keepalive_session
-from wa_addon.messages import Inbound, Outbound, StatusUpdate
+from wa_addon.messages import NUMBER_CHANGED, Inbound, Outbound, StatusUpdate
+from wa_addon.sealing import sealer
 from wa_addon.settings import Settings
 from wa_addon.transports.base import FAILED, RETRY, SENT, SendResult
 from wa_addon.transports.cloud_errors import (
@@ -58,8 +59,11 @@ WEBHOOK_OBJECT = "whatsapp_business_account"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 
-# Message types that are not something the user typed: no usage line for them.
-IGNORED_TYPES = frozenset({"system", "reaction"})
+# Message types that are not something the user typed: no usage line for them.  An edit or a
+# deletion ("revoke") of a message already answered is not a new command either.
+IGNORED_TYPES = frozenset({"system", "reaction", "edit", "revoke"})
+# Interactive answers to something we never ask: a flow's completion, a call permission.
+IGNORED_INTERACTIVE = frozenset({"nfm_reply", "call_permission_reply"})
 
 # Our language codes -> Meta's template language codes.  Meta accepts both
 # plain "bn" and "en"; a template must be approved in the code sent.
@@ -106,7 +110,7 @@ def signature_header(app_secret: str, raw: bytes) -> str:
     return "sha256=" + hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
 
 
-def parse_webhook(raw: bytes | str) -> tuple[list[Inbound], list[StatusUpdate]]:
+def parse_webhook(raw: bytes | str, phone_number_id: str = "") -> tuple[list[Inbound], list[StatusUpdate]]:
     """Every message and status in a (possibly batched) webhook body.
 
     Walks every entry, every ``messages`` change, every message and status.
@@ -115,6 +119,8 @@ def parse_webhook(raw: bytes | str) -> tuple[list[Inbound], list[StatusUpdate]]:
 
     Args:
         raw: the request body.
+        phone_number_id: ours; changes addressed to another number of the same
+            business account (they share the webhook) are skipped.  Empty: take all.
 
     Returns:
         The inbound messages and the delivery statuses, in payload order.
@@ -126,6 +132,9 @@ def parse_webhook(raw: bytes | str) -> tuple[list[Inbound], list[StatusUpdate]]:
     inbound: list[Inbound] = []
     statuses: list[StatusUpdate] = []
     for value in _message_values(payload):
+        addressed = _str(_get(value, "metadata", "phone_number_id"))
+        if phone_number_id and addressed and addressed != phone_number_id:
+            continue  # another number's chat: not ours to answer
         contacts = _dicts(value.get("contacts"))
         inbound += [m for m in (_inbound(msg, contacts) for msg in _dicts(value.get("messages"))) if m]
         statuses += [s for s in map(_status, _dicts(value.get("statuses"))) if s]
@@ -157,7 +166,9 @@ def _message_values(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def _inbound(msg: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound | None:
     kind = _str(msg.get("type")) or "unknown"
     msg_id = _str(msg.get("id"))
-    if not msg_id or kind in IGNORED_TYPES:
+    if kind == "system" and _str(_get(msg, "system", "type")) == NUMBER_CHANGED:
+        return _number_changed(msg, msg_id)
+    if not msg_id or kind in IGNORED_TYPES or _str(_get(msg, "interactive", "type")) in IGNORED_INTERACTIVE:
         return None
     phone = _phone(msg.get("from"))
     user_id = _str(msg.get("from_user_id"))
@@ -179,6 +190,15 @@ def _inbound(msg: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound | N
         timestamp=_int(msg.get("timestamp")),
         kind=kind,
     )
+
+
+def _number_changed(msg: dict[str, Any], msg_id: str) -> Inbound | None:
+    """``user_changed_number``: ``from`` is the old number, ``system.wa_id`` the new one (the Inbound's text)."""
+    old, new = _phone(msg.get("from")), _phone(_get(msg, "system", "wa_id"))
+    if not msg_id or not old or not new:
+        return None
+    return Inbound(transport=NAME, msg_id=msg_id, sender=old, text=new, timestamp=_int(msg.get("timestamp")),
+                   kind=NUMBER_CHANGED)
 
 
 def _match_contact(contacts: list[dict[str, Any]], phone: str, user_id: str) -> dict[str, Any]:
@@ -333,6 +353,7 @@ class CloudTransport:
         self._headers = {"Authorization": f"Bearer {self._token}"}
         self.mps = settings.cloud_mps
         self.rate_name = f"cloud:{settings.cloud_phone_number_id}"
+        self._sealer = sealer(settings)
 
     def send(self, message: Outbound) -> SendResult:
         """Try once to send ``message``.
@@ -345,6 +366,7 @@ class CloudTransport:
         """
         if message.mode == "template" and not message.template:
             return SendResult(FAILED, error_code="no_template", error="template mode without a template name")
+        message = self._sealer.open_message(message)  # a password or PIN is plain only on its way out
         try:
             response = self._session.post(
                 self._url, json=build_body(message), headers=self._headers, timeout=self._timeout

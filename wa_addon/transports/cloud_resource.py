@@ -15,10 +15,13 @@ import falcon
 from wa_addon.http_errors import json_error
 from wa_addon.messages import Inbound, StatusUpdate
 from wa_addon.settings import Settings
-from wa_addon.store import StoreUnavailable
+from wa_addon.store import DOWN, StoreUnavailable
 from wa_addon.transports.cloud import SIGNATURE_HEADER, WebhookError, parse_webhook, verify_signature
+from wa_addon.transports.window import ServiceWindow
 
 log = logging.getLogger(__name__)
+
+MAX_BODY = 3 * 1024 * 1024  # Meta's webhook payloads stay under 3 MB; more is not Meta
 
 
 class Intake(Protocol):
@@ -34,13 +37,15 @@ class CloudWebhook:
     """The Cloud API webhook resource.
 
     Args:
-        settings: uses ``cloud_verify_token`` and ``cloud_app_secret``.
+        settings: uses ``cloud_verify_token``, ``cloud_app_secret``, ``cloud_phone_number_id``.
         intake: receives every inbound message and status of a delivery.
+        window: records when each sender last wrote (the 24-hour window).
     """
 
-    def __init__(self, settings: Settings, intake: Intake) -> None:
+    def __init__(self, settings: Settings, intake: Intake, window: ServiceWindow | None = None) -> None:
         self._settings = settings
         self._intake = intake
+        self._window = window
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Answer Meta's subscription handshake with ``hub.challenge``."""
@@ -54,14 +59,18 @@ class CloudWebhook:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Check the signature, parse, hand everything to the intake, answer fast."""
-        raw = req.bounded_stream.read()
+        too_big = (req.content_length or 0) > MAX_BODY
+        raw = b"" if too_big else req.bounded_stream.read(MAX_BODY + 1)  # never all of a huge body
+        if too_big or len(raw) > MAX_BODY:
+            json_error(resp, falcon.HTTP_413, "too_large", f"a webhook body is at most {MAX_BODY} bytes")
+            return
         secret = self._settings.cloud_app_secret
         if not verify_signature(secret, raw, req.get_header(SIGNATURE_HEADER)):
             log.warning("cloud webhook: bad signature (%d bytes, app secret %s)", len(raw), _set(secret))
             json_error(resp, falcon.HTTP_401, "bad_signature", f"{SIGNATURE_HEADER} does not match the body")
             return
         try:
-            inbound, statuses = parse_webhook(raw)
+            inbound, statuses = parse_webhook(raw, self._settings.cloud_phone_number_id)
         except WebhookError as exc:
             log.warning("cloud webhook: unreadable body: %s", exc.reason)
             json_error(resp, falcon.HTTP_400, "bad_payload", exc.reason)
@@ -75,9 +84,19 @@ class CloudWebhook:
             )
             json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
             return
+        self._open_windows(inbound)
         # Counts only: message text is chat content and stays out of the logs.
         log.info("cloud webhook: %d messages, %d statuses", len(inbound), len(statuses))
         resp.media = {"ok": True}
+
+
+    def _open_windows(self, inbound: list[Inbound]) -> None:
+        if self._window is None or not inbound:
+            return
+        try:
+            self._window.record(inbound)
+        except (StoreUnavailable, *DOWN):  # the messages are queued; a 131047 still finds the template
+            log.warning("cloud webhook: could not record the 24-hour windows")
 
 
 def _set(secret: str) -> str:

@@ -25,8 +25,8 @@ from wa_addon.settings import Settings
 from wa_addon.store import Keys, StoreUnavailable
 from wa_addon.store import text as as_text
 from wa_addon.transports.base import FAILED, RETRY, SENT, SendResult
-from wa_addon.transports.device_queue import LeaseQueue
-from wa_addon.transports.device_tokens import ContactNames, TokenRegistry, parse_names
+from wa_addon.transports.device_queue import LEASE_ID, UNKNOWN, Leased, LeaseQueue
+from wa_addon.transports.device_tokens import ContactNames, TokenRegistry, parse_names, token_hash
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,39 @@ class DeviceTransport:
         self.names.map(name, e164)
         return e164
 
+    # --- the phones' long poll and acks: leases are tied to the token -----------
+
+    def poll(self, phone: str, token: str, seconds: float, max_count: int) -> list[Leased] | None:
+        """Lease to ``phone`` (waiting up to ``seconds``); None once its token is revoked.
+
+        The token is checked again on every wake, so a revoked phone's open poll
+        gets nothing queued after the revocation; each lease records the
+        token, so a new token under the same name cannot ack the old one's leases.
+        """
+        revoked = False
+
+        def attempt() -> list[Leased]:
+            nonlocal revoked
+            revoked = self.tokens.verify(token) != phone
+            return [] if revoked else self.queue.lease(phone, max_count)
+
+        leased = self.queue.await_(attempt, lambda got: bool(got) or revoked, seconds)
+        if revoked:
+            return None
+        pipe = self.conn.pipeline(transaction=False)
+        for m in leased:
+            pipe.hset(self.keys.device_msg(m.id), _token_field(m.lease), _fingerprint(token))
+        pipe.execute()
+        return leased
+
+    def ack(self, phone: str, token: str, lease: str, status: str, error: str) -> str:
+        """A phone's verdict on a lease it holds under this very token (else ``unknown``)."""
+        match = LEASE_ID.match(lease)
+        bound = self.conn.hget(self.keys.device_msg(match.group(1)), _token_field(lease)) if match else None
+        if bound is None or as_text(bound) != _fingerprint(token):
+            return UNKNOWN
+        return self.queue.ack(phone, lease, status, error)
+
     # --- receiving ---------------------------------------------------------------
 
     def authenticate(self, token: str | None) -> str | None:
@@ -124,7 +157,7 @@ class DeviceTransport:
             pipe.set(self.keys.device_affinity(sender), device, ex=AFFINITY_TTL)
         pipe.execute()
 
-    def chat(self, sender: str, text: str) -> Inbound:
+    def chat(self, sender: str, text: str, via: str = "") -> Inbound:
         """An AutoResponder message (no message id) with its sender+text window dedupe.
 
         Within ``device_dedupe_window`` the same sender and text is the same
@@ -137,7 +170,7 @@ class DeviceTransport:
         earlier = self.conn.set(key, own, nx=True, ex=self.settings.device_dedupe_window, get=True)
         msg_id = as_text(earlier) if earlier else own
         return Inbound(transport=NAME, msg_id=f"{sender}:{msg_id}", sender=sender, text=text,
-                       timestamp=int(time.time()))
+                       timestamp=int(time.time()), via=via)
 
     def exchange(self, device: str, to: str, reply_id: str, seconds: float) -> list[Outbound]:
         """Wait up to ``seconds`` for ``reply_id``; take ``to``'s queued messages as they come.
@@ -162,6 +195,14 @@ class DeviceTransport:
     @staticmethod
     def _numbers(names: dict[str, str]) -> dict[str, str]:
         return {name: parse_phone(number) or number for name, number in names.items()}
+
+
+def _token_field(lease: str) -> str:
+    return "tok:" + lease.rsplit(".", 1)[-1]
+
+
+def _fingerprint(token: str) -> str:
+    return token_hash(token)[:16]  # enough to tell two tokens apart; the token itself never stored
 
 
 def parse_pins(items: Iterable[str], country: str = "BD") -> dict[str, str]:

@@ -146,7 +146,8 @@ local function eligible(to, only, prefer, skip)
   if redis.call('EXISTS', HOLD .. to) == 1 then return false end  -- an AutoResponder exchange takes it
   if skip and tonumber(skip) > now then return false end  -- this phone acked "retry": not yet again
   if only ~= '' and not listed(only, dev) then return false end
-  if prefer ~= '' and prefer ~= dev then
+  -- A pin wins over the affinity: a preferred phone the pin does not allow never leases it.
+  if prefer ~= '' and prefer ~= dev and (only == '' or listed(only, prefer)) then
     local last = redis.call('ZSCORE', SEEN, prefer)
     if last and tonumber(last) >= since then return false end  -- its phone is online: leave it
   end

@@ -4,7 +4,8 @@ Only HTTP translation lives here: tokens, queueing and leasing are in
 :mod:`wa_addon.transports.device`, the storing of inbound chats is the
 intake's job (the same intake as the Cloud API's).  Every endpoint takes the
 phone's token as ``Authorization: Bearer ...``; the AutoResponder webhook also
-takes ``?token=`` because that app cannot always set headers.
+takes it as ``X-Device-Token`` (AutoResponder's custom headers) or, where the
+app cannot set headers, as ``?token=`` (which proxies may log: the header is better).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import falcon
 
 from wa_addon.http_errors import json_error
 from wa_addon.messages import Inbound, StatusUpdate, short_hash
+from wa_addon.sealing import Sealer, sealer
 from wa_addon.settings import Settings
 from wa_addon.store import DOWN, StoreUnavailable
 from wa_addon.transports.device import DeviceTransport
@@ -43,10 +45,14 @@ class BadRequest(Exception):
 
 
 
+class Revoked(Exception):
+    """The phone's token was revoked while its request waited (answer 401)."""
+
+
 class _PhoneResource:
     """Common ground: the token check, body parsing, error answers."""
 
-    query_token = False  # may the token come as ?token= (AutoResponder only)
+    query_token = False  # may the token come as X-Device-Token or ?token= (AutoResponder only)
 
     def __init__(self, device: DeviceTransport, settings: Settings, intake: Intake):
         self.device, self.settings, self.intake = device, settings, intake
@@ -65,12 +71,15 @@ class _PhoneResource:
 
     def _serve(self, req: falcon.Request, resp: falcon.Response, handler: Any) -> None:
         try:
-            phone = self.device.authenticate(self._token(req))
+            req.context.device_token = self._token(req)
+            phone = self.device.authenticate(req.context.device_token)
             if phone is None:
                 resp.set_header("WWW-Authenticate", 'Bearer realm="wa-addon device"')
                 json_error(resp, falcon.HTTP_401, "unauthorized", "missing, unknown or revoked device token")
                 return
             resp.media = handler(phone, req)
+        except Revoked:
+            json_error(resp, falcon.HTTP_401, "unauthorized", "the device token was revoked")
         except BadRequest as exc:
             json_error(resp, falcon.HTTP_400, exc.code, exc.message)
         except (StoreUnavailable, *DOWN):
@@ -81,7 +90,9 @@ class _PhoneResource:
         auth = req.get_header("Authorization") or ""
         if auth[:7].lower() == "bearer ":
             return auth[7:].strip()
-        return req.get_param("token") if self.query_token else None
+        if not self.query_token:
+            return None
+        return req.get_header("X-Device-Token") or req.get_param("token")
 
 
 def read_json(req: falcon.Request) -> Any:
@@ -130,7 +141,7 @@ class DeviceInbound(_PhoneResource):
                                  "message": "not a phone number nor a mapped contact name"})
             else:
                 accepted.append(Inbound(transport="device", msg_id=f"{number}:{msg_id}", sender=number,
-                                        text=text, timestamp=_seconds(item.get("time"))))
+                                        text=text, timestamp=_seconds(item.get("time")), via=phone))
         self.device.remember(phone, [m.sender for m in accepted])
         self.intake.submit(accepted, [])
         log.info("device %s: %d messages in, %d rejected", phone, len(accepted), len(rejected))
@@ -146,9 +157,12 @@ class DeviceOutbox(_PhoneResource):
         # No pause check here: the outbox holds messages before they reach the
         # phones' queue, so what is in it is the "service paused" answer (sent
         # while off) or was handed over before the switch went off.
-        leased = self.device.queue.wait_lease(phone, wait, count)
+        leased = self.device.poll(phone, req.context.device_token, wait, count)
+        if leased is None:  # revoked while it waited: nothing more goes to it
+            raise Revoked()
         self.device.tokens.touch(phone)  # the poll's end is a contact too
-        return {"messages": [_leased(m) for m in leased], "lease_seconds": self.settings.device_lease}
+        opened = sealer(self.settings)  # a password or PIN is plain only on its way to the phone
+        return {"messages": [_leased(m, opened) for m in leased], "lease_seconds": self.settings.device_lease}
 
 
 class DeviceAck(_PhoneResource):
@@ -158,7 +172,7 @@ class DeviceAck(_PhoneResource):
         acks = [_ack(item) for item in _items(read_json(req), "acks")]
         results = []
         for lease, status, error in acks:
-            result = self.device.queue.ack(phone, lease, status, error)
+            result = self.device.ack(phone, req.context.device_token, lease, status, error)
             if status == "failed":
                 log.warning("device %s: send failed for lease %s: %s", phone, lease, error[:80])
             results.append({"lease": lease, "result": result})
@@ -189,11 +203,12 @@ class AutoResponder(_PhoneResource):
             return {"replies": []}
         # Not remember()ed as the contact's phone: AutoResponder cannot send
         # unasked, so that preference would only hold notifications back.
-        inbound, wait = self.device.chat(number, text), self.settings.device_reply_wait
+        inbound, wait = self.device.chat(number, text, via=phone), self.settings.device_reply_wait
         with self.device.queue.hold(number, wait):  # from before the reply can exist
             self.intake.submit([inbound], [])
             out = self.device.exchange(phone, number, inbound.reply_id, wait)
-        return {"replies": [{"message": m.text} for m in out]}
+        opened = sealer(self.settings)
+        return {"replies": [{"message": opened.open_message(m).text} for m in out]}
 
 
 def _query(body: Any) -> dict[str, Any]:
@@ -211,8 +226,8 @@ def _ack(item: dict[str, Any]) -> tuple[str, str, str]:
     return lease, status, error if isinstance(error, str) else ""
 
 
-def _leased(m: Leased) -> dict[str, Any]:
-    return {"id": m.id, "lease": m.lease, "to": m.message.to, "text": m.message.text,
+def _leased(m: Leased, opened: Sealer) -> dict[str, Any]:
+    return {"id": m.id, "lease": m.lease, "to": m.message.to, "text": opened.open_message(m.message).text,
             "deadline": round(m.deadline, 3)}
 
 
