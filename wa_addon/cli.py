@@ -1,8 +1,9 @@
 """``wa-addon``: the command-line program.
 
 Every command reads the ``WA_*`` settings (and ``--config FILE``).  Without
-``WA_REDIS_URL`` a private Redis is started under the state folder and stopped
-on exit.
+``WA_REDIS_URL`` the embedded Redis of the state folder is used: ``serve`` and
+``worker`` start it detached and share it; a one-off command that finds none
+running starts its own and stops it on exit.
 """
 
 from __future__ import annotations
@@ -27,26 +28,48 @@ def state_dir_of(settings: Settings) -> Path:
     return Path(settings.state_dir or Path.home() / ".wa-addon")
 
 
-def ensure_redis(settings: Settings, private: bool = False) -> Settings:
-    """Settings with a Redis URL: the given one, or the embedded Redis.
+def ensure_redis(settings: Settings, start: str = "shared") -> Settings:
+    """Settings with a Redis URL (the given one, or the embedded Redis), checked to be Redis >= 6.2.
 
     Args:
         settings: the settings read.
-        private: start a Redis that stops with this process (the demo); else
-            find, or start detached, the one every command of the state folder shares.
+        start: without ``WA_REDIS_URL``: ``"shared"`` finds, or starts detached,
+            the one every command of the state folder shares (serve, worker);
+            ``"private"`` starts one that stops with this process (the demo);
+            ``"oneshot"`` uses the shared one when it runs, else a private one,
+            so a one-off command (device, send) leaves no server behind.
     """
-    if settings.redis_url:
-        return settings
+    url = settings.redis_url or _embedded(settings, start)
+    _require_version(url)
+    return settings.with_(redis_url=url)
+
+
+def _embedded(settings: Settings, start: str) -> str:
     from wa_addon import redis_server
 
     folder = state_dir_of(settings) / "redis"
-    if private:
+    url, started = redis_server.running(folder), False
+    if start == "private" or (start == "oneshot" and url is None):
         url, started = redis_server.EmbeddedRedis(folder).start().url, True
-    else:
+    elif url is None:
         url, started = redis_server.shared(folder)
     click.echo(f"embedded Redis: {url} ({'started' if started else 'running'}, data in {folder})", err=True)
     os.environ["WA_REDIS_URL"] = url  # so child processes (workers) share it
-    return settings.with_(redis_url=url)
+    return url
+
+
+def _require_version(url: str) -> None:
+    """Refuse to start on a Redis older than the code needs (an unreachable one is left to the callers)."""
+    import redis
+
+    from wa_addon import redis_server
+
+    try:
+        redis_server.check_version(redis.Redis.from_url(url, socket_timeout=3))
+    except redis.exceptions.RedisError:
+        return
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def build_runtime(settings: Settings):  # type: ignore[no-untyped-def]
@@ -114,7 +137,7 @@ def demo(ctx: click.Context, port: int, state_dir: str | None) -> None:
 
     settings = _settings(ctx)
     folder = Path(state_dir) if state_dir else state_dir_of(settings) / "demo"
-    settings = ensure_redis(settings.with_(state_dir=str(folder)), private=True)
+    settings = ensure_redis(settings.with_(state_dir=str(folder)), start="private")
     demo_mod.run(settings, port, folder)
 
 
@@ -172,7 +195,7 @@ def device() -> None:
 def _device(ctx: click.Context):  # type: ignore[no-untyped-def]
     from wa_addon.transports.device import DeviceTransport
 
-    return DeviceTransport(ensure_redis(_settings(ctx.find_root())))
+    return DeviceTransport(ensure_redis(_settings(ctx.find_root()), start="oneshot"))
 
 
 @device.command("add")

@@ -43,11 +43,18 @@ def _missing(settings: Settings) -> list[str]:
 def check_redis(settings: Settings) -> Check:
     if not settings.redis_url:
         return _embedded_redis(settings)
+    return _redis_version(settings.redis_url, "")  # never the URL: it may hold a password
+
+
+def _redis_version(url: str, where: str) -> Check:
+    from wa_addon.redis_server import version_problem
+
     try:
-        info = redis.Redis.from_url(settings.redis_url, socket_timeout=3).info("server")
+        version = str(redis.Redis.from_url(url, socket_timeout=3).info("server").get("redis_version", "?"))
     except redis.exceptions.RedisError as exc:
-        return Check("redis", False, f"unreachable: {type(exc).__name__}")
-    return Check("redis", True, f"redis {info.get('redis_version')}")  # never the URL: it may hold a password
+        return Check("redis", False, f"unreachable: {type(exc).__name__}{where}")
+    problem = version_problem(version)
+    return Check("redis", problem is None, (problem or f"redis {version}") + where)
 
 
 def _embedded_redis(settings: Settings) -> Check:
@@ -59,7 +66,7 @@ def _embedded_redis(settings: Settings) -> Check:
     if url is None:
         return Check("redis", True, f"WA_REDIS_URL unset, no embedded Redis running in {folder}: "
                                     "serve, worker and device start one there (and share it)")
-    return Check("redis", True, f"WA_REDIS_URL unset: the embedded Redis of {folder} runs at {url}")
+    return _redis_version(url, f"; WA_REDIS_URL unset: the embedded Redis of {folder} runs at {url}")
 
 
 def check_host(settings: Settings) -> Check:

@@ -11,7 +11,7 @@ import time
 import redis
 
 from wa_addon.settings import Settings
-from wa_addon.store import Keys
+from wa_addon.store import COUNT_IN_WINDOW_LUA, Keys
 
 
 class PinGuard:
@@ -19,6 +19,7 @@ class PinGuard:
 
     def __init__(self, conn: redis.Redis, keys: Keys, settings: Settings):
         self.conn, self.keys, self.settings = conn, keys, settings
+        self._count = conn.register_script(COUNT_IN_WINDOW_LUA)
 
     def locked_until(self, who: str) -> float | None:
         """Unix time the lockout ends, or None if not locked."""
@@ -29,13 +30,12 @@ class PinGuard:
         """Record a wrong PIN; returns the lockout end if this one locks."""
         now = time.time() if now is None else now
         key = self.keys.pin_failures(who)
-        pipe = self.conn.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, self.settings.pin_window, nx=True)
-        count = int(pipe.execute()[0])
+        # The window starts at the first wrong PIN: later ones must not extend it.
+        count = int(self._count(keys=[key], args=[self.settings.pin_window]))
         if count < self.settings.pin_max_failures:
             return None
         until = now + self.settings.pin_lockout
+        pipe = self.conn.pipeline()
         pipe.set(self.keys.pin_lock(who), f"{until:.0f}", ex=self.settings.pin_lockout)
         pipe.delete(key)
         pipe.execute()
