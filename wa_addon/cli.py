@@ -172,19 +172,23 @@ def check_host(url: str, key: str) -> None:
 def send(ctx: click.Context, to: str, text: str, transport: str | None) -> None:
     """Queue TEXT to the phone number TO (a worker delivers it)."""
     from wa_addon.commands.grammar import parse_phone
+    from wa_addon.doctor import not_ready
     from wa_addon.messages import Outbound, short_hash
     from wa_addon.queue import outbox
 
     settings = _settings(ctx)
-    if not settings.redis_url:
-        raise click.UsageError("set WA_REDIS_URL to the Redis the workers use")
     number = parse_phone(to, settings.country)
     if number is None:
         raise click.BadParameter(f"not a phone number: {to}", param_hint="TO")
+    settings = ensure_redis(settings, start="oneshot")
+    name = transport or (settings.transports or ("cloud",))[0]
+    problem = not_ready(settings, name)
+    if problem:  # queued there, it would never leave nor show anywhere
+        raise click.ClickException(f"not queued: {problem}")
     rt = build_runtime(settings)
     msg = Outbound(id=short_hash(f"cli:{number}:{text}:{os.urandom(8).hex()}"), to=number, text=text, kind="cli")
-    outbox.push(rt, [msg], transport)
-    click.echo(f"queued {msg.id} to {number}")
+    outbox.push(rt, [msg], name)
+    click.echo(f"queued {msg.id} to {number} on {name}")
 
 
 @main.group()
