@@ -49,10 +49,13 @@ def _embedded(settings: Settings, start: str) -> str:
 
     folder = state_dir_of(settings) / "redis"
     url, started = redis_server.running(folder), False
-    if start == "private" or (start == "oneshot" and url is None):
-        url, started = redis_server.EmbeddedRedis(folder).start().url, True
-    elif url is None:
-        url, started = redis_server.shared(folder)
+    try:
+        if start == "private" or (start == "oneshot" and url is None):
+            url, started = redis_server.EmbeddedRedis(folder).start().url, True
+        elif url is None:
+            url, started = redis_server.shared(folder)
+    except RuntimeError as exc:  # no redis-server to start, or it would not start
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"embedded Redis: {url} ({'started' if started else 'running'}, data in {folder})", err=True)
     os.environ["WA_REDIS_URL"] = url  # so child processes (workers) share it
     return url
@@ -103,7 +106,10 @@ def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
 @click.pass_context
 def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
     """Serve the add-on's HTTP endpoints (webhooks, hooks, admin) under WA_PREFIX."""
-    from wa_addon.serving import serve_gunicorn
+    try:
+        from wa_addon.serving import serve_gunicorn
+    except ImportError as exc:  # gunicorn is the [serve] extra
+        raise click.ClickException(str(exc)) from exc
 
     settings = ensure_redis(_settings(ctx))
     click.echo(f"serving {settings.prefix} on http://{bind}{settings.prefix}", err=True)

