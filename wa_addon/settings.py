@@ -78,6 +78,7 @@ class Settings:
     device_dedupe_window: int = 60  # seconds a repeated AutoResponder sender+text is one message
     # The admin page (standalone: WA_ADMIN_TOKEN signs in; see wa_addon/admin/auth.py).
     admin_session_ttl: int = 12 * 3600  # seconds a signed-in admin page session lasts
+    metrics_token: str = ""  # Bearer token for GET {prefix}/metrics (the admin token works too)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:

@@ -73,6 +73,8 @@ key                                    what / TTL
 ``{ns}:dev:wake``                      pub/sub channel (no key): work queued
 ``{ns}:adminfail:{client}``            failed admin-page sign-ins from one
                                        address; 15 min from the first
+``{ns}:metrics:msgs``                  JSON: outbound messages by transport
+                                       and status, as last counted; 30 s
 =====================================  ========================================
 """
 
@@ -269,6 +271,11 @@ class Keys:
     def admin_login_failures(self, client: str) -> str:
         """Failed admin-page sign-ins from one client address (throttle); TTL ``ADMIN_LOGIN_WINDOW``."""
         return f"{self.ns}:adminfail:{client}"
+
+    @property
+    def metrics_messages(self) -> str:
+        """The last count of outbound messages by transport and status (``GET /metrics``); 30 s."""
+        return f"{self.ns}:metrics:msgs"
 
 
 class Scripts:
