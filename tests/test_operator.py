@@ -99,3 +99,28 @@ def test_send_refuses_a_transport_that_is_not_configured(redis_url, namespace):
     other = phones.invoke(main, ["send", "--transport", "cloud", "01822222222", "hello"])
     assert other.exit_code == 1 and "not in WA_TRANSPORTS" in other.output
     assert not redis.Redis.from_url(redis_url).keys(f"{namespace}:lane:*")  # nothing queued
+
+
+def test_failed_list_and_retry_from_the_command_line(redis_url, namespace):
+    from wa_addon.cli import main
+    from wa_addon.messages import Outbound
+    from wa_addon.runtime import Runtime, out_lane
+
+    settings = Settings(redis_url=redis_url, namespace=namespace)
+    rt = Runtime(settings, host=None)  # type: ignore[arg-type]
+    for msg in (Outbound(id="f1", to="8801822222222", text="hello"),
+                Outbound(id="f2", to="8801933333333", text="PIN 1234", secret=True)):
+        rt.conn.rpush(rt.keys.failed("cloud"), msg.to_json())  # as the outbox leaves a permanent failure
+    rt.conn.hset(rt.keys.msg("f1"), "error", "131026: undeliverable")
+    rt.conn.rpush(rt.keys.dead("in"), "{}")
+    runner = CliRunner(env=settings_env(settings))
+    listed = runner.invoke(main, ["failed", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "f1  to 8801822222222" in listed.output and "131026: undeliverable" in listed.output
+    assert "1234" not in listed.output and "(hidden)" in listed.output
+    assert "2 failed; dead letters: in 1" in listed.output
+    assert runner.invoke(main, ["failed", "retry", "f1"]).output.strip() == "1 message(s) back in the outbox"
+    assert rt.lanes[out_lane("cloud")].depth() == 1 and rt.conn.llen(rt.keys.failed("cloud")) == 1
+    assert runner.invoke(main, ["failed", "retry", "f1"]).exit_code == 1  # not failed any more
+    assert runner.invoke(main, ["failed", "retry", "--transport", "device"]).exit_code == 2
+    assert runner.invoke(main, ["failed", "retry"]).output.strip() == "1 message(s) back in the outbox"

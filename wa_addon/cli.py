@@ -251,6 +251,50 @@ def device_map(ctx: click.Context, name: str, phone: str) -> None:
         raise click.BadParameter(str(exc), param_hint="PHONE") from exc
 
 
+@main.group()
+def failed() -> None:
+    """Messages no transport could deliver (permanent errors), as on the admin page."""
+
+
+def _failed_runtime(ctx: click.Context):  # type: ignore[no-untyped-def]
+    return build_runtime(ensure_redis(_settings(ctx.find_root()), start="oneshot"))
+
+
+@failed.command("list")
+@click.option("--count", default=50, show_default=True, help="At most this many per transport.")
+@click.pass_context
+def failed_list(ctx: click.Context, count: int) -> None:
+    """The failed messages, oldest first (secret texts hidden), and the dead letters per lane."""
+    from wa_addon.admin.views import failed as failed_messages
+
+    rt = _failed_runtime(ctx)
+    rows = failed_messages(rt, count)
+    for row in rows:
+        click.echo(f"{row['transport']}  {row['id']}  to {row['to']}  {row['kind']}  "
+                   f"attempts {row['attempts']}  {row['error'] or '-'}  {row['text']!r}")
+    dead = {lane: rt.conn.llen(rt.keys.dead(lane)) for lane in sorted(rt.lanes)}
+    click.echo(f"{len(rows)} failed; dead letters: " + (", ".join(f"{k} {v}" for k, v in dead.items() if v) or "none"))
+
+
+@failed.command("retry")
+@click.argument("msg_id", required=False)
+@click.option("--transport", default=None, help="Only this transport's failed list (default: every one).")
+@click.pass_context
+def failed_retry(ctx: click.Context, msg_id: str | None, transport: str | None) -> None:
+    """Put MSG_ID (or every failed message) back in its outbox; a worker sends it again."""
+    from wa_addon import outbox
+
+    rt = _failed_runtime(ctx)
+    names = [transport] if transport else list(rt.transports)
+    unknown = [name for name in names if name not in rt.transports]
+    if unknown:
+        raise click.BadParameter(f"not in WA_TRANSPORTS: {', '.join(unknown)}", param_hint="--transport")
+    moved = sum(outbox.retry_failed(rt, name, msg_id) for name in names)
+    if msg_id and not moved:
+        raise click.ClickException(f"no failed message {msg_id}")
+    click.echo(f"{moved} message(s) back in the outbox")
+
+
 @main.command("device-sim")
 @click.option("--url", required=True, help="The add-on's base URL, prefix included (http://host:8080/wa).")
 @click.option("--token", required=True, envvar="WA_DEVICE_TOKEN", help="The phone's token (wa-addon device add).")
