@@ -295,6 +295,33 @@ def failed_retry(ctx: click.Context, msg_id: str | None, transport: str | None) 
     click.echo(f"{moved} message(s) back in the outbox")
 
 
+@main.command()
+@click.option("--lang", type=click.Choice(["bn", "en", "all"]), default="all", show_default=True)
+@click.option("--submit", is_flag=True, help="Post them to the Graph API (needs WA_CLOUD_TOKEN, WA_CLOUD_WABA_ID).")
+@click.pass_context
+def templates(ctx: click.Context, lang: str, submit: bool) -> None:
+    """The Cloud API templates for outside the 24-hour window, as Meta's message_templates JSON."""
+    import json
+
+    from wa_addon.transports import cloud_templates
+
+    settings = _settings(ctx)
+    found = [t for code in (("bn", "en") if lang == "all" else (lang,)) for t in cloud_templates.definitions(code)]
+    if not submit:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    missing = [env for env, value in (("WA_CLOUD_TOKEN", settings.cloud_token),
+                                      ("WA_CLOUD_WABA_ID", settings.cloud_waba_id)) if not value]
+    if missing:
+        raise click.UsageError(f"--submit needs {', '.join(missing)}")
+    results = cloud_templates.submit(settings, found)
+    for label, ok, said in results:
+        click.echo(f"{'ok  ' if ok else 'FAIL'} {label}: {said}")
+    names = sorted({t["name"] for t in found})
+    click.echo("once approved: WA_CLOUD_TEMPLATES=" + ",".join(f"{n}:{n}" for n in names), err=True)
+    sys.exit(0 if all(ok for _, ok, _ in results) else 1)
+
+
 @main.command("device-sim")
 @click.option("--url", required=True, help="The add-on's base URL, prefix included (http://host:8080/wa).")
 @click.option("--token", required=True, envvar="WA_DEVICE_TOKEN", help="The phone's token (wa-addon device add).")

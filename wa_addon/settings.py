@@ -47,6 +47,7 @@ class Settings:
     cloud_mps: float = 80.0  # messages/s per phone number id, shared by every worker (Meta's tier)
     send_window: int = 0  # sends in flight per worker process; 0: from cloud_mps (see send_slots)
     work_window: int = 16  # chats and host events run at once per worker process
+    cloud_waba_id: str = ""  # WhatsApp Business Account id: `wa-addon templates --submit` posts there
     outbox_partitions: int = 8
     batch_size: int = 100
     duplicate_window: int = 600  # seconds a same number+amount request is held
