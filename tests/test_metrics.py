@@ -46,7 +46,7 @@ def test_only_the_metrics_or_admin_token_may_scrape(served):
 
 
 def test_lane_depths_failed_and_dead_letters_are_read_at_scrape_time(served):
-    from wa_addon import outbox
+    from wa_addon.queue import outbox
 
     url, addon = served
     rt = addon.runtime
@@ -62,7 +62,7 @@ def test_lane_depths_failed_and_dead_letters_are_read_at_scrape_time(served):
 
 
 def test_messages_are_counted_by_transport_and_status(served, graph, worker):
-    from wa_addon import outbox
+    from wa_addon.queue import outbox
 
     url, addon = served
     rt = addon.runtime

@@ -71,7 +71,8 @@ def test_a_one_off_command_uses_the_shared_embedded_redis_and_leaves_it_running(
 def test_send_finds_the_embedded_redis_of_the_state_folder(tmp_path, graph):
     from conftest import GRAPH_TOKEN, PHONE_NUMBER_ID
 
-    from wa_addon.runtime import Runtime, out_lane
+    from wa_addon.queue.outbox import out_lane
+    from wa_addon.runtime import Runtime
 
     url, _ = redis_server.shared(tmp_path / "redis")
     cloud = {"WA_CLOUD_TOKEN": GRAPH_TOKEN, "WA_CLOUD_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
@@ -104,7 +105,8 @@ def test_send_refuses_a_transport_that_is_not_configured(redis_url, namespace):
 def test_failed_list_and_retry_from_the_command_line(redis_url, namespace):
     from wa_addon.cli import main
     from wa_addon.messages import Outbound
-    from wa_addon.runtime import Runtime, out_lane
+    from wa_addon.queue.outbox import out_lane
+    from wa_addon.runtime import Runtime
 
     settings = Settings(redis_url=redis_url, namespace=namespace)
     rt = Runtime(settings, host=None)  # type: ignore[arg-type]

@@ -282,7 +282,7 @@ def failed_list(ctx: click.Context, count: int) -> None:
 @click.pass_context
 def failed_retry(ctx: click.Context, msg_id: str | None, transport: str | None) -> None:
     """Put MSG_ID (or every failed message) back in its outbox; a worker sends it again."""
-    from wa_addon import outbox
+    from wa_addon.queue import outbox
 
     rt = _failed_runtime(ctx)
     names = [transport] if transport else list(rt.transports)
