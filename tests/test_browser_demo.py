@@ -29,6 +29,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]  # --headless and a fresh --user-data-dir: Playwright's own
 ADMIN, RETAIL1 = "8801711000000", "8801822222222"
 WAIT_MS = 45_000  # a reply crosses the worker, the host and the phone's long poll
+SWITCH_MAX_AGE = 1.0  # seconds a worker may use switches it read earlier (wa_addon.runtime.install)
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"Debian's Chromium is not installed ({CHROMIUM}); apt-get install chromium")
@@ -103,6 +104,9 @@ class AdminPage:
         self.page.set_checked(f"#notify-{kind}", on)
         self.page.click("#save-notifications")
         self.page.wait_for_selector("#flash")
+        # Workers read the switches at most once a second (the runtime's switch_max_age):
+        # no event says a worker has seen the new value, so wait that second out.
+        time.sleep(SWITCH_MAX_AGE + 0.2)
 
 
 def settle(demo: demo_mod.Demo, timeout: float = 30) -> None:
