@@ -29,6 +29,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]  # --headless and a fresh --user-data-dir: Playwright's own
 ADMIN, RETAIL1 = "8801711000000", "8801822222222"
 WAIT_MS = 45_000  # a reply crosses the worker, the host and the phone's long poll
+SWITCH_MAX_AGE = 1.0  # seconds a worker may use switches it read earlier (wa_addon.runtime.install)
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"Debian's Chromium is not installed ({CHROMIUM}); apt-get install chromium")
@@ -103,6 +104,12 @@ class AdminPage:
         self.page.set_checked(f"#notify-{kind}", on)
         self.page.click("#save-notifications")
         self.page.wait_for_selector("#flash")
+        workers_see_switches()
+
+
+def workers_see_switches() -> None:
+    """Wait until every worker has read the switches again (they cache them for SWITCH_MAX_AGE)."""
+    time.sleep(SWITCH_MAX_AGE + 0.2)  # no event says a worker has read them: wait that long out
 
 
 def settle(demo: demo_mod.Demo, timeout: float = 30) -> None:
@@ -163,6 +170,7 @@ def test_the_admin_page_works_without_javascript(demo, browser):
         assert page.inner_text("#state-pill") == "PAUSED"
         page.click("#toggle-enabled")
         assert page.inner_text("#state-pill") == "ON"
+        workers_see_switches()  # the next test's chats must not meet a worker that still sees PAUSED
     finally:
         context.close()
 

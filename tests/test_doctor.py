@@ -19,12 +19,14 @@ def test_a_healthy_stack_passes_every_check(stack_settings):
 
 def test_failures_are_named(stack_settings):
     settings = stack_settings.with_(redis_url=f"redis://127.0.0.1:{free_port()}/0", host_key="wrong",
-                                    cloud_token="", hook_secret="")
+                                    cloud_token="not-the-token", hook_secret="")
     by_name = {c.name: c for c in doctor.run(settings)}
     assert not by_name["redis"].ok
     assert not by_name["host"].ok and "WA_HOST_KEY" in by_name["host"].detail
-    assert not by_name["settings"].ok and "WA_CLOUD_TOKEN" in by_name["settings"].detail
-    assert not by_name["cloud"].ok and "190" in by_name["cloud"].detail
+    assert not by_name["settings"].ok and "WA_HOOK_SECRET" in by_name["settings"].detail
+    assert not by_name["cloud"].ok and "190" in by_name["cloud"].detail  # Meta's "token invalid"
+    unset = {c.name: c for c in doctor.run(settings.with_(cloud_token=""))}
+    assert "WA_CLOUD_TOKEN" in unset["settings"].detail and "not configured" in unset["cloud"].detail
 
 
 def test_missing_settings_are_listed_in_order_with_the_admin_pages_cloud_list():

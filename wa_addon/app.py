@@ -19,6 +19,7 @@ from wa_addon.hooks.resource import HookResource
 from wa_addon.host import Host
 from wa_addon.http_errors import json_error
 from wa_addon.inbound import Intake
+from wa_addon.metrics import Metrics
 from wa_addon.otp import OtpIssue, OtpVerify
 from wa_addon.runtime import Runtime
 from wa_addon.settings import Settings
@@ -89,6 +90,7 @@ def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None
     app.add_route("/admin/phones", admin.PhonesForm(site))
     app.add_route("/admin/phones/{name}/revoke", admin.PhoneRevoke(site))
     app.add_route("/admin/failed/{transport}/retry", admin.RetryForm(site))
+    app.add_route("/metrics", Metrics(rt, site.auth, settings.metrics_token))
     return app
 
 

@@ -1,8 +1,9 @@
 """``wa-addon``: the command-line program.
 
 Every command reads the ``WA_*`` settings (and ``--config FILE``).  Without
-``WA_REDIS_URL`` a private Redis is started under the state folder and stopped
-on exit.
+``WA_REDIS_URL`` the embedded Redis of the state folder is used: ``serve`` and
+``worker`` start it detached and share it; a one-off command that finds none
+running starts its own and stops it on exit.
 """
 
 from __future__ import annotations
@@ -27,26 +28,51 @@ def state_dir_of(settings: Settings) -> Path:
     return Path(settings.state_dir or Path.home() / ".wa-addon")
 
 
-def ensure_redis(settings: Settings, private: bool = False) -> Settings:
-    """Settings with a Redis URL: the given one, or the embedded Redis.
+def ensure_redis(settings: Settings, start: str = "shared") -> Settings:
+    """Settings with a Redis URL (the given one, or the embedded Redis), checked to be Redis >= 6.2.
 
     Args:
         settings: the settings read.
-        private: start a Redis that stops with this process (the demo); else
-            find, or start detached, the one every command of the state folder shares.
+        start: without ``WA_REDIS_URL``: ``"shared"`` finds, or starts detached,
+            the one every command of the state folder shares (serve, worker);
+            ``"private"`` starts one that stops with this process (the demo);
+            ``"oneshot"`` uses the shared one when it runs, else a private one,
+            so a one-off command (device, send) leaves no server behind.
     """
-    if settings.redis_url:
-        return settings
+    url = settings.redis_url or _embedded(settings, start)
+    _require_version(url)
+    return settings.with_(redis_url=url)
+
+
+def _embedded(settings: Settings, start: str) -> str:
     from wa_addon import redis_server
 
     folder = state_dir_of(settings) / "redis"
-    if private:
-        url, started = redis_server.EmbeddedRedis(folder).start().url, True
-    else:
-        url, started = redis_server.shared(folder)
+    url, started = redis_server.running(folder), False
+    try:
+        if start == "private" or (start == "oneshot" and url is None):
+            url, started = redis_server.EmbeddedRedis(folder).start().url, True
+        elif url is None:
+            url, started = redis_server.shared(folder)
+    except RuntimeError as exc:  # no redis-server to start, or it would not start
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"embedded Redis: {url} ({'started' if started else 'running'}, data in {folder})", err=True)
     os.environ["WA_REDIS_URL"] = url  # so child processes (workers) share it
-    return settings.with_(redis_url=url)
+    return url
+
+
+def _require_version(url: str) -> None:
+    """Refuse to start on a Redis older than the code needs (an unreachable one is left to the callers)."""
+    import redis
+
+    from wa_addon import redis_server
+
+    try:
+        redis_server.check_version(redis.Redis.from_url(url, socket_timeout=3))
+    except redis.exceptions.RedisError:
+        return
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def build_runtime(settings: Settings):  # type: ignore[no-untyped-def]
@@ -80,7 +106,10 @@ def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
 @click.pass_context
 def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
     """Serve the add-on's HTTP endpoints (webhooks, hooks, admin) under WA_PREFIX."""
-    from wa_addon.serving import serve_gunicorn
+    try:
+        from wa_addon.serving import serve_gunicorn
+    except ImportError as exc:  # gunicorn is the [serve] extra
+        raise click.ClickException(str(exc)) from exc
 
     settings = ensure_redis(_settings(ctx))
     click.echo(f"serving {settings.prefix} on http://{bind}{settings.prefix}", err=True)
@@ -115,7 +144,7 @@ def demo(ctx: click.Context, port: int, state_dir: str | None, reset: bool) -> N
 
     settings = _settings(ctx)
     folder = Path(state_dir) if state_dir else state_dir_of(settings) / "demo"
-    settings = ensure_redis(settings.with_(state_dir=str(folder)), private=True)
+    settings = ensure_redis(settings.with_(state_dir=str(folder)), start="private")
     demo_mod.run(settings, port, folder, reset=reset)
 
 
@@ -150,19 +179,23 @@ def check_host(url: str, key: str) -> None:
 def send(ctx: click.Context, to: str, text: str, transport: str | None) -> None:
     """Queue TEXT to the phone number TO (a worker delivers it)."""
     from wa_addon.commands.grammar import parse_phone
+    from wa_addon.doctor import not_ready
     from wa_addon.messages import Outbound, short_hash
     from wa_addon.queue import outbox
 
     settings = _settings(ctx)
-    if not settings.redis_url:
-        raise click.UsageError("set WA_REDIS_URL to the Redis the workers use")
     number = parse_phone(to, settings.country)
     if number is None:
         raise click.BadParameter(f"not a phone number: {to}", param_hint="TO")
+    settings = ensure_redis(settings, start="oneshot")
+    name = transport or (settings.transports or ("cloud",))[0]
+    problem = not_ready(settings, name)
+    if problem:  # queued there, it would never leave nor show anywhere
+        raise click.ClickException(f"not queued: {problem}")
     rt = build_runtime(settings)
     msg = Outbound(id=short_hash(f"cli:{number}:{text}:{os.urandom(8).hex()}"), to=number, text=text, kind="cli")
-    outbox.push(rt, [msg], transport)
-    click.echo(f"queued {msg.id} to {number}")
+    outbox.push(rt, [msg], name)
+    click.echo(f"queued {msg.id} to {number} on {name}")
 
 
 @main.command("admin-pin")
@@ -195,7 +228,7 @@ def device() -> None:
 def _device(ctx: click.Context):  # type: ignore[no-untyped-def]
     from wa_addon.transports.device import DeviceTransport
 
-    return DeviceTransport(ensure_redis(_settings(ctx.find_root())))
+    return DeviceTransport(ensure_redis(_settings(ctx.find_root()), start="oneshot"))
 
 
 @device.command("add")
@@ -239,6 +272,77 @@ def device_map(ctx: click.Context, name: str, phone: str) -> None:
         click.echo(f"{name} -> {_device(ctx).map_name(name, phone)}")
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="PHONE") from exc
+
+
+@main.group()
+def failed() -> None:
+    """Messages no transport could deliver (permanent errors), as on the admin page."""
+
+
+def _failed_runtime(ctx: click.Context):  # type: ignore[no-untyped-def]
+    return build_runtime(ensure_redis(_settings(ctx.find_root()), start="oneshot"))
+
+
+@failed.command("list")
+@click.option("--count", default=50, show_default=True, help="At most this many per transport.")
+@click.pass_context
+def failed_list(ctx: click.Context, count: int) -> None:
+    """The failed messages, oldest first (secret texts hidden), and the dead letters per lane."""
+    from wa_addon.admin.views import failed as failed_messages
+
+    rt = _failed_runtime(ctx)
+    rows = failed_messages(rt, count)
+    for row in rows:
+        click.echo(f"{row['transport']}  {row['id']}  to {row['to']}  {row['kind']}  "
+                   f"attempts {row['attempts']}  {row['error'] or '-'}  {row['text']!r}")
+    dead = {lane: rt.conn.llen(rt.keys.dead(lane)) for lane in sorted(rt.lanes)}
+    click.echo(f"{len(rows)} failed; dead letters: " + (", ".join(f"{k} {v}" for k, v in dead.items() if v) or "none"))
+
+
+@failed.command("retry")
+@click.argument("msg_id", required=False)
+@click.option("--transport", default=None, help="Only this transport's failed list (default: every one).")
+@click.pass_context
+def failed_retry(ctx: click.Context, msg_id: str | None, transport: str | None) -> None:
+    """Put MSG_ID (or every failed message) back in its outbox; a worker sends it again."""
+    from wa_addon.queue import outbox
+
+    rt = _failed_runtime(ctx)
+    names = [transport] if transport else list(rt.transports)
+    unknown = [name for name in names if name not in rt.transports]
+    if unknown:
+        raise click.BadParameter(f"not in WA_TRANSPORTS: {', '.join(unknown)}", param_hint="--transport")
+    moved = sum(outbox.retry_failed(rt, name, msg_id) for name in names)
+    if msg_id and not moved:
+        raise click.ClickException(f"no failed message {msg_id}")
+    click.echo(f"{moved} message(s) back in the outbox")
+
+
+@main.command()
+@click.option("--lang", type=click.Choice(["bn", "en", "all"]), default="all", show_default=True)
+@click.option("--submit", is_flag=True, help="Post them to the Graph API (needs WA_CLOUD_TOKEN, WA_CLOUD_WABA_ID).")
+@click.pass_context
+def templates(ctx: click.Context, lang: str, submit: bool) -> None:
+    """The Cloud API templates for outside the 24-hour window, as Meta's message_templates JSON."""
+    import json
+
+    from wa_addon.transports import cloud_templates
+
+    settings = _settings(ctx)
+    found = [t for code in (("bn", "en") if lang == "all" else (lang,)) for t in cloud_templates.definitions(code)]
+    if not submit:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    missing = [env for env, value in (("WA_CLOUD_TOKEN", settings.cloud_token),
+                                      ("WA_CLOUD_WABA_ID", settings.cloud_waba_id)) if not value]
+    if missing:
+        raise click.UsageError(f"--submit needs {', '.join(missing)}")
+    results = cloud_templates.submit(settings, found)
+    for label, ok, said in results:
+        click.echo(f"{'ok  ' if ok else 'FAIL'} {label}: {said}")
+    names = sorted({t["name"] for t in found})
+    click.echo("once approved: WA_CLOUD_TEMPLATES=" + ",".join(f"{n}:{n}" for n in names), err=True)
+    sys.exit(0 if all(ok for _, ok, _ in results) else 1)
 
 
 @main.command("device-sim")

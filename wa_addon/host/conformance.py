@@ -21,6 +21,8 @@ from typing import Any
 
 import requests
 
+from wa_addon.host.http import root_url
+
 __all__ = ["CheckResult", "format_report", "run_checks"]
 
 API = "/api/v1"
@@ -73,7 +75,7 @@ class Client:
     """Raw JSON calls to the host, so the suite sees statuses and bodies as they are."""
 
     def __init__(self, base_url: str, key: str, session: requests.Session, timeout: float):
-        self.base_url, self._key, self._session, self._timeout = base_url.rstrip("/"), key, session, timeout
+        self.base_url, self._key, self._session, self._timeout = root_url(base_url), key, session, timeout
 
     def __call__(
         self,
@@ -188,7 +190,7 @@ def run_checks(
     """Run every check against the host at ``base_url`` with the admin ``key``.
 
     Args:
-        base_url: the host's root URL (``/api/v1`` is appended).
+        base_url: the host's root URL (``/api/v1`` is appended), or its API URL ending in ``/api/v1``.
         key: the host's admin API key.
         session: a ``requests.Session`` to use.
         timeout: seconds per HTTP call.

@@ -49,11 +49,20 @@ class _Unclear(Exception):
     """The answer to a money move was lost: it may or may not have happened."""
 
 
+def root_url(url: str) -> str:
+    """The host's root URL, whether it was given with the ``/api/v1`` prefix or without.
+
+    The demo prints the API's URL (``…/api/v1``); operators paste either.
+    """
+    url = url.rstrip("/")
+    return url[: -len(API)] if url.endswith(API) else url
+
+
 class HttpHost:
     """A recharge server reached over HTTP with a bearer key.
 
     Args:
-        base_url: the host's root URL; ``/api/v1`` is appended.
+        base_url: the host's root URL (``/api/v1`` is appended), or its API URL ending in ``/api/v1``.
         key: the API key sent as ``Authorization: Bearer <key>``.
         session: a ``requests.Session`` to reuse (one is made otherwise).
         timeout: seconds per call.
@@ -63,7 +72,7 @@ class HttpHost:
 
     def __init__(self, base_url: str, key: str, *, session: requests.Session | None = None, timeout: float = 10,
                  connections: int = 32, unknown_pause: float = UNKNOWN_PAUSE):
-        self.base_url = base_url.rstrip("/")
+        self.base_url = root_url(base_url)
         self._key = key
         self._session = session or keepalive_session(connections)
         self._timeout = timeout

@@ -2,7 +2,9 @@
 
 Point ``WA_CLOUD_GRAPH_URL`` at :attr:`FakeGraph.url`; every
 ``POST /{version}/{phone_number_id}/messages`` is recorded and answered the
-way Meta answers, or with a programmed failure::
+way Meta answers, or with a programmed failure (and
+``POST /{version}/{waba_id}/message_templates`` files templates in
+:attr:`FakeGraph.templates`)::
 
     with FakeGraph(token="t0k") as graph:
         graph.fail_next(1, 131056)              # one pair-rate error first
@@ -24,7 +26,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from wa_addon.testing.fake_templates import TemplateStore
+
 _MESSAGES_PATH = re.compile(r"/(v\d+(?:\.\d+)?)/([^/]+)/messages")
+_TEMPLATES_PATH = re.compile(r"/(v\d+(?:\.\d+)?)/([^/]+)/message_templates")
 _NUMBER_PATH = re.compile(r"/(v\d+(?:\.\d+)?)/([^/]+)")
 
 # Titles Meta puts in error messages, for realistic bodies.
@@ -103,6 +108,7 @@ class FakeGraph:
         self._next: list[_Failure] = []
         self._per_recipient: dict[str, _Failure] = {}
         self._ids = itertools.count(1)
+        self.templates = TemplateStore()  # what POST /{version}/{waba_id}/message_templates filed
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -224,6 +230,9 @@ class FakeGraph:
         number = _NUMBER_PATH.fullmatch(path)
         if method == "GET" and number is not None:
             return self._number(number.group(2), headers)
+        filing = _TEMPLATES_PATH.fullmatch(path)
+        if method == "POST" and filing is not None:
+            return self._file_template(filing.group(2), headers, body)
         match = _MESSAGES_PATH.fullmatch(path)
         if method != "POST" or match is None:
             return 404, {}, _error_body(100, "Unknown path components", "GraphMethodException")
@@ -235,6 +244,12 @@ class FakeGraph:
         if problem:
             return 400, {}, _error_body(100, problem)
         return self._deliver(body)
+
+    def _file_template(self, waba_id: str, headers: dict[str, str], body: Any) -> tuple[int, dict, dict]:
+        if self.token is not None and headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {}, _error_body(190, ERROR_TITLES[190])
+        status, payload = self.templates.create(waba_id, body)
+        return status, {}, payload
 
     def _number(self, phone_number_id: str, headers: dict[str, str]) -> tuple[int, dict, dict]:
         """``GET /{version}/{phone_number_id}``: the number's profile, as ``wa-addon doctor`` reads it."""
@@ -323,7 +338,8 @@ def _sent_message(wa_msg_id: str, body: dict[str, Any]) -> SentMessage:
     to = str(body.get("to") or body.get("recipient"))
     if body.get("type") == "template":
         template = body["template"]
-        params = [p.get("text", "") for c in template.get("components", []) for p in c.get("parameters", [])]
+        bodies = [c for c in template.get("components", []) if c.get("type") == "body"]  # not the buttons'
+        params = [p.get("text", "") for c in bodies for p in c.get("parameters", [])]
         text = " ".join([f"template:{template['name']}", *params])
         language = (template.get("language") or {}).get("code")
         return SentMessage(wa_msg_id, to, "template", text, template["name"], params, language)

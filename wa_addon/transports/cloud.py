@@ -68,6 +68,8 @@ IGNORED_INTERACTIVE = frozenset({"nfm_reply", "call_permission_reply"})
 # Our language codes -> Meta's template language codes.  Meta accepts both
 # plain "bn" and "en"; a template must be approved in the code sent.
 TEMPLATE_LANGUAGES = {"bn": "bn", "en": "en"}
+# A one-time code goes as an AUTHENTICATION template: its copy-code button takes the code too.
+OTP_KIND = "notify.otp"
 
 
 class WebhookError(ValueError):
@@ -328,6 +330,9 @@ def _template(message: Outbound) -> dict[str, Any]:
     if message.params:
         parameters = [{"type": "text", "text": str(p)} for p in message.params]
         template["components"] = [{"type": "body", "parameters": parameters}]
+    if message.kind == OTP_KIND and message.params:
+        button = {"type": "button", "sub_type": "url", "index": "0", "parameters": parameters[:1]}
+        template["components"].append(button)
     return template
 
 

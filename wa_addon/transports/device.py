@@ -22,7 +22,7 @@ import redis
 from wa_addon.commands.grammar import parse_phone
 from wa_addon.messages import Inbound, Outbound, short_hash
 from wa_addon.settings import Settings
-from wa_addon.store import Keys, StoreUnavailable
+from wa_addon.store import SET_NX_GET_LUA, Keys, StoreUnavailable
 from wa_addon.store import text as as_text
 from wa_addon.transports.base import FAILED, RETRY, SENT, SendResult
 from wa_addon.transports.device_queue import LEASE_ID, UNKNOWN, Leased, LeaseQueue
@@ -55,6 +55,7 @@ class DeviceTransport:
         self.tokens = TokenRegistry(self.conn, self.keys, online=settings.device_online)
         self.names = ContactNames(self.conn, self.keys, self._numbers(parse_names(settings.device_names)))
         self.pins = parse_pins(settings.device_pins, settings.country)
+        self._set_nx_get = self.conn.register_script(SET_NX_GET_LUA)
 
     def send(self, message: Outbound) -> SendResult:
         """Queue ``message`` for the phones (SENT = handed over, in order per recipient)."""
@@ -167,7 +168,7 @@ class DeviceTransport:
         """
         key = self.keys.device_chat(short_hash(f"{sender}\n{text}"))
         own = f"ar{time.time_ns():x}"
-        earlier = self.conn.set(key, own, nx=True, ex=self.settings.device_dedupe_window, get=True)
+        earlier = self._set_nx_get(keys=[key], args=[own, self.settings.device_dedupe_window])
         msg_id = as_text(earlier) if earlier else own
         return Inbound(transport=NAME, msg_id=f"{sender}:{msg_id}", sender=sender, text=text,
                        timestamp=int(time.time()), via=via)
