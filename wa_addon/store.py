@@ -12,7 +12,7 @@ key                                    what / TTL
 ``{ns}:lane:{lane}:{p}:q``             FIFO of a lane partition; no TTL
 ``{ns}:lane:{lane}:{p}:proc``          items a drainer holds; no TTL (recovered)
 ``{ns}:lane:{lane}:{p}:busy``          the owner's token ("session.nonce");
-                                       10 s, renewed by its heartbeat
+                                       6 s, renewed by its heartbeat
 ``{ns}:ready:hi`` / ``ready:lo``       lists of partitions with work and a
                                        new owner-to-be ("lane|part|token"):
                                        outboxes / work lanes; no TTL

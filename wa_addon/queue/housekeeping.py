@@ -1,8 +1,8 @@
 """The housekeeper: a thread in each worker process, one leader at a time.
 
 Each tick it announces partitions that have work and no owner (their
-session died: a busy flag lives 10 s without a heartbeat, so another
-session takes over within ~12 s), cuts the journals to size, expires phone
+session died: a busy flag lives 6 s without a heartbeat, so another
+session takes over within ~8 s), cuts the journals to size, expires phone
 leases and runs the lifecycle timers (stuck requests, expiring balance
 requests).
 """

@@ -26,7 +26,7 @@ import redis
 from wa_addon.queue import lua
 from wa_addon.store import DOWN, SEEN_TTL, Keys, StoreUnavailable, text
 
-BUSY_TTL = 10  # seconds a partition stays owned without a heartbeat (a dead session's work moves on)
+BUSY_TTL = 6  # seconds a partition stays owned without a heartbeat: a dead session's work moves on within ~8 s
 SEP = "\x1f"  # between an item's order key and its payload (never in either)
 
 
