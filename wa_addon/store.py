@@ -16,6 +16,9 @@ key                                    what / TTL
 ``{ns}:ready:hi`` / ``ready:lo``       lists of partitions with work and a
                                        new owner-to-be ("lane|part|token"):
                                        outboxes / work lanes; no TTL
+``{ns}:sessions``                       zset session id -> last heartbeat; a
+                                       session leaves it when it ends, the
+                                       housekeeper when it went silent
 ``{ns}:wake:{session}``                partitions with new work, for the
                                        session that owns them; no TTL
                                        (emptied by its owner)
@@ -191,6 +194,11 @@ class Keys:
     def ready(self, cls: str) -> str:
         """Announced partitions: ``hi`` (outboxes) or ``lo`` (work lanes)."""
         return f"{self.ns}:ready:{cls}"
+
+    @property
+    def sessions(self) -> str:
+        """Live sessions: zset session id -> its last heartbeat (Unix time)."""
+        return f"{self.ns}:sessions"
 
     def wake(self, session: str) -> str:
         """A session's wake list: pushes into partitions it owns say so here."""

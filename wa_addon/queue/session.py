@@ -54,7 +54,7 @@ BUDGET = 60.0  # seconds a session works before handing over to a fresh RQ job
 HOST_RETRY = 5.0  # seconds before an item that met a host or Redis outage is tried again
 DEFAULT_RETRY = 5.0  # seconds when a transport asks to retry without saying when
 LINGER = 2.0  # seconds an idle partition stays owned (a chat's reply, its next message: no new announce)
-ADOPT_EVERY = 0.02  # seconds between looks at the ready and wake lists while busy
+ADOPT_EVERY = 0.05  # seconds between looks at the ready and wake lists while work is in flight
 HEARTBEAT = BUSY_TTL / 4  # seconds between renewals of the owned partitions' flags
 FINISH_WAIT = 30.0  # seconds a finishing session waits for what is in flight
 
@@ -203,10 +203,15 @@ class Session:
         return True
 
     def _adopt(self) -> bool:
-        """Take announced partitions and wake-ups: wait for one when idle, else take what is there."""
+        """Take announced partitions and wake-ups.
+
+        With nothing in flight it waits on the lists (one BLPOP: until work
+        comes, a held item's time, or a lingering partition is due to go);
+        while work is in flight it looks at most every ADOPT_EVERY.
+        """
         now = time.monotonic()
-        if not self.owned and not self.futures and not self.burst:
-            got = self.rt.conn.blpop(self.lists, timeout=1)
+        if not self.futures and not self.burst:
+            got = self.rt.conn.blpop(self.lists, timeout=self._idle_wait(now))
             found = [(text(got[0]), got[1])] if got else []
         elif now - self._adopted_at >= ADOPT_EVERY or not self.futures:
             self._adopted_at = now
@@ -219,6 +224,14 @@ class Session:
         for key, entry in found:
             self._take(text(entry), now, wake=key == self.lists[0])
         return bool(found)
+
+    def _idle_wait(self, now: float) -> float:
+        """How long an idle session may block: 1 s, or less when something it holds is due."""
+        if not self.owned:
+            return 1.0
+        due = [t for o in self.owned.values() for k, t in o.not_before.items() if k in o.pending]
+        due += [o.active_at + self.linger for o in self.owned.values() if not o.held]
+        return max(0.01, min([*(t - now for t in due), 1.0]))
 
     def _take(self, entry: str, now: float, wake: bool) -> None:
         """A wake-up marks a partition this session owns; an announcement makes it the owner.
@@ -248,13 +261,16 @@ class Session:
 
     def _fill(self) -> None:
         now = time.monotonic()
-        if self.owned:
-            self.rt.switches.refresh()  # a switch flipped before this turn holds for what it starts
+        for owned in self.owned.values():
+            if not owned.lost:
+                self._claim(owned, now)
+        if not any(o.startable(now) for o in self.owned.values() if not o.lost):
+            return
+        self.rt.switches.refresh()  # a switch flipped before this turn holds for what it starts
         sends: dict[str, list[tuple[Owned, Task]]] = defaultdict(list)
         for owned in sorted(self.owned.values(), key=lambda o: not is_outbox(o.lane.name)):
             if owned.lost or self._off(owned):
                 continue
-            self._claim(owned, now)
             for task in owned.startable(now):
                 if is_outbox(owned.lane.name):
                     if self._may_send(owned, task, now, sum(len(v) for v in sends.values())):
@@ -368,8 +384,9 @@ class Session:
 
     def _collect(self) -> None:
         if not self.futures:
-            self._sleep_until_due()
-            return
+            if self.burst and self.owned:  # no blocking wait in _adopt: do not spin on held items
+                self.stop.wait(min(self._idle_wait(time.monotonic()), 0.05))
+            return  # otherwise the next turn's _adopt waits for work
         done, _ = wait(list(self.futures), timeout=0.2, return_when=FIRST_COMPLETED)
         if done and len(done) < len(self.futures):
             time.sleep(0.005)  # let a few more finish: one flush for several
@@ -377,16 +394,6 @@ class Session:
         for future in done:
             owned, task = self.futures.pop(future)
             self._settle(owned, task, future)
-
-    def _sleep_until_due(self) -> None:
-        """Nothing in flight: wait for a wake-up (partitions linger) or a held item's time, not spin."""
-        if not self.owned:
-            return
-        due = [t for o in self.owned.values() for k, t in o.not_before.items() if k in o.pending]
-        wait_s = max(0.0, min([*(t - time.monotonic() for t in due), 0.2]))
-        got = self.rt.conn.blpop(self.lists, timeout=wait_s) if wait_s >= 0.01 else None
-        if got:
-            self._take(text(got[1]), time.monotonic(), wake=text(got[0]) == self.lists[0])
 
     def _settle(self, owned: Owned, task: Task, future: Future[Any]) -> None:
         if is_outbox(owned.lane.name):
@@ -513,6 +520,7 @@ class Session:
         if now - self._beat < HEARTBEAT:
             return
         self._beat = now
+        self.rt.conn.zadd(self.rt.keys.sessions, {self.sid: time.time()})  # the housekeeper watches for silence
         owned = [o for o in self.owned.values() if not o.lost]
         if owned:
             keys = [self.rt.keys.lane(o.lane.name, o.part, "busy") for o in owned]
@@ -532,6 +540,7 @@ class Session:
             self._write(all_done=True)
             self._hand_over()
             self.rt.conn.delete(self.rt.keys.wake(self.sid))
+            self.rt.conn.zrem(self.rt.keys.sessions, self.sid)
         except (StoreUnavailable, *DOWN, redis.exceptions.RedisError):
             log.warning("session: Redis unavailable at hand-over; the partitions' flags will expire")
         finally:
