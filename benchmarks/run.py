@@ -217,6 +217,8 @@ def run_all(shape: Shape, n: int, quick: bool) -> list[tuple[str, str, dict[str,
     print("2. Graph at 250 ± 50 ms", flush=True)
     add("Graph 250 ms, MPS 1000, 2 workers", "ours", lambda: Load(500, per), **up, **slow)
     add("Graph 250 ms, 2 workers", "inrequest", lambda: Load(100 if quick else 200, 1), **slow)
+    add("Graph 250 ms, MPS 1000, 100 chats/s offered", "ours", lambda: Load(500, max(1, per // 2), rate=100),
+        **up, **slow)
     add("Graph 250 ms, 1 worker, defaults (MPS 80)", "ours", lambda: Load(500, max(1, per // 2)), workers=1, **slow)
     add("Graph 250 ms, MPS 40", "ours", lambda: Load(500, max(1, per // 5)), mps=40, **slow)
     print("3. host answering in 100 ms, 1 worker process", flush=True)

@@ -43,26 +43,26 @@ return started
 # flag), 'gone' (mode 'release' and nothing queued or held: the flag is
 # dropped, so the next push announces the partition again) or 'ok'.  Mode
 # 'recover' (the first claim of a new owner) returns the items a previous
-# owner held first, in order, and puts the new token (the owner's session
-# id + '.' + a nonce, so pushes can wake it) in the flag; otherwise only newly
-# moved items are returned (the caller holds the rest).
+# owner held first, in order, then new ones up to n, and puts the new token
+# (the owner's session id + '.' + a nonce, so pushes can wake it) in the
+# flag; otherwise only newly moved items are returned (the caller holds the
+# rest).
 CLAIM = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return {'lost'} end
+local out = {'ok'}
 if ARGV[3] == 'recover' then
   redis.call('SET', KEYS[3], ARGV[4], 'KEEPTTL')
-  local held = redis.call('LRANGE', KEYS[2], 0, -1)
-  if #held > 0 then
-    table.insert(held, 1, 'ok')
-    return held
-  end
+  out = redis.call('LRANGE', KEYS[2], 0, -1)
+  table.insert(out, 1, 'ok')
 end
-local got = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+local room = tonumber(ARGV[2]) - (#out - 1)
+local got = room > 0 and redis.call('LRANGE', KEYS[1], 0, room - 1) or {}
 if #got > 0 then
   redis.call('LTRIM', KEYS[1], #got, -1)
   redis.call('RPUSH', KEYS[2], unpack(got))
-  table.insert(got, 1, 'ok')
-  return got
+  for _, item in ipairs(got) do out[#out + 1] = item end
 end
+if #out > 1 then return out end
 if ARGV[3] == 'release' and redis.call('LLEN', KEYS[2]) == 0 then
   redis.call('DEL', KEYS[3])
   return {'gone'}
