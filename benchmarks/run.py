@@ -233,7 +233,7 @@ def run_all(shape: Shape, n: int, quick: bool) -> list[tuple[str, str, dict[str,
 def soak(shape: Shape, total: int) -> None:
     """RSS of web and worker, and Redis bytes per message, as messages go through."""
     print(f"5. soak: {total} BAL through web and workers", flush=True)
-    with shape.design("ours") as design:
+    with shape.design("ours", mps=1000) as design:
         time.sleep(1.0)
         mem0 = shape.conn.info("memory")["used_memory"]
         keys0 = shape.conn.dbsize()
