@@ -31,7 +31,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shape import APP_SECRET, Design, Shape, reseller_phone, rss_mb
+from shape import APP_SECRET, Design, Shape, cpu_seconds, reseller_phone, rss_mb
 
 from wa_addon.testing import cloud_payloads as cp
 
@@ -142,6 +142,7 @@ class Monitor:
 def measure(design: Design, load: Load, timeout: float = 300, monitor: bool = False) -> dict[str, float]:
     """Post the load, wait for every reply, and read the figures."""
     cmds0 = redis_commands(design)
+    cpu0 = cpu_seconds(design.addon_pids())
     t0 = time.time()
     counted = Monitor(design) if monitor else None
     if counted:
@@ -151,6 +152,7 @@ def measure(design: Design, load: Load, timeout: float = 300, monitor: bool = Fa
     if counted:
         counted.__exit__()
     cmds = redis_commands(design) - cmds0
+    cpu = cpu_seconds(design.addon_pids()) - cpu0
     times = sorted(t for t, _ in got)
     last = times[-1] if times else t0
     trips = round_trips(load, got)
@@ -158,7 +160,8 @@ def measure(design: Design, load: Load, timeout: float = 300, monitor: bool = Fa
     result = {"accepted/s": load.total / post_s, "delivered/s": len(got) / max(1e-9, last - t0),
               "sustained/s": (len(times) - 1) / max(1e-9, times[-1] - times[0]) if len(times) > 1 else 0.0,
               "delivered": len(got), "p50 s": pct(trips, 50), "p99 s": pct(trips, 99),
-              "redis cmds/chat": cmds / chats, "refused": load.refused, "max in 1 s": busiest_second(got)}
+              "redis cmds/chat": cmds / chats, "refused": load.refused, "max in 1 s": busiest_second(got),
+              "cpu ms/chat": 1000 * cpu / chats}
     if counted:
         result |= {"client cmds/chat": counted.client / chats, "in-Lua cmds/chat": counted.lua / chats}
     return result
@@ -281,8 +284,8 @@ def medians(runs: list[list[tuple[str, str, dict[str, float]]]]) -> list[tuple[s
 
 def report(rows: list[tuple[str, str, dict[str, float]]]) -> None:
     print("\n| scenario | design | accepted/s | delivered/s | sustained/s | p50 s | p99 s | max in 1 s "
-          "| Redis cmds/chat (all) | client | in Lua |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| Redis cmds/chat (all) | client | in Lua | CPU ms/chat (web + workers) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for label, design, r in rows:
         counted = (f"{r['client cmds/chat']:.1f} | {r['in-Lua cmds/chat']:.1f}" if "client cmds/chat" in r
                    else "– | –")

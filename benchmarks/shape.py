@@ -163,8 +163,37 @@ class Design:
     def __exit__(self, *exc: object) -> None:
         self.procs.stop()
 
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs.procs]
+    def addon_pids(self) -> list[int]:
+        """The design's own processes: web and workers (not the host, the Graph API or Redis)."""
+        return [p.pid for p in self.procs.procs[2:]]
+
+
+def _stat(pid: int) -> list[str]:
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return raw[raw.rindex(")") + 2:].split()  # fields after the command name
+
+
+def cpu_seconds(roots: list[int]) -> float:
+    """CPU time (user + system) used so far by ``roots`` and every process below them."""
+    parents: dict[int, int] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parents[int(pid)] = int(_stat(int(pid))[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    tree, grew = set(roots), True
+    while grew:
+        before = len(tree)
+        tree |= {pid for pid, parent in parents.items() if parent in tree}
+        grew = len(tree) > before
+    total = 0.0
+    for pid in tree:
+        try:
+            fields = _stat(pid)
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return total
 
 
 def rss_mb(pattern: str) -> float:
