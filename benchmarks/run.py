@@ -246,8 +246,9 @@ def soak(shape: Shape, total: int) -> None:
             load.run(design.webhook)
             wait_delivered(design, load.total, 300)
             arrivals(design, reset=True)
-            print(f"  after {(i + 1) * load.total:>7} messages: web RSS {rss_mb('wa_addon.cli serve'):.0f} MB, "
-                  f"worker RSS {rss_mb('wa_addon.cli worker'):.0f} MB", flush=True)
+            web, worker = design.procs.procs[2].pid, design.procs.procs[3].pid
+            print(f"  after {(i + 1) * load.total:>7} messages: web RSS {rss_mb([web]):.0f} MB, "
+                  f"worker RSS {rss_mb([worker]):.0f} MB", flush=True)
         used = shape.conn.info("memory")["used_memory"] - mem0
         print(f"  Redis: {used / total:.0f} bytes and {(shape.conn.dbsize() - keys0) / total:.2f} keys per message "
               "(kept for their TTL: 7 days dedupe marks, 30 days send status)", flush=True)

@@ -173,21 +173,26 @@ def _stat(pid: int) -> list[str]:
     return raw[raw.rindex(")") + 2:].split()  # fields after the command name
 
 
-def cpu_seconds(roots: list[int]) -> float:
-    """CPU time (user + system) used so far by ``roots`` and every process below them."""
+def tree(roots: list[int]) -> set[int]:
+    """``roots`` and every process below them."""
     parents: dict[int, int] = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             parents[int(pid)] = int(_stat(int(pid))[1])
         except (FileNotFoundError, ProcessLookupError, IndexError):
             continue
-    tree, grew = set(roots), True
+    found, grew = set(roots), True
     while grew:
-        before = len(tree)
-        tree |= {pid for pid, parent in parents.items() if parent in tree}
-        grew = len(tree) > before
+        before = len(found)
+        found |= {pid for pid, parent in parents.items() if parent in found}
+        grew = len(found) > before
+    return found
+
+
+def cpu_seconds(roots: list[int]) -> float:
+    """CPU time (user + system) used so far by ``roots`` and every process below them."""
     total = 0.0
-    for pid in tree:
+    for pid in tree(roots):
         try:
             fields = _stat(pid)
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -196,17 +201,15 @@ def cpu_seconds(roots: list[int]) -> float:
     return total
 
 
-def rss_mb(pattern: str) -> float:
-    """Total RSS (MB) of processes whose command line contains ``pattern``."""
+def rss_mb(roots: list[int]) -> float:
+    """Total RSS (MB) of ``roots`` and every process below them."""
     total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    for pid in tree(roots):
         try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            if pattern in cmd:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
             continue
     return total / 1024
 
