@@ -3,7 +3,8 @@
 Each tick it announces partitions that have work and no owner when a
 session went silent (sessions beat every 1.5 s; a busy flag lives 6 s
 without a heartbeat, so another session takes over within ~8 s) and, as a
-safety net, every 30 s whatever happened; it cuts the journals to size,
+safety net, every 30 s whatever happened, and at once when a switch was
+flipped (the add-on back on: its held outboxes go); it cuts the journals to size,
 expires phone leases and runs the lifecycle timers (stuck requests,
 expiring balance requests).  Scanning every partition each tick was ~3
 Redis commands per chat at 10 chats/s; watching the sessions costs one.
@@ -39,6 +40,7 @@ def trim_journals(rt: Runtime) -> None:
 
 def kick(rt: Runtime) -> int:
     """Announce every partition with work and no owner (held outboxes stay while the add-on is off)."""
+    rt.switches.refresh()
     enabled = rt.switches.enabled()
     return sum(lane.kick() for lane in rt.lanes.values() if enabled or not held_when_off(lane.name))
 
@@ -92,9 +94,20 @@ def _leader(rt: Runtime, ident: str, period: float) -> bool:
 def run(rt: Runtime, stop: threading.Event, timers: Iterable[Timer] = (), every: float = TICK) -> None:
     """The housekeeper thread's loop (never raises)."""
     ident = f"{threading.get_ident()}-{time.time_ns()}"
-    scanned = time.monotonic()
+    scanned, seen = time.monotonic(), _switches_version(rt)
     while not stop.wait(every):
         if _leader(rt, ident, KICK_EVERY * 0.9):
-            full = time.monotonic() - scanned > FULL_SCAN_EVERY
+            version = _switches_version(rt)
+            # A switch flipped (the add-on back on, by the admin page or straight in Redis): held outboxes go now.
+            full = time.monotonic() - scanned > FULL_SCAN_EVERY or version != seen
             housekeep(rt, timers, full=full)
             scanned = time.monotonic() if full else scanned
+            seen = version
+
+
+def _switches_version(rt: Runtime) -> object:
+    """The switches' version number (every change bumps it)."""
+    try:
+        return rt.conn.get(rt.keys.switches_version)
+    except (StoreUnavailable, *DOWN):
+        return None

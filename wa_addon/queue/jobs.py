@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from rq import Queue
+from rq import Queue, get_current_job
 
 from wa_addon import inbound
 from wa_addon.hooks import notify
@@ -34,9 +34,10 @@ def enqueue_session(queue: Queue, burst: bool = False) -> None:
 
 
 def session(burst: bool = False) -> int:
-    """Work every lane for one budget, then pass the baton; returns items done."""
+    """Work every lane for one budget, then pass the baton (on this worker's own queue); returns items done."""
     rt = current()
     done = Session(rt, PROCESSORS, stop=STOP, burst=burst).run()
-    if not STOP.is_set() and not burst:
-        enqueue_session(rt.queue)
+    job = get_current_job()
+    if not STOP.is_set() and not burst and job is not None:
+        enqueue_session(Queue(job.origin, connection=rt.conn))
     return done
