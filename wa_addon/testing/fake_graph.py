@@ -15,11 +15,13 @@ way Meta answers, or with a programmed failure (and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,6 +109,7 @@ class FakeGraph:
         self._sent: list[SentMessage] = []
         self._next: list[_Failure] = []
         self._per_recipient: dict[str, _Failure] = {}
+        self._slow: list[float] = []  # delays of the next sends' answers, in order
         self._ids = itertools.count(1)
         self.templates = TemplateStore()  # what POST /{version}/{waba_id}/message_templates filed
         self._server: ThreadingHTTPServer | None = None
@@ -169,11 +172,18 @@ class FakeGraph:
         with self._cond:
             self._per_recipient[recipient] = _Failure(code, http_status, retry_after, times)
 
+    def slow_next(self, n: int, seconds: float) -> None:
+        """Accept the next ``n`` sends (they count as sent, as Meta would) but answer each ``seconds`` late:
+        a sender whose timeout is shorter sees a timeout for a message that went out."""
+        with self._cond:
+            self._slow.extend([seconds] * n)
+
     def clear_failures(self) -> None:
         """Forget every programmed failure."""
         with self._cond:
             self._next.clear()
             self._per_recipient.clear()
+            self._slow.clear()
 
     def reset(self) -> None:
         """Forget requests, sent messages and failures."""
@@ -182,6 +192,7 @@ class FakeGraph:
             self._sent.clear()
             self._next.clear()
             self._per_recipient.clear()
+            self._slow.clear()
 
     # -- inspecting ----------------------------------------------------------
 
@@ -224,6 +235,8 @@ class FakeGraph:
         with self._cond:
             self._requests.append(RecordedRequest(method, path, headers, body, status, peer))
             self._cond.notify_all()
+            delay = self._slow.pop(0) if self._slow and _MESSAGES_PATH.fullmatch(path) else 0.0
+        time.sleep(delay)
         return status, extra, payload
 
     def _route(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict, dict]:
@@ -388,13 +401,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.command, path, headers, body, self.client_address[:2]
         )
         data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        with contextlib.suppress(ConnectionError):  # the sender timed out (see slow_next) or died
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean

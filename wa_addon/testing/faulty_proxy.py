@@ -6,7 +6,8 @@ money really moves, and then answers the caller with one of:
 - ``empty``: ``200`` and no body;
 - ``cut``: the status line and headers, half the body, then the connection closes;
 - ``garbled``: ``200`` with a body that is not JSON;
-- ``drop``: nothing at all, the connection closes after the request was sent.
+- ``drop``: nothing at all, the connection closes after the request was sent;
+- ``slow``: the true answer, :attr:`FaultyProxy.slow_seconds` (2 s) late.
 
 Used by the tests and the chaos suite::
 
@@ -21,11 +22,12 @@ import contextlib
 import http.client
 import socketserver
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-FAULTS = ("empty", "cut", "garbled", "drop")
+FAULTS = ("empty", "cut", "garbled", "drop", "slow")
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 
@@ -40,7 +42,8 @@ class _Plan:
 class FaultyProxy:
     """A loopback proxy in front of ``upstream``; ``spoil()`` arms a fault for the next matching calls."""
 
-    def __init__(self, upstream: str):
+    def __init__(self, upstream: str, slow_seconds: float = 2.0):
+        self.slow_seconds = slow_seconds
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self._plans: list[_Plan] = []
@@ -105,6 +108,8 @@ class _Handler(socketserver.StreamRequestHandler):
         body = self.rfile.read(int(headers.get("content-length", "0") or 0))
         proxy = self.server.proxy
         fault = proxy._take(method, path)
+        if fault == "slow":
+            time.sleep(proxy.slow_seconds)
         headers = {k: v for k, v in headers.items() if k not in _HOP}
         status, out_headers, payload = proxy.forward(method, path, headers, body)
         self.wfile.write(_spoiled(fault, status, out_headers, payload))
