@@ -16,16 +16,11 @@ from typing import TextIO
 
 import click
 
-from wa_addon.settings import Settings
+from wa_addon.settings import Settings, state_dir_of
 
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]  # type: ignore[no-any-return]
-
-
-def state_dir_of(settings: Settings) -> Path:
-    """The folder for the embedded Redis and the demo database."""
-    return Path(settings.state_dir or Path.home() / ".wa-addon")
 
 
 def ensure_redis(settings: Settings, start: str = "shared") -> Settings:
