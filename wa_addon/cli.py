@@ -173,9 +173,9 @@ def check_host(url: str, key: str) -> None:
 @click.pass_context
 def send(ctx: click.Context, to: str, text: str, transport: str | None) -> None:
     """Queue TEXT to the phone number TO (a worker delivers it)."""
-    from wa_addon.commands.grammar import parse_phone
     from wa_addon.doctor import not_ready
     from wa_addon.messages import Outbound, short_hash
+    from wa_addon.phones import parse_phone
     from wa_addon.queue import outbox
 
     settings = _settings(ctx)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from wa_addon import journal
+from wa_addon import journal, phones
 from wa_addon.commands import admin_pin, common, grammar, guide, system
 from wa_addon.commands import pin as pins
 from wa_addon.commands.pin import PinGuard
@@ -110,7 +110,7 @@ def verify_pin(ctx: Context, pin: str) -> None:
     actor = ctx.actor
     assert actor is not None, "PIN commands are reseller commands"
     guard = PinGuard(ctx.rt.conn, ctx.rt.keys, ctx.rt.settings)
-    pins.check(guard, str(actor.id), lambda: ctx.host.verify_pin(actor.id, grammar.ascii_digits(pin)))
+    pins.check(guard, str(actor.id), lambda: ctx.host.verify_pin(actor.id, phones.ascii_digits(pin)))
 
 
 def masked(cmd: Command, tokens: list[str]) -> str:
