@@ -11,8 +11,9 @@ import redis
 from helpers import drain, queued
 
 from wa_addon import otp
-from wa_addon.hooks import PARAMS, Notes, events, notify
+from wa_addon.hooks import events, notify
 from wa_addon.host.http import HttpHost
+from wa_addon.notifications import PARAMS, Notes
 from wa_addon.render import LANGUAGES, Renderer
 from wa_addon.runtime import Runtime
 from wa_addon.sealing import PREFIX, sealer

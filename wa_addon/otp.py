@@ -24,9 +24,9 @@ from typing import Any, cast
 
 import falcon
 
-from wa_addon.hooks import Notes, Recipient
 from wa_addon.http_errors import json_error
 from wa_addon.messages import Outbound, short_hash
+from wa_addon.notifications import Notes, Recipient
 from wa_addon.phones import ascii_digits, parse_phone
 from wa_addon.queue import outbox
 from wa_addon.render import LANGUAGES, mask
