@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from wa_addon import phones
 from wa_addon.commands import common, grammar
-from wa_addon.commands.dispatch import verify_pin
+from wa_addon.commands.pin import verify_pin
 from wa_addon.commands.registry import RESELLER, Context, Refused, Reply, Usage, command
 from wa_addon.host import HostError
 
