@@ -20,7 +20,7 @@ from wa_addon.host import Host
 from wa_addon.http_errors import json_error
 from wa_addon.inbound import Intake
 from wa_addon.metrics import Metrics
-from wa_addon.otp import OtpIssue, OtpVerify
+from wa_addon.otp_resource import OtpIssue, OtpVerify
 from wa_addon.runtime import Runtime
 from wa_addon.settings import Settings
 from wa_addon.store import DOWN
