@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from wa_addon.host import Reseller, Service
+from wa_addon.host import Host, Reseller, Service
 from wa_addon.messages import Inbound, Outbound
 
 if TYPE_CHECKING:
@@ -115,7 +115,8 @@ class Context:
     _services: list[Service] | None = field(default=None, repr=False)
 
     @property
-    def host(self):  # type: ignore[no-untyped-def]
+    def host(self) -> Host:
+        """The host port (the runtime's adapter): every host call a handler makes goes through it."""
         return self.rt.host
 
     def services(self) -> list[Service]:
