@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from wa_addon import journal
-from wa_addon.commands import dispatch
-from wa_addon.commands.registry import ACL, ALIASES, REGISTRY, commands_for
+from wa_addon.commands import dispatch, registry
+from wa_addon.commands.registry import ALIASES, HELP_ORDER, REGISTRY, acl, commands_for, lookup
 from wa_addon.host.http import HttpHost
 from wa_addon.messages import Inbound, Outbound
 from wa_addon.render import Renderer
@@ -72,11 +72,21 @@ def chat(redis_url, namespace, sandbox):
 # -- the tables --------------------------------------------------------------
 
 
-def test_the_acl_table_and_the_registered_commands_agree():
-    registered = {(role, name) for role, name in REGISTRY}
-    listed = {(role, name) for name, roles in ACL.items() for role in roles}
-    assert registered == listed
-    assert set(ALIASES.values()) <= set(ACL)
+def test_who_may_run_what_is_read_from_the_registrations():
+    table = acl()
+    assert table["BAL"] == table["HELP"] == {"admin", "reseller"}
+    assert table["CANCEL"] == table["OTP"] == {"admin"}
+    assert table["PIN"] == table["SERVICE"] == {"reseller"}
+    assert list(table) == [name for name in HELP_ORDER if name in table]
+    assert lookup("reseller", "CANCEL") is None and lookup("admin", "PIN") is None
+    assert lookup("admin", "CANCEL") is REGISTRY[("admin", "CANCEL")]
+    assert set(ALIASES.values()) <= set(table)
+
+
+def test_a_command_help_does_not_list_is_refused_at_registration():
+    with pytest.raises(ValueError, match="HELP_ORDER"):
+        registry.command("NOPE", role="admin")(lambda ctx, args: None)
+    assert ("admin", "NOPE") not in REGISTRY
 
 
 def test_every_usage_line_names_its_command():
