@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
+from conftest import ADMIN, DEALER1, RETAIL1, RETAIL2, RETAIL3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_commands_chat import ADMIN, DEALER1, RETAIL1, RETAIL2, RETAIL3, open_chat
 
 from wa_addon.commands.registry import ALIASES, HELP_ORDER
 
@@ -30,11 +29,6 @@ def commands(draw) -> str:
     if draw(st.booleans()):
         words.append(draw(st.sampled_from(["0000", "4321", "1234", "5678", "৪৩২১"])))
     return " ".join(words)
-
-
-@pytest.fixture
-def chat(redis_url, namespace, sandbox):
-    yield from open_chat(redis_url, namespace, sandbox)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
