@@ -12,7 +12,7 @@ from typing import Any
 
 import falcon
 
-from wa_addon.http_errors import json_error
+from wa_addon.http_errors import ApiError, read_body
 from wa_addon.otp import RateLimited, issue, message, verify
 from wa_addon.phones import parse_phone
 from wa_addon.queue import outbox
@@ -20,43 +20,42 @@ from wa_addon.runtime import Runtime
 from wa_addon.sealing import sealer
 from wa_addon.store import DOWN, StoreUnavailable
 
+MAX_BODY = 64 * 1024  # a phone and a code
+NOT_AN_OBJECT = ("bad_json", "the body must be a JSON object")
+
 
 class _CodeResource:
-    """Shared steps: the host key as bearer, a JSON body, a phone number, 503 when Redis is down."""
+    """Shared steps: the host key as bearer, a JSON body, a phone number; Redis down: 503 (the app's handler)."""
 
     def __init__(self, rt: Runtime):
         self.rt = rt
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        got = self._phone_and_body(req, resp)
-        if got is None:
-            return
+        phone, body = self._phone_and_body(req)
         try:
-            self.answer(*got, resp)
-        except (StoreUnavailable, *DOWN):
-            json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
+            self.answer(phone, body, resp)
+        except DOWN as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
         """The endpoint's own work, once the request is checked."""
         raise NotImplementedError
 
-    def _phone_and_body(self, req: falcon.Request, resp: falcon.Response) -> tuple[str, dict[str, Any]] | None:
+    def _phone_and_body(self, req: falcon.Request) -> tuple[str, dict[str, Any]]:
         key = self.rt.settings.host_key
         scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
         if not key or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
-            json_error(resp, falcon.HTTP_401, "unauthorized", "missing or wrong bearer key (the host key)")
-            return None
+            raise ApiError(falcon.HTTP_401, "unauthorized", "missing or wrong bearer key (the host key)")
+        code, message = NOT_AN_OBJECT  # a body over the limit is not one either
         try:
-            body = json.loads(req.bounded_stream.read(64 * 1024) or b"{}")
+            body = json.loads(read_body(req, MAX_BODY, status=falcon.HTTP_400, code=code, message=message) or b"{}")
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            json_error(resp, falcon.HTTP_400, "bad_json", "the body must be a JSON object")
-            return None
+            raise ApiError(falcon.HTTP_400, code, message)
         phone = parse_phone(str(body.get("phone") or ""), self.rt.settings.country)
         if phone is None:
-            json_error(resp, falcon.HTTP_400, "bad_phone", "phone is not a phone number")
-            return None
+            raise ApiError(falcon.HTTP_400, "bad_phone", "phone is not a phone number")
         return phone, body
 
 
@@ -65,15 +64,12 @@ class OtpIssue(_CodeResource):
 
     def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
         if not self.rt.switches.notify("otp"):
-            json_error(resp, falcon.HTTP_503, "disabled", "one-time codes are switched off")
-            return
+            raise ApiError(falcon.HTTP_503, "disabled", "one-time codes are switched off")
         try:
             code = issue(self.rt, phone)
         except RateLimited as exc:
-            resp.set_header("Retry-After", str(exc.retry_after))
             wait = f"too many codes for this phone; retry in {exc.retry_after} s"
-            json_error(resp, falcon.HTTP_429, "rate_limited", wait)
-            return
+            raise ApiError(falcon.HTTP_429, "rate_limited", wait, {"Retry-After": str(exc.retry_after)}) from exc
         msgs = message(self.rt, phone, code, body.get("language"))
         outbox.push(self.rt, sealer(self.rt.settings).seal_messages(msgs))
         resp.media = {"sent": True, "expires_in": self.rt.settings.otp_ttl}
