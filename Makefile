@@ -1,4 +1,4 @@
-# make test  — create .venv, install, lint, type-check, run every test
+# make test  — create .venv, install, lint, check the import direction, type-check, run every test
 # make demo  — run the whole stack on embedded defaults
 # make bench — run the performance suite and print its figures
 PYTHON ?= python3
@@ -18,6 +18,7 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check wa_addon tests benchmarks
+	$(PY) scripts/check_imports.py wa_addon
 	$(PY) -m mypy wa_addon
 
 test: lint
