@@ -1,4 +1,4 @@
-# make test  — create .venv, install, lint, type-check, run every test
+# make test  — create .venv, install, lint, check the import direction, type-check, run every test
 # make demo  — run the whole stack on embedded defaults
 # make bench — run the performance suite and print its figures
 # make chaos — break the running pieces while chats flow; print lost / duplicated / double money moves
@@ -20,6 +20,7 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check wa_addon tests benchmarks chaos
+	$(PY) scripts/check_imports.py wa_addon
 	$(PY) -m mypy wa_addon
 
 test: lint

@@ -15,7 +15,13 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from wa_addon import journal
+from wa_addon.commands import dispatch
+from wa_addon.host.http import HttpHost
+from wa_addon.messages import Inbound, Outbound
 from wa_addon.redis_server import EmbeddedRedis
+from wa_addon.runtime import Runtime
+from wa_addon.settings import Settings
 
 
 def _reachable(url: str) -> bool:
@@ -167,3 +173,53 @@ def stack(stack_settings, graph, worker) -> Iterator[Stack]:
     base, stop = serve_in_thread(addon.mount(not_found))
     yield Stack(base + stack_settings.prefix, stack_settings, addon.runtime, graph)
     stop()
+
+
+# --- chat through the dispatcher, on the seeded sandbox (wa_addon/sandbox/seed.py) ---
+
+ADMIN = ADMIN_PHONE
+DEALER1 = "8801711111111"  # Rahim Telecom, 10,000.00, PIN 1234, bn; children retail1, retail2
+RETAIL1 = "8801822222222"  # Karim Store, 2,500.00, PIN 4321, en
+RETAIL2 = "8801933333333"  # Salma Shop, 500.00, PIN 5678, bn; FL and BK only
+DEALER2 = "8801544444444"  # Hasan Enterprise, 3,000.00, PIN 2468, en; child retail3
+RETAIL3 = "8801655555555"  # Nipa Mobile, suspended
+
+
+class Chat:
+    """Sends chat messages through the dispatcher and reads the host's state."""
+
+    def __init__(self, rt: Runtime, host: HttpHost):
+        self.rt, self.host = rt, host
+
+    def send(self, sender: str, text: str, msg_id: str | None = None) -> list[Outbound]:
+        """Every message the add-on would send for one inbound chat message."""
+        msg = Inbound("cloud", msg_id or f"wamid.{uuid.uuid4().hex}", sender, text)
+        return dispatch.handle(self.rt, msg)
+
+    def reply(self, sender: str, text: str, msg_id: str | None = None) -> str:
+        """The text of the reply to the sender."""
+        out = self.send(sender, text, msg_id)
+        assert out and out[0].to == sender
+        return out[0].text
+
+    def balance(self, username: str) -> str:
+        return self.host.get_reseller(username).balance
+
+    def audit(self) -> list[dict]:
+        return journal.recent(self.rt.conn, self.rt.keys.audit)
+
+
+def open_chat(redis_url: str, namespace: str, sandbox: str) -> Iterator[Chat]:
+    """A :class:`Chat` on the test's Redis namespace and sandbox (the ``chat`` fixture, and tests that need two)."""
+    settings = Settings(redis_url=redis_url, namespace=namespace, host_url=sandbox, host_key=HOST_KEY,
+                        admin_numbers=(ADMIN,), default_language="en", hook_secret=HOOK_SECRET)
+    host = HttpHost(sandbox, HOST_KEY)
+    rt = Runtime(settings, host, transports={})
+    yield Chat(rt, host)
+    rt.close()
+
+
+@pytest.fixture
+def chat(redis_url, namespace, sandbox) -> Iterator[Chat]:
+    """Chat messages through the dispatcher, on real Redis and the seeded sandbox host."""
+    yield from open_chat(redis_url, namespace, sandbox)

@@ -11,7 +11,8 @@ import uuid
 import pytest
 import requests
 from click.testing import CliRunner
-from test_commands_chat import ADMIN, open_chat
+from conftest import ADMIN
+from helpers import phone, poll_until
 
 from wa_addon.cli import main
 from wa_addon.commands import dispatch
@@ -20,11 +21,6 @@ from wa_addon.messages import Inbound
 from wa_addon.settings import Settings
 
 PAID = "💰 ৳5 added to Karim Store (retail1)\nTheir balance: ৳2,500 → ৳2,505"
-
-
-@pytest.fixture
-def chat(redis_url, namespace, sandbox):
-    yield from open_chat(redis_url, namespace, sandbox)
 
 
 def say(chat, text: str, transport: str = "device", via: str = "shop-phone") -> str:
@@ -104,8 +100,6 @@ def stack_settings(stack_settings):
 
 
 def test_a_phone_token_posting_addbal_as_the_admin_mints_nothing(stack):
-    from test_e2e_device import phone, poll_until
-
     sim = phone(stack, "any-phone")
     sim.say(ADMIN, "ADDBAL retail1 5")
     (reply,) = poll_until(sim, lambda sent: sent)

@@ -11,6 +11,7 @@ import falcon.testing
 import pytest
 from conftest import HOST_KEY, eventually
 
+from wa_addon import http_errors
 from wa_addon.host.http import HttpHost
 from wa_addon.messages import NUMBER_CHANGED
 from wa_addon.settings import Settings
@@ -87,7 +88,7 @@ class Recorder:
 @pytest.fixture
 def door():
     intake = Recorder()
-    app = falcon.App()
+    app = http_errors.install(falcon.App())  # the app wiring: error body, StoreUnavailable -> 503
     settings = Settings(cloud_app_secret="s3cret", cloud_phone_number_id=cp.PHONE_NUMBER_ID)
     app.add_route("/hook", CloudWebhook(settings, intake))
     return falcon.testing.TestClient(app), intake

@@ -9,6 +9,7 @@ import falcon
 import falcon.testing
 import pytest
 
+from wa_addon import http_errors
 from wa_addon.settings import Settings
 from wa_addon.store import StoreUnavailable
 from wa_addon.testing.cloud_payloads import SIGNATURE_HEADER, dumps, messages_webhook, sign, text
@@ -42,7 +43,7 @@ def intake() -> FakeIntake:
 @pytest.fixture
 def client(intake) -> falcon.testing.TestClient:
     settings = Settings(cloud_app_secret=SECRET, cloud_verify_token=VERIFY)
-    app = falcon.App()
+    app = http_errors.install(falcon.App())  # the app wiring: error body, StoreUnavailable -> 503
     app.add_route(PATH, CloudWebhook(settings, intake))
     return falcon.testing.TestClient(app)
 
@@ -78,7 +79,7 @@ def test_handshake_refused(client, params):
 
 
 def test_handshake_refused_when_no_verify_token_is_configured(intake):
-    app = falcon.App()
+    app = http_errors.install(falcon.App())  # the app wiring: error body, StoreUnavailable -> 503
     app.add_route(PATH, CloudWebhook(Settings(cloud_app_secret=SECRET), intake))
     params = {"hub.mode": "subscribe", "hub.verify_token": "", "hub.challenge": "1"}
     assert falcon.testing.TestClient(app).simulate_get(PATH, params=params).status_code == 403

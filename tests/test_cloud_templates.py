@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from conftest import GRAPH_TOKEN
 
 from wa_addon.cli import main
-from wa_addon.hooks import PARAMS
 from wa_addon.messages import Outbound
+from wa_addon.notifications import PARAMS
 from wa_addon.testing.fake_templates import invalid
 from wa_addon.transports.cloud import build_body
 from wa_addon.transports.cloud_templates import BODIES, definitions, placeholders

@@ -5,16 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_commands_chat import ADMIN, DEALER1, RETAIL1, open_chat
+from conftest import ADMIN, DEALER1, RETAIL1, open_chat
 
 from wa_addon import otp
 from wa_addon.sealing import PREFIX, sealer
 from wa_addon.workflows import balance_approval as approval
-
-
-@pytest.fixture
-def chat(redis_url, namespace, sandbox):
-    yield from open_chat(redis_url, namespace, sandbox)
 
 
 @pytest.fixture

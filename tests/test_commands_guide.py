@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from test_commands_chat import ADMIN, DEALER1, RETAIL1, RETAIL2, open_chat
+from conftest import ADMIN, DEALER1, RETAIL1, RETAIL2
 
 from wa_addon.commands import guide
 from wa_addon.commands.registry import ADMIN as ADMIN_ROLE
 from wa_addon.commands.registry import REGISTRY, RESELLER
 from wa_addon.sealing import sealer
-
-
-@pytest.fixture
-def chat(redis_url, namespace, sandbox):
-    yield from open_chat(redis_url, namespace, sandbox)
 
 
 def test_every_flow_guides_a_registered_command_and_ends_with_the_pin_when_it_needs_one():

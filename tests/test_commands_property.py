@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 
-import pytest
+from conftest import ADMIN, DEALER1, RETAIL1, RETAIL2, RETAIL3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_commands_chat import ADMIN, DEALER1, RETAIL1, RETAIL2, RETAIL3, open_chat
 
-from wa_addon.commands.registry import ACL, ALIASES
+from wa_addon.commands.registry import ALIASES, HELP_ORDER
 
 SENDERS = [ADMIN, DEALER1, RETAIL1, RETAIL2, RETAIL3, "8801799999999"]
 PINS = {DEALER1: "1234", RETAIL1: "4321", RETAIL2: "5678"}
-WORDS = [*sorted(set(ACL) | set(ALIASES)), "FL", "BK", "NG", "BPDB", "NPR", "GP1", "retail1", "dealer2"]
+WORDS = [*sorted(set(HELP_ORDER) | set(ALIASES)), "FL", "BK", "NG", "BPDB", "NPR", "GP1", "retail1", "dealer2"]
 TOKENS = st.one_of(
     st.sampled_from(["01712345678", "+8801812345678", "০১৯১২৩৪৫৬৭৮", "8801511111111", "9841234567", "123456789",
                      "50", "৫০", "৳100", "10.5", "0", "-5", "99999999", "#3", "3", "gp", "RB", "skitto", "postpaid",
@@ -30,11 +29,6 @@ def commands(draw) -> str:
     if draw(st.booleans()):
         words.append(draw(st.sampled_from(["0000", "4321", "1234", "5678", "৪৩২১"])))
     return " ".join(words)
-
-
-@pytest.fixture
-def chat(redis_url, namespace, sandbox):
-    yield from open_chat(redis_url, namespace, sandbox)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

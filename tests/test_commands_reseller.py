@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from test_commands_chat import DEALER1, DEALER2, RETAIL1, RETAIL2, open_chat
+from conftest import DEALER1, DEALER2, RETAIL1, RETAIL2
 
 from wa_addon.sealing import sealer
-
-
-@pytest.fixture
-def chat(redis_url, namespace, sandbox):
-    yield from open_chat(redis_url, namespace, sandbox)
 
 
 def test_bal(chat):

@@ -5,12 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_commands_chat import DEALER1, RETAIL1, RETAIL2, open_chat
-
-
-@pytest.fixture
-def chat(redis_url, namespace, sandbox):
-    yield from open_chat(redis_url, namespace, sandbox)
+from conftest import DEALER1, RETAIL1, RETAIL2
 
 
 def newest(chat, reseller_id: int = 3):

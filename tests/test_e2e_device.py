@@ -11,12 +11,12 @@ import time
 
 import pytest
 import requests
+from conftest import RETAIL1
+from helpers import phone, poll_until
 
-from wa_addon.device_sim import DeviceSim
 from wa_addon.messages import Outbound
 from wa_addon.queue import outbox
 
-RETAIL1 = "8801822222222"  # seeded: Karim Store, 2,500.00, English
 BAL_REPLY = "Karim Store: balance ৳2,500"
 LEASE = 2  # seconds: short, so the dead phone's messages come back quickly
 
@@ -26,19 +26,6 @@ def stack_settings(stack_settings):
     """The shared stack with phones as well as the Cloud API."""
     return stack_settings.with_(transports=("cloud", "device"), device_lease=LEASE, device_reply_wait=20,
                                 device_names=("Karim Store=8801822222222",))
-
-
-def phone(stack, name: str, **kw) -> DeviceSim:
-    return DeviceSim(stack.url, stack.rt.transports["device"].add_phone(name), **kw)
-
-
-def poll_until(sim: DeviceSim, predicate, rounds: int = 10) -> list[dict]:
-    """Long-poll (each poll returns as soon as something is leased) until ``predicate(sent)``."""
-    for _ in range(rounds):
-        if predicate(sim.sent):
-            break
-        sim.poll_once(wait=10)
-    return [m["text"] for m in sim.sent]
 
 
 def test_bal_through_a_phone_gets_the_same_reply_as_through_the_cloud_api(stack):

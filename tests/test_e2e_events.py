@@ -13,84 +13,24 @@ one reseller's events are processed in order, and one recipient's messages
 are sent in order.
 """
 
+# ruff: noqa: F811  (the fixtures imported from helpers are taken as parameters: pytest's way, not a redefinition)
+
 from __future__ import annotations
 
 import json
 import threading
 import uuid
-from types import SimpleNamespace
 
 import pytest
 import requests
-from conftest import HOOK_SECRET, HOST_KEY
+from conftest import ADMIN, HOOK_SECRET, HOST_KEY, RETAIL1, RETAIL2
+from helpers import TIMEOUT, extra_settings, host_db, live, relay, sandbox, stack_settings, wait_text  # noqa: F401  (fixtures)
 
 from wa_addon import journal
 from wa_addon.hooks.signing import HEADER, sign
 from wa_addon.host import HostError
 from wa_addon.render import BN_DIGITS as BN
 from wa_addon.workflows import request as rq
-
-ADMIN = "8801711000000"
-RETAIL1 = "8801822222222"  # seeded: id 3, Karim Store, 2,500.00, English, child of dealer1
-RETAIL2 = "8801933333333"  # seeded: id 4, Salma Shop, Bengali
-TIMEOUT = 20
-
-
-class Relay:
-    """The sandbox's event sink; points at the add-on's hook URL once the stack is up."""
-
-    def __init__(self):
-        self.sender = None
-
-    def __call__(self, type, data):
-        if self.sender is not None:
-            self.sender(type, data)
-
-
-@pytest.fixture
-def relay():
-    relay = Relay()
-    yield relay
-    if relay.sender is not None:
-        relay.sender.close()
-
-
-@pytest.fixture
-def host_db(tmp_path, relay):
-    from wa_addon.sandbox import SandboxDB, seed
-
-    db = SandboxDB(str(tmp_path / "host.sqlite3"), on_event=relay)
-    seed(db)
-    return db
-
-
-@pytest.fixture
-def sandbox(host_db):
-    """Overrides conftest's: the same seeded sandbox host, with its events wired."""
-    from wa_addon.sandbox import create_sandbox_app
-    from wa_addon.testing.wsgi_server import serve_in_thread
-
-    url, stop = serve_in_thread(create_sandbox_app(host_db, HOST_KEY))
-    yield url
-    stop()
-
-
-@pytest.fixture
-def extra_settings():
-    return {}
-
-
-@pytest.fixture
-def stack_settings(stack_settings, extra_settings):
-    return stack_settings.with_(cloud_templates=("notify_balance_added:balance_added_v1",), **extra_settings)
-
-
-@pytest.fixture
-def live(stack, relay, host_db):
-    from wa_addon.sandbox.hooksender import HookSender
-
-    relay.sender = HookSender(f"{stack.url}/hooks", HOOK_SECRET, base_delay=0.05)
-    return SimpleNamespace(stack=stack, db=host_db, graph=stack.graph, rt=stack.rt)
 
 
 def post_event(live, type, data, event_id=None):
@@ -100,15 +40,6 @@ def post_event(live, type, data, event_id=None):
     raw = json.dumps(event).encode()
     headers = {"Content-Type": "application/json", HEADER: sign(HOOK_SECRET, raw)}
     return raw, requests.post(f"{live.stack.url}/hooks", data=raw, headers=headers, timeout=10)
-
-
-def wait_text(live, to, fragment):
-    """Block until a message to ``to`` containing ``fragment`` was sent; returns its text."""
-    def seen(sent):
-        return any(m.to == to and fragment in m.text for m in sent)
-
-    sent = live.graph.wait_for(seen, timeout=TIMEOUT)
-    return next(m.text for m in sent if m.to == to and fragment in m.text)
 
 
 def barrier(live, reseller_id, phone, name):

@@ -3,7 +3,7 @@
 
 Chat through signed Cloud API webhooks, a real worker process, the sandbox
 host over HTTP emitting its events as signed hooks, replies to the fake
-Graph API: the ``live`` stack of :mod:`test_e2e_events`.
+Graph API: the ``live`` stack of tests/helpers.py.
 """
 
 from __future__ import annotations
@@ -11,23 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_e2e_events import (  # noqa: F401  (fixtures)
-    ADMIN,
-    RETAIL1,
-    RETAIL2,
-    extra_settings,
-    host_db,
-    live,
-    relay,
-    sandbox,
-    stack_settings,
-    wait_text,
-)
+from conftest import ADMIN, DEALER1, RETAIL1, RETAIL2
+from helpers import extra_settings, host_db, live, relay, sandbox, stack_settings, wait_text  # noqa: F401  (fixtures)
 
 from wa_addon import journal
 from wa_addon.render import BN_DIGITS as BN
 
-DEALER1 = "8801711111111"  # seeded: id 2, Rahim Telecom, 10,000.00, PIN 1234, Bengali
 
 def bn(value: object) -> str:
     return str(value).translate(BN)

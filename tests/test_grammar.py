@@ -1,4 +1,4 @@
-"""The chat grammar: Bengali digits, phone forms, amounts, redaction."""
+"""The chat grammar: tokens, amounts, redaction (digits and phone forms: test_phones.py)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wa_addon import phones
 from wa_addon.commands import grammar
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["01711111111", "+8801711111111", "8801711111111", "008801711111111", "০১৭১১১১১১১১", "017-1111-1111",
-     "+880 1711-111111"],
-)
-def test_every_local_and_international_form_is_the_same_number(text):
-    assert grammar.parse_phone(text) == "8801711111111"
-
-
-@pytest.mark.parametrize("text", ["12345", "abc", "0171111", "", "01211111111", "+"])
-def test_non_numbers_are_refused(text):
-    assert grammar.parse_phone(text) is None
-
-
-def test_national_form():
-    assert grammar.national("8801822222222") == "01822222222"
 
 
 @pytest.mark.parametrize(
@@ -60,7 +43,7 @@ def test_redact_hides_pins(text, shown):
 @given(st.text())
 def test_grammar_never_crashes(text):
     for token in grammar.tokenize(text):
-        grammar.parse_phone(token)
+        phones.parse_phone(token)
         grammar.parse_amount(token)
         grammar.parse_int(token)
     grammar.redact(text)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import pytest
 import redis
-from helpers import drain, queued
+from helpers import NOTIFY_SAMPLES, drain, queued
 
 from wa_addon import otp
-from wa_addon.hooks import PARAMS, Notes, events, notify
+from wa_addon.hooks import events, notify
 from wa_addon.host.http import HttpHost
+from wa_addon.notifications import PARAMS, Notes
 from wa_addon.render import LANGUAGES, Renderer
 from wa_addon.runtime import Runtime
 from wa_addon.sealing import PREFIX, sealer
@@ -349,15 +350,6 @@ def test_a_bug_in_a_handler_lands_in_the_dead_letters_and_does_not_jam_the_lane(
 
 # -- templates ------------------------------------------------------------------------
 
-SAMPLES = {
-    "id": 12, "service": "FL", "what": "GP1 — 1GB 7 days",
-    "type": "prepaid", "number": "01712***678", "amount": "50.00", "name": "Karim Store",
-    "trx_id": "TX9", "reason": "operator down", "balance": "2450.00", "minutes": 15, "by": "Rahim Telecom",
-    "username": "retail1", "note": "urgent", "password": "Xy12ab", "pin": "4821", "code": "123456",
-    "changes": [{"field": "status", "old": "active", "new": "suspended"}], "summary": "status: suspended",
-}
-
-
 NOTIFICATIONS = sorted(name for name in PARAMS if name != "message")  # message.send is sent as written
 
 
@@ -366,7 +358,7 @@ def test_every_notification_renders_short_in_both_languages(lang):
     renderer = Renderer()
     assert set(NOTIFICATIONS) <= set(renderer.names(lang))
     for name in NOTIFICATIONS:
-        text = renderer.render(lang, name, **SAMPLES)
+        text = renderer.render(lang, name, **NOTIFY_SAMPLES)
         assert text and len(text) < 400 and "{" not in text, name
 
 

@@ -7,9 +7,9 @@ import hmac
 import re
 
 import pytest
+from conftest import ADMIN, open_chat
 from falcon import testing
 from helpers import queued
-from test_commands_chat import ADMIN, open_chat
 
 from wa_addon import otp
 from wa_addon.app import create_app

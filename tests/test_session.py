@@ -16,8 +16,8 @@ from collections import defaultdict
 
 import pytest
 import redis
+from conftest import ADMIN, DEALER2, RETAIL1, RETAIL2, Chat, open_chat
 from helpers import drain, queued
-from test_commands_chat import ADMIN, DEALER2, RETAIL1, RETAIL2, Chat, open_chat
 
 from wa_addon import inbound
 from wa_addon.commands import dispatch

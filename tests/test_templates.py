@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_commands_chat import SAMPLES as COMMAND_SAMPLES
-from test_hooks_notify import SAMPLES as NOTIFY_SAMPLES
+from helpers import COMMAND_SAMPLES, NOTIFY_SAMPLES
 
 from wa_addon.render import LANGUAGES, Renderer, mask, money
 

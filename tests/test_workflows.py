@@ -7,7 +7,7 @@ import time
 from functools import partial
 
 import pytest
-from test_commands_chat import ADMIN, HOST_KEY, RETAIL1, Chat
+from conftest import ADMIN, HOST_KEY, RETAIL1, Chat
 
 from wa_addon.hooks import events, notify
 from wa_addon.host.http import HttpHost

@@ -7,20 +7,19 @@ to ``SCRIPT_NAME`` and hands over, so the add-on fits inside any WSGI host.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import falcon
 
-from wa_addon import admin
+from wa_addon import admin, http_errors
 from wa_addon.hooks.intake import EventIntake
 from wa_addon.hooks.resource import HookResource
 from wa_addon.host import Host
-from wa_addon.http_errors import json_error
+from wa_addon.http_errors import ApiError
 from wa_addon.inbound import Intake
 from wa_addon.metrics import Metrics
-from wa_addon.otp import OtpIssue, OtpVerify
+from wa_addon.otp_resource import OtpIssue, OtpVerify
 from wa_addon.runtime import Runtime
 from wa_addon.settings import Settings
 from wa_addon.store import DOWN
@@ -42,14 +41,8 @@ class Health:
         try:
             self.rt.conn.ping()
             resp.media = {"ok": True, "enabled": self.rt.switches.enabled()}
-        except DOWN:
-            json_error(resp, falcon.HTTP_503, "redis_unavailable", "Redis is down")
-
-
-def _json_errors(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError, params: Any) -> None:
-    resp.content_type = falcon.MEDIA_JSON
-    code = (exc.title or "error").lower().replace(" ", "_")
-    resp.text = json.dumps({"error": {"code": code, "message": exc.description or exc.title}})
+        except DOWN as exc:
+            raise ApiError(falcon.HTTP_503, "redis_unavailable", "Redis is down") from exc
 
 
 def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None,
@@ -66,8 +59,7 @@ def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None
     """
     rt = runtime or Runtime(settings, host)
     intake = Intake(rt)
-    app = falcon.App()
-    app.set_error_serializer(lambda req, resp, exc: _json_errors(req, resp, exc, None))
+    app = http_errors.install(falcon.App())  # our error body; StoreUnavailable: 503, in one place
     app.add_route("/health", Health(rt))
     window = ServiceWindow(rt.conn, rt.keys, settings.cloud_phone_number_id)
     app.add_route("/webhooks/cloud", CloudWebhook(settings, intake, window))

@@ -16,16 +16,11 @@ from typing import TextIO
 
 import click
 
-from wa_addon.settings import Settings
+from wa_addon.settings import Settings, state_dir_of
 
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]  # type: ignore[no-any-return]
-
-
-def state_dir_of(settings: Settings) -> Path:
-    """The folder for the embedded Redis and the demo database."""
-    return Path(settings.state_dir or Path.home() / ".wa-addon")
 
 
 def ensure_redis(settings: Settings, start: str = "shared") -> Settings:
@@ -178,9 +173,9 @@ def check_host(url: str, key: str) -> None:
 @click.pass_context
 def send(ctx: click.Context, to: str, text: str, transport: str | None) -> None:
     """Queue TEXT to the phone number TO (a worker delivers it)."""
-    from wa_addon.commands.grammar import parse_phone
     from wa_addon.doctor import not_ready
     from wa_addon.messages import Outbound, short_hash
+    from wa_addon.phones import parse_phone
     from wa_addon.queue import outbox
 
     settings = _settings(ctx)

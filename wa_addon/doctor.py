@@ -14,7 +14,7 @@ import redis
 import requests
 
 from wa_addon.render import known_zone
-from wa_addon.settings import DEFAULT_GRAPH_API_VERSION, Settings
+from wa_addon.settings import DEFAULT_GRAPH_API_VERSION, Settings, state_dir_of
 from wa_addon.transports import graph_versions
 
 
@@ -66,13 +66,11 @@ def _redis_version(url: str, where: str) -> Check:
 def embedded_url(settings: Settings) -> str | None:
     """The URL of the embedded Redis of the settings' state folder, if one runs."""
     from wa_addon import redis_server
-    from wa_addon.cli import state_dir_of
 
     return redis_server.running(state_dir_of(settings) / "redis")
 
 
 def _embedded_redis(settings: Settings) -> Check:
-    from wa_addon.cli import state_dir_of
 
     folder = state_dir_of(settings) / "redis"
     url = embedded_url(settings)

@@ -9,30 +9,24 @@ kept in Redis), and no code is ever logged.
 The doors: the host's ``otp.requested`` event (:mod:`wa_addon.hooks.notify`),
 the admin's ``OTP`` chat command (:func:`issue` then :func:`message`), and,
 for a host's login page, ``POST {prefix}/otp`` and ``POST {prefix}/otp/verify``
-with the host key as bearer (:class:`OtpIssue`, :class:`OtpVerify`).
+(their Falcon resources are :mod:`wa_addon.otp_resource`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import uuid
-from typing import Any, cast
+from typing import cast
 
-import falcon
-
-from wa_addon.commands.grammar import ascii_digits, parse_phone
-from wa_addon.hooks import Notes, Recipient
-from wa_addon.http_errors import json_error
 from wa_addon.messages import Outbound, short_hash
-from wa_addon.queue import outbox
+from wa_addon.notifications import Notes, Recipient
+from wa_addon.phones import ascii_digits
 from wa_addon.render import LANGUAGES, mask
 from wa_addon.runtime import Runtime
-from wa_addon.sealing import sealer
-from wa_addon.store import DOWN, SEEN_TTL, StoreUnavailable
+from wa_addon.store import SEEN_TTL
 
 log = logging.getLogger(__name__)
 
@@ -115,71 +109,3 @@ def _digest(key: bytes, phone: str, code: str) -> str:
 def _derived(key: bytes, cause: str) -> str:
     number = int.from_bytes(hmac.new(key, f"code:{cause}".encode(), hashlib.sha256).digest()[:8], "big")
     return f"{number % 10**DIGITS:0{DIGITS}d}"
-
-
-# -- HTTP, for a host's login page --------------------------------------------
-
-
-class _CodeResource:
-    """Shared steps: the host key as bearer, a JSON body, a phone number, 503 when Redis is down."""
-
-    def __init__(self, rt: Runtime):
-        self.rt = rt
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        got = self._phone_and_body(req, resp)
-        if got is None:
-            return
-        try:
-            self.answer(*got, resp)
-        except (StoreUnavailable, *DOWN):
-            json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
-
-    def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
-        """The endpoint's own work, once the request is checked."""
-        raise NotImplementedError
-
-    def _phone_and_body(self, req: falcon.Request, resp: falcon.Response) -> tuple[str, dict[str, Any]] | None:
-        key = self.rt.settings.host_key
-        scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
-        if not key or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
-            json_error(resp, falcon.HTTP_401, "unauthorized", "missing or wrong bearer key (the host key)")
-            return None
-        try:
-            body = json.loads(req.bounded_stream.read(64 * 1024) or b"{}")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            json_error(resp, falcon.HTTP_400, "bad_json", "the body must be a JSON object")
-            return None
-        phone = parse_phone(str(body.get("phone") or ""), self.rt.settings.country)
-        if phone is None:
-            json_error(resp, falcon.HTTP_400, "bad_phone", "phone is not a phone number")
-            return None
-        return phone, body
-
-
-class OtpIssue(_CodeResource):
-    """``POST {prefix}/otp`` ``{"phone", "language"?}``: send a code over WhatsApp."""
-
-    def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
-        if not self.rt.switches.notify("otp"):
-            json_error(resp, falcon.HTTP_503, "disabled", "one-time codes are switched off")
-            return
-        try:
-            code = issue(self.rt, phone)
-        except RateLimited as exc:
-            resp.set_header("Retry-After", str(exc.retry_after))
-            wait = f"too many codes for this phone; retry in {exc.retry_after} s"
-            json_error(resp, falcon.HTTP_429, "rate_limited", wait)
-            return
-        msgs = message(self.rt, phone, code, body.get("language"))
-        outbox.push(self.rt, sealer(self.rt.settings).seal_messages(msgs))
-        resp.media = {"sent": True, "expires_in": self.rt.settings.otp_ttl}
-
-
-class OtpVerify(_CodeResource):
-    """``POST {prefix}/otp/verify`` ``{"phone", "code"}``: ``{"valid": bool}``; a valid code is used up."""
-
-    def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
-        resp.media = {"valid": verify(self.rt, phone, str(body.get("code") or ""))}

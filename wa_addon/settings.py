@@ -12,6 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
@@ -143,6 +144,11 @@ class Settings:
     @property
     def graph_base(self) -> str:
         return f"{self.cloud_graph_url.rstrip('/')}/{self.cloud_api_version}"
+
+
+def state_dir_of(settings: Settings) -> Path:
+    """The folder for the embedded Redis and the demo database."""
+    return Path(settings.state_dir or Path.home() / ".wa-addon")
 
 
 def _coerce(kind: Any, value: Any) -> Any:

@@ -35,7 +35,7 @@ from wa_addon.admin.auth import (
     csrf_token,
     set_cookie,
 )
-from wa_addon.http_errors import json_error
+from wa_addon.http_errors import ApiError, read_body
 from wa_addon.queue import outbox
 from wa_addon.render import LANGUAGES
 from wa_addon.runtime import Runtime
@@ -266,45 +266,40 @@ class SettingsJSON(_Resource):
     """
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if self._gate(req, resp):
-            resp.media = views.status(self.rt)
+        self._gate(req, resp)
+        resp.media = views.status(self.rt)
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if not self._gate(req, resp):
-            return
+        self._gate(req, resp)
         if cross_site(req):  # a signed-in browser's cookie rides along: only our own pages may change things
-            json_error(resp, falcon.HTTP_403, "forbidden", "cross-site request refused")
-            return
+            raise ApiError(falcon.HTTP_403, "forbidden", "cross-site request refused")
         try:
             lines = views.apply(self.rt, _json_body(req), who="admin API")
         except views.Invalid as exc:
-            json_error(resp, falcon.HTTP_400, "invalid", str(exc))
-            return
+            raise ApiError(falcon.HTTP_400, "invalid", str(exc)) from exc
         resp.media = {"changed": lines, **views.status(self.rt)}
 
     on_put = on_patch
 
-    def _gate(self, req: falcon.Request, resp: falcon.Response) -> bool:
+    def _gate(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Pass, or raise the answer that says why not."""
         resp.set_header("Cache-Control", "no-store")
         try:
             if self.auth.allowed(req):
-                return True
-        except Throttled:
-            resp.set_header("Retry-After", str(ADMIN_LOGIN_WINDOW))
-            json_error(resp, falcon.HTTP_429, "throttled", "too many wrong tokens from this address; wait")
-            return False
+                return
+        except Throttled as exc:
+            wait = "too many wrong tokens from this address; wait"
+            raise ApiError(falcon.HTTP_429, "throttled", wait, {"Retry-After": str(ADMIN_LOGIN_WINDOW)}) from exc
         if self.auth.mode == TOKEN:
-            resp.set_header("WWW-Authenticate", 'Bearer realm="wa-addon admin"')
-            json_error(resp, falcon.HTTP_401, "unauthorized", "send Authorization: Bearer <WA_ADMIN_TOKEN>")
-        elif self.auth.mode == HOOK:
-            json_error(resp, falcon.HTTP_403, "forbidden", "the host's login refused this request")
-        elif self.auth.short_token:
-            json_error(resp, falcon.HTTP_403, "admin_disabled",
-                        f"the admin page is off: WA_ADMIN_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters")
-        else:
-            json_error(resp, falcon.HTTP_403, "admin_disabled",
-                        "the admin page is off: set WA_ADMIN_TOKEN, or mount the add-on with admin_auth")
-        return False
+            raise ApiError(falcon.HTTP_401, "unauthorized", "send Authorization: Bearer <WA_ADMIN_TOKEN>",
+                           {"WWW-Authenticate": 'Bearer realm="wa-addon admin"'})
+        if self.auth.mode == HOOK:
+            raise ApiError(falcon.HTTP_403, "forbidden", "the host's login refused this request")
+        if self.auth.short_token:
+            raise ApiError(falcon.HTTP_403, "admin_disabled",
+                           f"the admin page is off: WA_ADMIN_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters")
+        raise ApiError(falcon.HTTP_403, "admin_disabled",
+                       "the admin page is off: set WA_ADMIN_TOKEN, or mount the add-on with admin_auth")
 
 
 def _form_changes(data: dict[str, Any]) -> dict[str, Any]:
@@ -325,9 +320,7 @@ def _form_changes(data: dict[str, Any]) -> dict[str, Any]:
 def _json_body(req: falcon.Request) -> Any:
     if not (req.content_type or "").startswith(falcon.MEDIA_JSON):
         raise views.Invalid("send the changes as application/json")
-    raw = req.bounded_stream.read(MAX_JSON + 1)
-    if len(raw) > MAX_JSON:
-        raise views.Invalid("the body is too large")
+    raw = read_body(req, MAX_JSON, status=falcon.HTTP_400, code="invalid", message="the body is too large")
     try:
         return json.loads(raw or b"null")
     except ValueError as exc:

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from wa_addon import journal
-from wa_addon.commands.grammar import parse_phone
 from wa_addon.messages import Outbound
+from wa_addon.phones import parse_phone
 from wa_addon.queue.outbox import out_lane
 from wa_addon.render import LANGUAGES
 from wa_addon.runtime import Runtime

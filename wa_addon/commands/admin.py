@@ -14,8 +14,8 @@ import time
 from wa_addon import otp
 from wa_addon.commands import common
 from wa_addon.commands.registry import ADMIN, Context, Refused, Reply, Usage, command
-from wa_addon.hooks import Notes, Recipient
 from wa_addon.host import BalanceRequest, HostError, Request, Summary
+from wa_addon.notifications import Notes, Recipient
 from wa_addon.render import minutes_since
 from wa_addon.workflows import balance_approval as approval
 

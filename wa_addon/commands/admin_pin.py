@@ -18,6 +18,7 @@ import os
 
 import redis
 
+from wa_addon import phones
 from wa_addon.commands import grammar, pin
 from wa_addon.commands.pin import PinGuard
 from wa_addon.commands.registry import Context, Refused
@@ -60,7 +61,7 @@ class AdminPin:
 
 
 def _hash(given: str, salt: bytes) -> bytes:
-    return hashlib.scrypt(grammar.ascii_digits(given).encode(), salt=salt, **_SCRYPT)
+    return hashlib.scrypt(phones.ascii_digits(given).encode(), salt=salt, **_SCRYPT)
 
 
 def required(settings: Settings, msg: Inbound, command: str) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 import phonenumbers
 
+from wa_addon import phones
 from wa_addon.commands import catalog, grammar
 from wa_addon.commands.registry import (
     ADMIN,
@@ -87,7 +88,7 @@ def amount_of(token: str) -> Decimal:
 
 def phone_of(ctx: Context, token: str) -> str:
     """A phone argument as E.164 digits; Refused when it is not a number."""
-    phone = grammar.parse_phone(token, ctx.rt.settings.country)
+    phone = phones.parse_phone(token, ctx.rt.settings.country)
     if phone is None:
         raise Refused("bad_number", number=grammar.echo(token), kind="phone")
     return phone
@@ -172,7 +173,7 @@ def shown_number(number: str, region: str) -> str:
         return number  # an account or meter number
     if phonenumbers.region_code_for_number(parsed) != region:
         return number
-    return grammar.national(number, region)
+    return phones.national(number, region)
 
 
 def reseller_card(r: Reseller, region: str) -> dict[str, Any]:

@@ -12,7 +12,6 @@ import logging
 from wa_addon import journal
 from wa_addon.commands import admin_pin, common, grammar, guide, system
 from wa_addon.commands import pin as pins
-from wa_addon.commands.pin import PinGuard
 from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply, Usage, lookup
 from wa_addon.host import HostError
 from wa_addon.messages import NUMBER_CHANGED, Inbound, Outbound, short_hash
@@ -98,19 +97,8 @@ def _run(ctx: Context, cmd: Command, tokens: list[str]) -> Reply:
 def _check_pin(ctx: Context, cmd: Command, args: list[str]) -> list[str]:
     if not args or not grammar.is_pin(args[-1]):
         raise Usage()
-    verify_pin(ctx, args[-1])
+    pins.verify_pin(ctx, args[-1])
     return args[:-1]
-
-
-def verify_pin(ctx: Context, pin: str) -> None:
-    """Check the sender's PIN under the lockout; raises Refused (wrong or locked).
-
-    Also used by ``PIN <old> <new>``, so guessing through a PIN change counts too.
-    """
-    actor = ctx.actor
-    assert actor is not None, "PIN commands are reseller commands"
-    guard = PinGuard(ctx.rt.conn, ctx.rt.keys, ctx.rt.settings)
-    pins.check(guard, str(actor.id), lambda: ctx.host.verify_pin(actor.id, grammar.ascii_digits(pin)))
 
 
 def masked(cmd: Command, tokens: list[str]) -> str:
@@ -151,4 +139,4 @@ def _outbound(rt: Runtime, ctx: Context, reply: Reply) -> list[Outbound]:
     return out + reply.outbound
 
 
-__all__ = ["SERVICE", "handle", "verify_pin"]
+__all__ = ["SERVICE", "handle"]

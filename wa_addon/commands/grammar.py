@@ -1,8 +1,6 @@
-"""Chat grammar: digits, tokens, phone numbers and amounts.
+"""Chat grammar: tokens, keywords, amounts, ids, PINs and their redaction.
 
-Shop owners type Bengali digits (০–৯), local numbers (01XXXXXXXXX) and
-international ones (+8801..., 8801...) interchangeably; all are accepted
-wherever a number is.
+Digits and phone numbers are :mod:`wa_addon.phones` (hooks and transports read them too).
 """
 
 from __future__ import annotations
@@ -11,16 +9,9 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
-import phonenumbers
+from wa_addon.phones import ascii_digits
 
-# Bengali and Arabic-Indic digits to ASCII.
-_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯٠١٢٣٤٥٦٧٨٩", "0123456789" * 2)
 _AMOUNT = re.compile(r"^(?:tk|৳)?([0-9]{1,9}(?:\.[0-9]{1,2})?)(?:tk|৳|/-|/=)?$", re.IGNORECASE)
-
-
-def ascii_digits(text: str) -> str:
-    """``"BAL ১২৩"`` -> ``"BAL 123"``."""
-    return text.translate(_DIGITS)
 
 
 def tokenize(text: str) -> list[str]:
@@ -31,32 +22,6 @@ def tokenize(text: str) -> list[str]:
 def keyword(token: str) -> str:
     """A command keyword, case-insensitive; Bengali in one Unicode form (য় typed either way)."""
     return unicodedata.normalize("NFC", token).upper()
-
-
-def parse_phone(token: str, region: str = "BD") -> str | None:
-    """E.164 digits without ``+`` (``8801712345678``), or None if not a valid number."""
-    text = ascii_digits(token).strip()
-    if not re.fullmatch(r"\+?[0-9\- ]{6,20}", text):
-        return None
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    elif not text.startswith("+") and len(re.sub(r"\D", "", text)) > 11:
-        text = "+" + text  # 8801712345678: international without the plus
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
-
-
-def national(e164: str, region: str = "BD") -> str:
-    """The local form of an E.164 number: ``8801712345678`` -> ``01712345678``."""
-    number = phonenumbers.parse("+" + e164, region)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL).replace(" ", "").replace(
-        "-", ""
-    )
 
 
 def parse_amount(token: str) -> Decimal | None:

@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import redis
 
-from wa_addon.commands.registry import Refused
+from wa_addon import phones
+from wa_addon.commands.registry import Context, Refused
 from wa_addon.render import local_time
 from wa_addon.settings import Settings
 from wa_addon.store import COUNT_IN_WINDOW_LUA, Keys
@@ -76,6 +77,17 @@ def check(guard: PinGuard, who: str, right: Callable[[], bool]) -> None:
             raise Refused("pin_locked", until=_clock(guard, until))
         raise Refused("pin_wrong", left=guard.remaining(who))
     guard.succeeded(who)
+
+
+def verify_pin(ctx: Context, pin: str) -> None:
+    """Check the sender's PIN under the lockout; raises Refused (wrong or locked).
+
+    Also used by ``PIN <old> <new>``, so guessing through a PIN change counts too.
+    """
+    actor = ctx.actor
+    assert actor is not None, "PIN commands are reseller commands"
+    guard = PinGuard(ctx.rt.conn, ctx.rt.keys, ctx.rt.settings)
+    check(guard, str(actor.id), lambda: ctx.host.verify_pin(actor.id, phones.ascii_digits(pin)))
 
 
 def _clock(guard: PinGuard, until: float) -> str:

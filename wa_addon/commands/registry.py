@@ -1,8 +1,10 @@
 """The command registry: one table of commands, one table of who may run what.
 
 A command is a small function ``handler(ctx, args) -> Reply`` whose docstring's
-first line is its usage line.  Parsing the keyword, the permission check
-(:data:`ACL`), the PIN check and the execution are separate steps, run by
+first line is its usage line, registered for one role with ``@command(name,
+role=...)``: that registration is the one statement of who may run it
+(:func:`acl` reads the table back).  Parsing the keyword, the permission check
+(:func:`lookup`), the PIN check and the execution are separate steps, run by
 :mod:`wa_addon.commands.dispatch`.
 """
 
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from wa_addon.host import Reseller, Service
+from wa_addon.host import Host, Reseller, Service
 from wa_addon.messages import Inbound, Outbound
 
 if TYPE_CHECKING:
@@ -21,39 +23,36 @@ if TYPE_CHECKING:
 ADMIN = "admin"
 RESELLER = "reseller"
 
-BOTH = frozenset({ADMIN, RESELLER})
-ADMIN_ONLY = frozenset({ADMIN})
-RESELLER_ONLY = frozenset({RESELLER})
-
-# Who may run what, in the order HELP lists them.  The dispatcher refuses
-# anything not listed for the role; a test checks this table and the
-# registered handlers agree.  A name both roles have is two commands (the
-# admin's needs no PIN and sees everyone).
-ACL: dict[str, frozenset[str]] = {
-    "BAL": BOTH,  # the admin's: the host's totals
-    "SERVICE": RESELLER_ONLY,  # "<service> <number> <amount> ... <PIN>": any other word
-    "PKG": RESELLER_ONLY,
-    "YES": RESELLER_ONLY,
-    "CONFIRM": RESELLER_ONLY,
-    "NO": RESELLER_ONLY,
-    "ADDBAL": BOTH,
-    "ADDRS": BOTH,
-    "RS": BOTH,
-    "REQ": BOTH,
-    "RESEND": ADMIN_ONLY,
-    "CANCEL": ADMIN_ONLY,
-    "COMPLETE": ADMIN_ONLY,
-    "ACCEPT": ADMIN_ONLY,
-    "DENY": ADMIN_ONLY,
-    "SEND": ADMIN_ONLY,
-    "OTP": ADMIN_ONLY,
-    "PERM": RESELLER_ONLY,
-    "OPS": BOTH,
-    "PKGS": BOTH,
-    "PIN": RESELLER_ONLY,
-    "LANG": RESELLER_ONLY,
-    "HELP": BOTH,
-}
+# The order HELP lists commands in (the most used first).  Who may run a
+# command is not here: it is the ``role`` its handler is registered with
+# (:func:`command`), read back by :func:`acl`, :func:`lookup` and
+# :func:`commands_for`.  A name both roles have is two commands (the admin's
+# needs no PIN and sees everyone).
+HELP_ORDER: tuple[str, ...] = (
+    "BAL",
+    "SERVICE",  # "<service> <number> <amount> ... <PIN>": any other word
+    "PKG",
+    "YES",
+    "CONFIRM",
+    "NO",
+    "ADDBAL",
+    "ADDRS",
+    "RS",
+    "REQ",
+    "RESEND",
+    "CANCEL",
+    "COMPLETE",
+    "ACCEPT",
+    "DENY",
+    "SEND",
+    "OTP",
+    "PERM",
+    "OPS",
+    "PKGS",
+    "PIN",
+    "LANG",
+    "HELP",
+)
 
 # Other words for a command: the Bengali ones shops use, and habits ("balance", "hi", "menu").
 # docs/commands.md lists every one; a test checks each leads to a registered command.
@@ -115,7 +114,8 @@ class Context:
     _services: list[Service] | None = field(default=None, repr=False)
 
     @property
-    def host(self):  # type: ignore[no-untyped-def]
+    def host(self) -> Host:
+        """The host port (the runtime's adapter): every host call a handler makes goes through it."""
         return self.rt.host
 
     def services(self) -> list[Service]:
@@ -174,7 +174,7 @@ def command(
 
     Args:
         name: the keyword (upper case).
-        role: ADMIN or RESELLER; :data:`ACL` must list it for the name.
+        role: ADMIN or RESELLER: the role that may run it (the only place that says so).
         pin: the last token is the sender's PIN, checked before the handler runs.
         secret: every argument is secret: the audit keeps none.
         accepts: for a catch-all command, which keywords it takes.
@@ -184,22 +184,28 @@ def command(
         key = (role, name)
         if key in REGISTRY:
             raise ValueError(f"command {name} registered twice for {role}")
+        if name not in HELP_ORDER:
+            raise ValueError(f"command {name}: add it to HELP_ORDER where HELP should list it")
         REGISTRY[key] = Command(name, role, handler, pin, secret, accepts)
         return handler
 
     return register
 
 
-def allowed(role: str, name: str) -> bool:
-    return role in ACL.get(name, frozenset())
+def acl() -> dict[str, frozenset[str]]:
+    """Who may run what, read from the registrations: command name -> roles, in HELP's order."""
+    roles: dict[str, set[str]] = {}
+    for role, name in REGISTRY:
+        roles.setdefault(name, set()).add(role)
+    return {name: frozenset(roles[name]) for name in HELP_ORDER if name in roles}
 
 
 def lookup(role: str, name: str) -> Command | None:
-    """The command ``name`` (or an alias of it) as ``role`` may run it, or None."""
+    """The command ``name`` (or an alias of it) as ``role`` may run it, or None: a role runs only its own."""
     name = ROLE_ALIASES.get(role, {}).get(name) or ALIASES.get(name, name)
-    return REGISTRY.get((role, name)) if allowed(role, name) else None
+    return REGISTRY.get((role, name))
 
 
 def commands_for(role: str) -> list[Command]:
-    """Every command ``role`` may run, in the order of :data:`ACL` (HELP: the most used first)."""
-    return [REGISTRY[(role, n)] for n in ACL if allowed(role, n) and (role, n) in REGISTRY]
+    """Every command ``role`` may run, in HELP's order (the most used first)."""
+    return [REGISTRY[(role, n)] for n in HELP_ORDER if (role, n) in REGISTRY]

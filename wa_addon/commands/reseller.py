@@ -8,8 +8,9 @@ the catalogue (PERM, OPS, PKGS) in :mod:`.catalog`.
 
 from __future__ import annotations
 
+from wa_addon import phones
 from wa_addon.commands import common, grammar
-from wa_addon.commands.dispatch import verify_pin
+from wa_addon.commands.pin import verify_pin
 from wa_addon.commands.registry import RESELLER, Context, Refused, Reply, Usage, command
 from wa_addon.host import HostError
 
@@ -95,7 +96,7 @@ def change_pin(ctx: Context, args: list[str]) -> Reply:
     """
     if len(args) != 2 or not all(grammar.is_pin(a) for a in args):
         raise Usage()
-    old, new = (grammar.ascii_digits(a) for a in args)
+    old, new = (phones.ascii_digits(a) for a in args)
     low, high = NEW_PIN_DIGITS
     if not low <= len(new) <= high:
         raise Refused("pin_format", min=low, max=high)

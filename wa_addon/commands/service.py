@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import phonenumbers
 
+from wa_addon import phones
 from wa_addon.commands import catalog, grammar, hold
 from wa_addon.commands.common import check_balance
 from wa_addon.commands.hold import Order
@@ -186,11 +187,11 @@ def number_of(ctx: Context, service: Service, token: str) -> tuple[str, str]:
     if service.kind in MOBILE_KINDS:
         return mobile_of(ctx, token)
     if service.kind == "country":
-        e164 = grammar.parse_phone(token, service.country or ctx.rt.settings.country)
+        e164 = phones.parse_phone(token, service.country or ctx.rt.settings.country)
         if e164 is None:
             raise Refused("bad_number", number=grammar.echo(token), kind=service.kind)
         return e164, "+" + e164
-    digits = grammar.ascii_digits(token)
+    digits = phones.ascii_digits(token)
     if not _ACCOUNT.fullmatch(digits):
         raise Refused("bad_number", number=grammar.echo(token), kind=service.kind)
     return digits, digits
@@ -199,10 +200,10 @@ def number_of(ctx: Context, service: Service, token: str) -> tuple[str, str]:
 def mobile_of(ctx: Context, token: str) -> tuple[str, str]:
     """A local mobile number: (E.164 digits, local form); Refused for anything else."""
     region = ctx.rt.settings.country
-    e164 = grammar.parse_phone(token, region)
+    e164 = phones.parse_phone(token, region)
     if e164 is None or not _local_mobile(e164, region):
         raise Refused("bad_number", number=grammar.echo(token), kind="mobile")
-    return e164, grammar.national(e164, region)
+    return e164, phones.national(e164, region)
 
 
 def _local_mobile(e164: str, region: str) -> bool:

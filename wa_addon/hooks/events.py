@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from wa_addon.commands.grammar import parse_phone
+from wa_addon.phones import parse_phone
 from wa_addon.workflows import balance_approval, request
 
 REQUEST_CREATED = "request.created"

@@ -25,12 +25,12 @@ import phonenumbers
 
 from wa_addon import otp
 from wa_addon.commands.catalog import package_label
-from wa_addon.commands.grammar import national, parse_phone
-from wa_addon.hooks import Notes, Recipient
 from wa_addon.hooks import events as ev
 from wa_addon.hooks.events import Event
 from wa_addon.host import HostError, HostUnavailable
 from wa_addon.messages import Outbound
+from wa_addon.notifications import Notes, Recipient
+from wa_addon.phones import national, parse_phone
 from wa_addon.queue import outbox
 from wa_addon.render import mask
 from wa_addon.runtime import Runtime

@@ -15,8 +15,7 @@ import falcon
 from wa_addon.hooks.events import EventError
 from wa_addon.hooks.intake import EventIntake
 from wa_addon.hooks.signing import HEADER, SignatureError
-from wa_addon.http_errors import json_error
-from wa_addon.store import StoreUnavailable
+from wa_addon.http_errors import ApiError, read_body
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +34,17 @@ class HookResource:
         self._intake = intake
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Verify the signature over the raw body, queue the event, answer fast."""
-        too_big = (req.content_length or 0) > MAX_BODY
-        raw = b"" if too_big else req.bounded_stream.read(MAX_BODY + 1)
-        if too_big or len(raw) > MAX_BODY:
-            json_error(resp, falcon.HTTP_413, "too_large", f"an event body is at most {MAX_BODY} bytes")
-            return
+        """Verify the signature over the raw body, queue the event, answer fast.
+
+        Redis down: the app's handler answers 503 and the host delivers the same event again later.
+        """
+        raw = read_body(req, MAX_BODY, message=f"an event body is at most {MAX_BODY} bytes")
         try:
             event = self._intake.receive(raw, req.get_header(HEADER))
         except SignatureError as exc:
             log.warning("hook refused: %s", exc.reason)
-            json_error(resp, falcon.HTTP_401, "bad_signature", exc.reason)
-            return
+            raise ApiError(falcon.HTTP_401, "bad_signature", exc.reason) from exc
         except EventError as exc:
             log.warning("hook refused: %s", exc.code)
-            json_error(resp, falcon.HTTP_400, exc.code, exc.message)
-            return
-        except StoreUnavailable:
-            # 503 makes the host deliver the same event again later.
-            log.warning("hook deferred: store unavailable")
-            json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
-            return
+            raise ApiError(falcon.HTTP_400, exc.code, exc.message) from exc
         resp.media = {"ok": True, "id": event.id}

@@ -11,7 +11,7 @@ import secrets
 from decimal import Decimal
 from typing import Any
 
-from wa_addon.host.conformance import DENIED, CheckFailed, Suite, check, has_fields, is_money, money, same
+from wa_addon.host.conformance_kit import DENIED, CheckFailed, Suite, check, has_fields, is_money, money, same
 
 RESELLER = {
     "id": int,

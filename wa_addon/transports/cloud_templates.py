@@ -6,7 +6,7 @@ English, in the JSON of the Graph API's ``message_templates`` endpoint, so an
 operator never types one by hand: ``wa-addon templates`` prints them and
 ``--submit`` posts them.  Each is named after its message (the template file
 name) and takes that message's body parameters of
-:data:`wa_addon.hooks.PARAMS`, in order; once approved, map them with
+:data:`wa_addon.notifications.PARAMS`, in order; once approved, map them with
 ``WA_CLOUD_TEMPLATES=notify_balance_added:notify_balance_added,...``.
 
 The one-time code is an AUTHENTICATION template: Meta writes its text itself
@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from wa_addon.hooks import MONEY, PARAMS
+from wa_addon.notifications import MONEY, PARAMS
 from wa_addon.render import money
 from wa_addon.settings import Settings
 from wa_addon.transports.cloud import TEMPLATE_LANGUAGES

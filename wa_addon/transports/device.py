@@ -19,8 +19,8 @@ from collections.abc import Iterable
 
 import redis
 
-from wa_addon.commands.grammar import parse_phone
 from wa_addon.messages import Inbound, Outbound, short_hash
+from wa_addon.phones import parse_phone
 from wa_addon.settings import Settings
 from wa_addon.store import SET_NX_GET_LUA, Keys, StoreUnavailable
 from wa_addon.store import text as as_text

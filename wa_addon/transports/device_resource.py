@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import falcon
 
-from wa_addon.http_errors import json_error
+from wa_addon.http_errors import ApiError, read_body
 from wa_addon.messages import Inbound, StatusUpdate, short_hash
 from wa_addon.sealing import Sealer, sealer
 from wa_addon.settings import Settings
@@ -36,17 +36,19 @@ class Intake(Protocol):
     def submit(self, inbound: list[Inbound], statuses: list[StatusUpdate]) -> int: ...
 
 
-class BadRequest(Exception):
-    """The body is not what the protocol says (answer 400 with ``code``)."""
+class BadRequest(ApiError):
+    """The body is not what the protocol says: 400 with ``code``."""
 
     def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
+        super().__init__(falcon.HTTP_400, code, message)
 
 
+class Unauthorized(ApiError):
+    """401: no token, an unknown one, or a revoked one; ``ask``: tell the client to send a token."""
 
-class Revoked(Exception):
-    """The phone's token was revoked while its request waited (answer 401)."""
+    def __init__(self, message: str, *, ask: bool = True):
+        challenge = {"WWW-Authenticate": 'Bearer realm="wa-addon device"'} if ask else None
+        super().__init__(falcon.HTTP_401, "unauthorized", message, challenge)
 
 
 class _PhoneResource:
@@ -70,21 +72,15 @@ class _PhoneResource:
         raise falcon.HTTPMethodNotAllowed(["GET"])
 
     def _serve(self, req: falcon.Request, resp: falcon.Response, handler: Any) -> None:
+        """Errors are raised (:class:`ApiError`); Redis down: the app's handler answers 503."""
         try:
             req.context.device_token = self._token(req)
             phone = self.device.authenticate(req.context.device_token)
             if phone is None:
-                resp.set_header("WWW-Authenticate", 'Bearer realm="wa-addon device"')
-                json_error(resp, falcon.HTTP_401, "unauthorized", "missing, unknown or revoked device token")
-                return
+                raise Unauthorized("missing, unknown or revoked device token")
             resp.media = handler(phone, req)
-        except Revoked:
-            json_error(resp, falcon.HTTP_401, "unauthorized", "the device token was revoked")
-        except BadRequest as exc:
-            json_error(resp, falcon.HTTP_400, exc.code, exc.message)
-        except (StoreUnavailable, *DOWN):
-            log.warning("device %s: store unavailable", req.path)
-            json_error(resp, falcon.HTTP_503, "unavailable", "storage is unavailable, retry later")
+        except DOWN as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     def _token(self, req: falcon.Request) -> str | None:
         auth = req.get_header("Authorization") or ""
@@ -97,9 +93,7 @@ class _PhoneResource:
 
 def read_json(req: falcon.Request) -> Any:
     """The request body as JSON, or BadRequest."""
-    raw = req.bounded_stream.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise BadRequest("too_large", f"the body is over {MAX_BODY} bytes")
+    raw = read_body(req, MAX_BODY, status=falcon.HTTP_400, message=f"the body is over {MAX_BODY} bytes")
     try:
         return json.loads(raw or b"null")
     except ValueError as exc:
@@ -159,7 +153,7 @@ class DeviceOutbox(_PhoneResource):
         # while off) or was handed over before the switch went off.
         leased = self.device.poll(phone, req.context.device_token, wait, count)
         if leased is None:  # revoked while it waited: nothing more goes to it
-            raise Revoked()
+            raise Unauthorized("the device token was revoked", ask=False)
         self.device.tokens.touch(phone)  # the poll's end is a contact too
         opened = sealer(self.settings)  # a password or PIN is plain only on its way to the phone
         return {"messages": [_leased(m, opened) for m in leased], "lease_seconds": self.settings.device_lease}

@@ -1,0 +1,82 @@
+"""``POST {prefix}/otp`` and ``POST {prefix}/otp/verify``: one-time codes for a host's login page.
+
+The host key is the bearer.  What a code is, and how it is issued, sent and
+checked, is :mod:`wa_addon.otp`; these resources only translate HTTP.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+import falcon
+
+from wa_addon.http_errors import ApiError, read_body
+from wa_addon.otp import RateLimited, issue, message, verify
+from wa_addon.phones import parse_phone
+from wa_addon.queue import outbox
+from wa_addon.runtime import Runtime
+from wa_addon.sealing import sealer
+from wa_addon.store import DOWN, StoreUnavailable
+
+MAX_BODY = 64 * 1024  # a phone and a code
+NOT_AN_OBJECT = ("bad_json", "the body must be a JSON object")
+
+
+class _CodeResource:
+    """Shared steps: the host key as bearer, a JSON body, a phone number; Redis down: 503 (the app's handler)."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        phone, body = self._phone_and_body(req)
+        try:
+            self.answer(phone, body, resp)
+        except DOWN as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
+        """The endpoint's own work, once the request is checked."""
+        raise NotImplementedError
+
+    def _phone_and_body(self, req: falcon.Request) -> tuple[str, dict[str, Any]]:
+        key = self.rt.settings.host_key
+        scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
+        if not key or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
+            raise ApiError(falcon.HTTP_401, "unauthorized", "missing or wrong bearer key (the host key)")
+        code, message = NOT_AN_OBJECT  # a body over the limit is not one either
+        try:
+            body = json.loads(read_body(req, MAX_BODY, status=falcon.HTTP_400, code=code, message=message) or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ApiError(falcon.HTTP_400, code, message)
+        phone = parse_phone(str(body.get("phone") or ""), self.rt.settings.country)
+        if phone is None:
+            raise ApiError(falcon.HTTP_400, "bad_phone", "phone is not a phone number")
+        return phone, body
+
+
+class OtpIssue(_CodeResource):
+    """``POST {prefix}/otp`` ``{"phone", "language"?}``: send a code over WhatsApp."""
+
+    def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
+        if not self.rt.switches.notify("otp"):
+            raise ApiError(falcon.HTTP_503, "disabled", "one-time codes are switched off")
+        try:
+            code = issue(self.rt, phone)
+        except RateLimited as exc:
+            wait = f"too many codes for this phone; retry in {exc.retry_after} s"
+            raise ApiError(falcon.HTTP_429, "rate_limited", wait, {"Retry-After": str(exc.retry_after)}) from exc
+        msgs = message(self.rt, phone, code, body.get("language"))
+        outbox.push(self.rt, sealer(self.rt.settings).seal_messages(msgs))
+        resp.media = {"sent": True, "expires_in": self.rt.settings.otp_ttl}
+
+
+class OtpVerify(_CodeResource):
+    """``POST {prefix}/otp/verify`` ``{"phone", "code"}``: ``{"valid": bool}``; a valid code is used up."""
+
+    def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
+        resp.media = {"valid": verify(self.rt, phone, str(body.get("code") or ""))}
