@@ -132,13 +132,7 @@ class HttpHost:
         """The reseller owning a WhatsApp number or business-scoped user id, or None."""
         if not phone and not wa_user_id:
             return None  # nobody to look up: the transport withheld both
-        try:
-            data = self._call("GET", "/resellers", params={"phone": phone, "wa_user_id": wa_user_id})
-        except HostError as exc:
-            if exc.code == "not_found":
-                return None
-            raise
-        return Reseller.from_dict(data)
+        return self._reseller_or_none("GET", "/resellers", params={"phone": phone, "wa_user_id": wa_user_id})
 
     def get_reseller(self, ref: str, *, actor: int | None = None) -> Reseller:
         """A reseller by id, username or phone, within ``actor``'s subtree."""
@@ -164,8 +158,13 @@ class HttpHost:
 
     def change_number(self, *, old_phone: str, new_phone: str) -> Reseller | None:
         """WhatsApp reported a user's new number: the reseller now on it, or None if none was on the old one."""
+        return self._reseller_or_none("POST", "/resellers/number-change",
+                                      json={"old_phone": old_phone, "new_phone": new_phone})
+
+    def _reseller_or_none(self, method: str, path: str, **kwargs: Any) -> Reseller | None:
+        """A reseller the host found, or None where it answers ``not_found``."""
         try:
-            data = self._call("POST", "/resellers/number-change", json={"old_phone": old_phone, "new_phone": new_phone})
+            data = self._call(method, path, **kwargs)
         except HostError as exc:
             if exc.code == "not_found":
                 return None
