@@ -1,9 +1,9 @@
 """``wa-addon``: the command-line program.
 
 Every command reads the ``WA_*`` settings (and ``--config FILE``).  Without
-``WA_REDIS_URL`` the embedded Redis of the state folder is used: ``serve`` and
-``worker`` start it detached and share it; a one-off command that finds none
-running starts its own and stops it on exit.
+``WA_REDIS_URL`` (or ``WA_REDIS_SENTINELS``) the embedded Redis of the state
+folder is used: ``serve`` and ``worker`` start it detached and share it; a
+one-off command that finds none running starts its own and stops it on exit.
 """
 
 from __future__ import annotations
@@ -24,19 +24,20 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def ensure_redis(settings: Settings, start: str = "shared") -> Settings:
-    """Settings with a Redis URL (the given one, or the embedded Redis), checked to be Redis >= 6.2.
+    """Settings with a Redis (sentinels, the given URL, or the embedded Redis), checked to be Redis >= 6.2.
 
     Args:
         settings: the settings read.
-        start: without ``WA_REDIS_URL``: ``"shared"`` finds, or starts detached,
+        start: without ``WA_REDIS_URL`` or ``WA_REDIS_SENTINELS``: ``"shared"`` finds, or starts detached,
             the one every command of the state folder shares (serve, worker);
             ``"private"`` starts one that stops with this process (the demo);
             ``"oneshot"`` uses the shared one when it runs, else a private one,
             so a one-off command (device, send) leaves no server behind.
     """
-    url = settings.redis_url or _embedded(settings, start)
-    _require_version(url)
-    return settings.with_(redis_url=url)
+    if not settings.redis_sentinels:
+        settings = settings.with_(redis_url=settings.redis_url or _embedded(settings, start))
+    _require_version(settings)
+    return settings
 
 
 def _embedded(settings: Settings, start: str) -> str:
@@ -56,14 +57,14 @@ def _embedded(settings: Settings, start: str) -> str:
     return url
 
 
-def _require_version(url: str) -> None:
+def _require_version(settings: Settings) -> None:
     """Refuse to start on a Redis older than the code needs (an unreachable one is left to the callers)."""
     import redis
 
-    from wa_addon import redis_server
+    from wa_addon import redis_conn, redis_server
 
     try:
-        redis_server.check_version(redis.Redis.from_url(url, socket_timeout=3))
+        redis_server.check_version(redis_conn.connect(settings, socket_timeout=3))
     except redis.exceptions.RedisError:
         return
     except RuntimeError as exc:
@@ -201,15 +202,14 @@ def admin_pin(ctx: click.Context) -> None:
     Admin money and secret commands relayed by a phone not in
     WA_DEVICE_ADMIN_PHONES (or every one, with WA_ADMIN_PIN=always) end with it.
     """
-    import redis
-
+    from wa_addon import redis_conn
     from wa_addon.commands.admin_pin import AdminPin
     from wa_addon.store import Keys
 
     settings = ensure_redis(_settings(ctx))
     new = click.prompt("New admin PIN (4 to 8 digits)", hide_input=True, confirmation_prompt=True)
     try:
-        AdminPin(redis.Redis.from_url(settings.redis_url), Keys(settings.namespace)).set(new)
+        AdminPin(redis_conn.connect(settings), Keys(settings.namespace)).set(new)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     click.echo("admin PIN set")

@@ -13,6 +13,7 @@ from datetime import date
 import redis
 import requests
 
+from wa_addon import redis_conn
 from wa_addon.render import known_zone
 from wa_addon.settings import DEFAULT_GRAPH_API_VERSION, Settings, state_dir_of
 from wa_addon.transports import graph_versions
@@ -47,16 +48,28 @@ def _missing(settings: Settings) -> list[str]:
 
 
 def check_redis(settings: Settings) -> Check:
+    if settings.redis_sentinels:
+        return _sentinel_master(settings)
     if not settings.redis_url:
         return _embedded_redis(settings)
-    return _redis_version(settings.redis_url, "")  # never the URL: it may hold a password
+    return _redis_version(settings, "")  # never the URL: it may hold a password
 
 
-def _redis_version(url: str, where: str) -> Check:
+def _sentinel_master(settings: Settings) -> Check:
+    """The sentinels asked, and the master they name now."""
+    where = f"; sentinels {', '.join(settings.redis_sentinels)}, master {settings.redis_sentinel_master}"
+    try:
+        host, port = redis_conn.master_address(settings)
+    except redis.exceptions.RedisError as exc:
+        return Check("redis", False, f"no master from the sentinels: {type(exc).__name__}{where}")
+    return _redis_version(settings, f"{where} at {host}:{port}")
+
+
+def _redis_version(settings: Settings, where: str) -> Check:
     from wa_addon.redis_server import version_problem
 
     try:
-        version = str(redis.Redis.from_url(url, socket_timeout=3).info("server").get("redis_version", "?"))
+        version = str(redis_conn.connect(settings, socket_timeout=3).info("server").get("redis_version", "?"))
     except redis.exceptions.RedisError as exc:
         return Check("redis", False, f"unreachable: {type(exc).__name__}{where}")
     problem = version_problem(version)
@@ -77,7 +90,8 @@ def _embedded_redis(settings: Settings) -> Check:
     if url is None:
         return Check("redis", True, f"WA_REDIS_URL unset, no embedded Redis running in {folder}: "
                                     "serve and worker start one there (and share it)")
-    return _redis_version(url, f"; WA_REDIS_URL unset: the embedded Redis of {folder} runs at {url}")
+    where = f"; WA_REDIS_URL unset: the embedded Redis of {folder} runs at {url}"
+    return _redis_version(settings.with_(redis_url=url), where)
 
 
 def check_host(settings: Settings) -> Check:
@@ -150,8 +164,8 @@ def check_device(settings: Settings) -> Check:
         return Check("device", True, "not configured")
     from wa_addon.transports.device import DeviceTransport
 
-    url = settings.redis_url or embedded_url(settings)
-    if not url:
+    url = settings.redis_url or embedded_url(settings) or ""
+    if not url and not settings.redis_sentinels:
         return Check("device", False, "no Redis to read the phones from: set WA_REDIS_URL, or start serve or worker")
     try:
         phones = DeviceTransport(settings.with_(redis_url=url)).tokens.phones()
@@ -164,7 +178,7 @@ def check_device(settings: Settings) -> Check:
 def not_ready(settings: Settings, transport: str) -> str | None:
     """Why a message queued on ``transport`` would never leave, or None (``wa-addon send``).
 
-    ``settings.redis_url`` must be set (the device transport reads its phones there).
+    ``settings.redis_url`` (or ``redis_sentinels``) must be set (the device transport reads its phones there).
     """
     from wa_addon.admin.views import cloud_missing
     from wa_addon.transports.device import DeviceTransport

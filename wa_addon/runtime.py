@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 import redis
 from rq import Queue
 
+from wa_addon import redis_conn
 from wa_addon.host import Host
 from wa_addon.queue.lanes import Lane
 from wa_addon.queue.lanes import Scripts as LaneScripts
@@ -33,10 +34,10 @@ class Runtime:
     """Everything a request handler or a job needs, built once per process.
 
     Args:
-        settings: the deployment settings (``redis_url`` must be set).
+        settings: the deployment settings (``redis_url`` or ``redis_sentinels`` must be set).
         host: the Host adapter.
         transports: name -> Transport; built from settings when omitted.
-        conn: a Redis connection; built from ``settings.redis_url`` when omitted.
+        conn: a Redis connection; built from the settings (:func:`redis_conn.connect`) when omitted.
         cached_switches: keep a copy of the admin's switches, refreshed by the
             worker's session before each turn's work (the web process reads
             them on every use).
@@ -52,7 +53,7 @@ class Runtime:
     ):
         self.settings = settings
         self.host = host
-        self.conn = conn or redis.Redis.from_url(settings.redis_url, socket_timeout=5, health_check_interval=30)
+        self.conn = conn or redis_conn.connect(settings, socket_timeout=5, health_check_interval=30)
         self.keys = Keys(settings.namespace)
         self.scripts = Scripts(self.conn)
         self.lane_scripts = LaneScripts(self.conn)

@@ -28,7 +28,10 @@ def _csv(value: str) -> tuple[str, ...]:
 class Settings:
     """Deployment settings.  Each field maps to ``WA_<FIELD NAME UPPERCASE>``."""
 
-    redis_url: str = ""  # empty: start the embedded Redis
+    redis_url: str = ""  # empty: start the embedded Redis (unless sentinels are set)
+    # "host:port" of Redis Sentinels; when set, the master of redis_sentinel_master is used (redis_conn.py).
+    redis_sentinels: tuple[str, ...] = ()
+    redis_sentinel_master: str = "mymaster"
     namespace: str = "wa"  # every Redis key and RQ queue name starts with it
     prefix: str = "/wa"
     state_dir: str = ""  # embedded Redis data, demo database; empty: ~/.wa-addon

@@ -20,10 +20,10 @@ import threading
 import uuid
 from typing import Any
 
-import redis
 from rq import SimpleWorker
 from rq.worker_pool import WorkerPool
 
+from wa_addon import redis_conn
 from wa_addon.queue import housekeeping, jobs
 from wa_addon.runtime import current
 from wa_addon.settings import Settings
@@ -44,11 +44,13 @@ class EngineWorker(SimpleWorker):
 
     def __init__(self, queues: Any, *args: Any, **kwargs: Any):
         kwargs["name"] = kwargs.get("name") or uuid.uuid4().hex
+        # RQ's pool rebuilds the parent's connection in each child as a plain ConnectionPool,
+        # which keeps its connections to a demoted master; the factory's follows Sentinel.
+        kwargs["connection"] = redis_conn.connect(current().settings)
         queues = list(queues) if isinstance(queues, list | tuple) else [queues]
-        first = queues[0]
-        base = first if isinstance(first, str) else first.name
-        own = f"{base}-{kwargs['name']}"
-        super().__init__([own, *queues], *args, **kwargs)
+        names = [q if isinstance(q, str) else q.name for q in queues]  # on this connection, not RQ's
+        own = f"{names[0]}-{kwargs['name']}"
+        super().__init__([own, *names], *args, **kwargs)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         rt = current()
@@ -75,7 +77,7 @@ class EngineWorker(SimpleWorker):
 def run_pool(settings: Settings, processes: int, *, burst: bool = False) -> None:
     """Run ``processes`` worker processes (replaced when one dies) until stopped."""
     os.environ.update(settings.to_env())  # the children build their runtime from the environment
-    conn = redis.Redis.from_url(settings.redis_url)
+    conn = redis_conn.connect(settings)
     queue = Keys(settings.namespace).queue("engine")
     pool = WorkerPool([queue], connection=conn, num_workers=max(1, processes), worker_class=EngineWorker)
     pool.start(burst=burst, logging_level="WARNING")

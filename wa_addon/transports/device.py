@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 import redis
 
+from wa_addon import redis_conn
 from wa_addon.messages import Inbound, Outbound, short_hash
 from wa_addon.phones import parse_phone
 from wa_addon.settings import Settings
@@ -39,8 +40,8 @@ class DeviceTransport:
     """Hands outbound messages to the phones; owns their tokens and contact names.
 
     Args:
-        settings: uses ``redis_url``, ``namespace``, ``country`` and the ``device_*`` fields.
-        conn: a Redis connection; built from ``settings.redis_url`` when omitted.
+        settings: uses the Redis settings, ``namespace``, ``country`` and the ``device_*`` fields.
+        conn: a Redis connection; built from the settings (:func:`redis_conn.connect`) when omitted.
     """
 
     name = NAME
@@ -48,7 +49,7 @@ class DeviceTransport:
 
     def __init__(self, settings: Settings, conn: redis.Redis | None = None):
         self.settings = settings
-        self.conn = conn or redis.Redis.from_url(settings.redis_url, socket_timeout=10, health_check_interval=30)
+        self.conn = conn or redis_conn.connect(settings, socket_timeout=10, health_check_interval=30)
         self.keys = Keys(settings.namespace)
         self.queue = LeaseQueue(self.conn, self.keys, lease=settings.device_lease, online=settings.device_online,
                                 max_attempts=settings.device_max_attempts)
