@@ -1,0 +1,123 @@
+"""A Redis master, one replica and three sentinels on free loopback ports (imported, never collected).
+
+Real ``redis-server`` processes, started by a test and stopped after it; the
+master and the replica keep an append-only file, as docs/deploy.md asks.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from wa_addon.redis_server import find_binary, free_port
+
+MASTER_NAME = "mymaster"
+
+
+class SentinelCluster:
+    """Master + replica + three sentinels under ``folder``; a context manager.
+
+    ``min_replicas``: each server's ``min-replicas-to-write``, as docs/deploy.md advises.
+    """
+
+    def __init__(self, folder: Path, name: str = MASTER_NAME, min_replicas: int = 1):
+        self.dir, self.name, self.min_replicas = folder, name, min_replicas
+        self.master_port, self.replica_port = free_port(), free_port()
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def sentinels(self) -> tuple[str, ...]:
+        """The ``host:port`` items of ``WA_REDIS_SENTINELS``."""
+        return tuple(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+
+    def __enter__(self) -> SentinelCluster:
+        try:
+            self._server(self.master_port)
+            self._server(self.replica_port, "--replicaof", "127.0.0.1", str(self.master_port))
+            _until(lambda: self._client(self.replica_port).info("replication")["master_link_status"] == "up")
+            for port in self.sentinel_ports:
+                self._sentinel(port)
+            _until(self._sentinels_ready)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def master_port_now(self, sentinel_port: int | None = None) -> int:
+        """The master's port as one sentinel names it."""
+        client = self._client(sentinel_port or self.sentinel_ports[0])
+        return int(client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.name)[1])
+
+    def failover(self, timeout: float = 30) -> int:
+        """``SENTINEL FAILOVER``; waits until every sentinel names the new master and the old one
+        follows it as a replica (until then the old master still takes writes, see docs/deploy.md)."""
+        old = self.master_port_now()
+        self._client(self.sentinel_ports[0]).execute_command("SENTINEL", "FAILOVER", self.name)
+        _until(lambda: all(self.master_port_now(p) != old for p in self.sentinel_ports), timeout)
+        new = self.master_port_now()
+        _until(lambda: self._client(new).info("replication")["role"] == "master", timeout)
+        _until(lambda: self._client(old).info("replication").get("master_port") == new, timeout)
+        return new
+
+    def _server(self, port: int, *extra: str) -> None:
+        folder = self.dir / str(port)
+        folder.mkdir(parents=True)
+        argv = [find_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
+                "--appendonly", "yes", "--appendfsync", "everysec", "--logfile", str(folder / "redis.log"),
+                "--min-replicas-to-write", str(self.min_replicas), "--min-replicas-max-lag", "10", *extra]
+        self._spawn(argv)
+        _until(lambda: self._client(port).ping())
+
+    def _sentinel(self, port: int) -> None:
+        conf = self.dir / f"sentinel-{port}.conf"  # a sentinel rewrites its file: one each
+        conf.write_text(
+            f"port {port}\nbind 127.0.0.1\ndir {self.dir}\nlogfile {self.dir / f'sentinel-{port}.log'}\n"
+            f"sentinel monitor {self.name} 127.0.0.1 {self.master_port} 2\n"
+            f"sentinel down-after-milliseconds {self.name} 2000\n"
+            f"sentinel failover-timeout {self.name} 10000\n")
+        self._spawn([find_binary(), str(conf), "--sentinel"])
+
+    def _sentinels_ready(self) -> bool:
+        """Each sentinel knows the replica and the two other sentinels (failover needs both)."""
+        for port in self.sentinel_ports:
+            info = self._client(port).execute_command("SENTINEL", "MASTER", self.name)
+            fields = dict(zip(info[::2], info[1::2], strict=True)) if isinstance(info, list) else info
+            if int(fields[b"num-slaves"]) < 1 or int(fields[b"num-other-sentinels"]) < 2:
+                return False
+        return True
+
+    def _spawn(self, argv: list[str]) -> None:
+        self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    @staticmethod
+    def _client(port: int) -> redis.Redis:
+        return redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=2)
+
+
+def _until(check, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``check`` (servers and sentinels publish no readiness event to await)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except redis.exceptions.RedisError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"not ready within {timeout} s: {check}")
