@@ -57,7 +57,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     _warn_fonts()
     state = Path(tempfile.mkdtemp(prefix="wa-shots-"))
-    settings = ensure_redis(Settings.from_env().with_(state_dir=str(state), namespace=f"shots{uuid.uuid4().hex[:8]}"))
+    settings = ensure_redis(Settings.from_env().with_(state_dir=str(state), namespace=f"shots{uuid.uuid4().hex[:8]}"),
+                            start="private")  # stops with this script: its state folder is a temporary one
     demo = demo_mod.start(settings, free_port(), state, echo=None)
     try:
         _shoot(demo, out)
