@@ -162,9 +162,8 @@ class Stack:
         return raw, self.post_cloud(raw)
 
 
-@pytest.fixture
-def stack(stack_settings, graph, worker) -> Iterator[Stack]:
-    """The add-on app on a loopback HTTP server, the sandbox host, a worker, the fake Graph API."""
+def serve_stack(stack_settings, graph) -> Iterator[Stack]:
+    """The add-on app on a loopback HTTP server (its workers are the caller's fixtures)."""
     from wa_addon.app import Addon, not_found
     from wa_addon.host.http import HttpHost
     from wa_addon.testing.wsgi_server import serve_in_thread
@@ -173,6 +172,12 @@ def stack(stack_settings, graph, worker) -> Iterator[Stack]:
     base, stop = serve_in_thread(addon.mount(not_found))
     yield Stack(base + stack_settings.prefix, stack_settings, addon.runtime, graph)
     stop()
+
+
+@pytest.fixture
+def stack(stack_settings, graph, worker) -> Iterator[Stack]:
+    """The add-on app on a loopback HTTP server, the sandbox host, a worker, the fake Graph API."""
+    yield from serve_stack(stack_settings, graph)
 
 
 # --- chat through the dispatcher, on the seeded sandbox (wa_addon/sandbox/seed.py) ---

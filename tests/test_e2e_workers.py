@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import pytest
 import redis
-from conftest import HOST_KEY, Stack, settings_env
+from conftest import HOST_KEY, Stack, serve_stack, settings_env
 from rq import Worker
 
 from wa_addon.host.http import HttpHost
@@ -55,13 +55,7 @@ def _workers_of(conn: redis.Redis, namespace: str) -> list[Worker]:
 
 @pytest.fixture
 def shared_stack(stack_settings, graph, two_workers) -> Iterator[Stack]:
-    from wa_addon.app import Addon, not_found
-    from wa_addon.testing.wsgi_server import serve_in_thread
-
-    addon = Addon(stack_settings, HttpHost(stack_settings.host_url, HOST_KEY))
-    base, stop = serve_in_thread(addon.mount(not_found))
-    yield Stack(base + stack_settings.prefix, stack_settings, addon.runtime, graph)
-    stop()
+    yield from serve_stack(stack_settings, graph)
 
 
 def test_two_workers_keep_order_per_reseller_and_move_money_once(shared_stack, stack_settings):
