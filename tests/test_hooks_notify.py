@@ -120,6 +120,14 @@ def test_cancelled_asks_the_host_for_the_balance_after_the_refund(rt):
     assert "Reason: wrong number" in msg.text and "Balance: ৳2,500" in msg.text
 
 
+def test_a_bare_status_change_is_told_with_what_the_request_was(rt):
+    # A host may send only the id and the status: the number and amount come from request.created.
+    run(rt, "request.created", request())
+    (msg,) = run(rt, "request.updated", {"id": 12, "reseller_id": 3, "status": "cancelled"})
+    assert msg.text.splitlines()[:2] == ["🚫 Request #12 cancelled", "FL 01712345678 — ৳50"]
+    assert "None" not in msg.text
+
+
 def test_out_of_order_and_duplicate_updates_send_nothing(rt):
     run(rt, "request.created", request())
     assert len(run(rt, "request.updated", request("success", trx_id="T1"))) == 1

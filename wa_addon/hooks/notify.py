@@ -106,6 +106,7 @@ def request_changed(rt: Runtime, outcome: Outcome, data: dict[str, Any]) -> list
     message = _told(outcome) if outcome.changed else None
     if message is None:
         return []
+    data = _with_recorded(rt, outcome, data)
     to, balance = _balance_now(rt, data["reseller_id"])
     notes = Notes(rt, outcome.transition_id)
     context = _request_context({**data, "what": _what(rt, data)}, masked=False, region=rt.settings.country)
@@ -113,6 +114,19 @@ def request_changed(rt: Runtime, outcome: Outcome, data: dict[str, Any]) -> list
     notes.send(to, "request_updated", message, **context, trx_id=data.get("trx_id") or "", reason=reason,
                balance=balance)
     return notes.out
+
+
+def _with_recorded(rt: Runtime, outcome: Outcome, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with what it leaves out (number, amount, ...) taken from when the request was first seen.
+
+    A host may send a status change with the id and status only; the message
+    must still say what the request was, never "None".
+    """
+    if all(data.get(key) not in (None, "") for key in ("number", "amount", "service")):
+        return data
+    recorded = request_wf.LIFECYCLE.info(rt, outcome.ident)
+    return {**{k: v for k, v in recorded.items() if v is not None},
+            **{k: v for k, v in data.items() if v not in (None, "")}}
 
 
 def _told(outcome: Outcome) -> str | None:
