@@ -123,7 +123,7 @@ def test_deny_moves_nothing(chat):
 
 def test_an_expired_balance_request_cannot_be_accepted_from_chat(chat):
     br = balance_request(chat)
-    approval.start(chat.rt, br, approval.EXPIRED, cause="test")
+    approval.LIFECYCLE.start(chat.rt, br, approval.EXPIRED, cause="test")
     assert chat.reply(ADMIN, f"ACCEPT {br}") == (
         f"Balance request #{br} has expired; the reseller was told to ask again.")
     assert chat.balance("retail1") == "2500.00"

@@ -141,7 +141,7 @@ def test_out_of_order_events_are_absorbed(live):
     assert [t for t in live.graph.sent_to(RETAIL1) if "#500" in t] == [
         "✅ Request #500 successful\nFL 01712345678 — ৳20\nTrx ID: T500\nBalance: ৳2,500"]  # the host's balance now
     assert not [m for m in live.graph.sent if m.to == ADMIN and "৫০০" in m.text]
-    assert rq.state(live.rt, 500) == rq.SUCCESS
+    assert rq.LIFECYCLE.state(live.rt, 500) == rq.SUCCESS
 
 
 def admin_reply(live, request_id):
@@ -205,7 +205,7 @@ def test_an_admin_cancel_racing_a_host_success_notifies_once(live, first):
     barrier(live, 3, RETAIL1, "Karim Store Three")
     about = [t for t in live.graph.sent_to(RETAIL1) if f"#{rid}" in t]
     assert len(about) == 1 and told in about[0] and "None" not in about[0]
-    assert rq.state(live.rt, rid) == status
+    assert rq.LIFECYCLE.state(live.rt, rid) == status
 
 
 @pytest.mark.parametrize("extra_settings", [{"request_stuck_after": 1, "balance_request_expiry": 1}])

@@ -133,13 +133,13 @@ def test_out_of_order_and_duplicate_updates_send_nothing(rt):
     assert len(run(rt, "request.updated", request("success", trx_id="T1"))) == 1
     assert run(rt, "request.updated", request("processing")) == []  # late: processing after success
     assert run(rt, "request.updated", request("success", trx_id="T1")) == []  # the host said it twice
-    assert rq.state(rt, 12) == rq.SUCCESS
+    assert rq.LIFECYCLE.state(rt, 12) == rq.SUCCESS
 
 
 def test_an_update_for_an_unknown_request_is_adopted_once(rt):
     (msg,) = run(rt, "request.updated", request("failed", id=99, note="operator down"))
     assert msg.to == RETAIL1 and "Request #99 failed" in msg.text
-    assert rq.state(rt, 99) == rq.FAILED
+    assert rq.LIFECYCLE.state(rt, 99) == rq.FAILED
     assert run(rt, "request.created", request(id=99)) == []  # created arriving late: absorbed
 
 
@@ -322,7 +322,7 @@ def test_message_send_delivers_the_text_as_it_is(rt):
 def test_a_switched_off_kind_sends_nothing(rt):
     rt.switches.set(notify__request_created=False)
     assert run(rt, "request.created", request()) == []
-    assert rq.state(rt, 12) == rq.PENDING  # the lifecycle still moves
+    assert rq.LIFECYCLE.state(rt, 12) == rq.PENDING  # the lifecycle still moves
 
 
 def test_the_admins_switch_is_read_once_for_all_admins(rt, monkeypatch):

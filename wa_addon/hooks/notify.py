@@ -77,7 +77,7 @@ def on_request_created(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
     status = data.get("status") or request_wf.PENDING
     data = {**data, "what": _what(rt, data)}
-    outcome = request_wf.start(rt, data["id"], status, cause=event.id, info=_request_info(data))
+    outcome = request_wf.LIFECYCLE.start(rt, data["id"], status, cause=event.id, info=_request_info(data))
     if not outcome.changed:
         return []
     notes = Notes(rt, outcome.transition_id)
@@ -99,7 +99,7 @@ def request_changed(rt: Runtime, outcome: Outcome, data: dict[str, Any]) -> list
 
     Args:
         rt: the runtime.
-        outcome: what ``workflows.request.apply`` answered; nothing unless ``changed``.
+        outcome: what ``request.LIFECYCLE.follow`` answered; nothing unless ``changed``.
         data: the ``request.updated`` data: reseller_id, number, amount,
             trx_id, note, balance_after, and optionally ``reseller`` {phone, language}.
     """
@@ -193,7 +193,7 @@ def on_balance_added(rt: Runtime, event: Event) -> list[Outbound]:
 def on_balance_request_created(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
     status = data.get("status") or approval.PENDING
-    outcome = approval.start(rt, data["id"], status, cause=event.id, info=_balance_request_info(data))
+    outcome = approval.LIFECYCLE.start(rt, data["id"], status, cause=event.id, info=_balance_request_info(data))
     if not outcome.changed or outcome.state != approval.PENDING:
         return []
     person = data.get("reseller") or {}
@@ -358,10 +358,10 @@ def housekeep(rt: Runtime, now: float | None = None) -> int:
     queued = 0
     for request_id, since, record in request_wf.stuck(rt, now):
         queued += _timed(rt, f"stuck request {request_id}", partial(_stuck, rt, request_id, since, record, now),
-                         partial(request_wf.take, rt, request_id))
+                         partial(request_wf.LIFECYCLE.take, rt, request_id))
     for ident, since in approval.due(rt, now):
         queued += _timed(rt, f"expiring balance request {ident}", partial(_expired, rt, ident, since),
-                         partial(approval.take, rt, ident))
+                         partial(approval.LIFECYCLE.take, rt, ident))
     return queued
 
 

@@ -2,12 +2,12 @@
 
 Each workflow module (:mod:`.request`, :mod:`.balance_approval`) declares its
 states and triggers as constants and ``TRANSITIONS`` as a list of dicts, and
-builds one :class:`Lifecycle`: one shared ``Machine(model=None, ...)`` that a
-throwaway model is attached to (``add_model``) for one step and detached from
-right after, so the machine's model list stays short.  The machine only says
-where a trigger leads; the state lives in Redis and changes by
-compare-and-set (:mod:`.store`), so two events (or an event and a timer,
-or an admin's claim and a timer) that race never both win.
+builds one :class:`Lifecycle` around one shared ``Machine(model=None, ...)``.
+No model is ever attached: the machine is asked as data where a trigger leads
+(``get_transitions(trigger, source=...)``) and which triggers a state allows
+(``get_triggers``).  The state lives in Redis and changes by compare-and-set
+(:mod:`.store`), so two events (or an event and a timer, or an admin's claim
+and a timer) that race never both win.
 
 Whatever does not fit (a duplicate, an out-of-order event, a lost race) is
 absorbed: nothing changes, the outcome says why, and it is logged.
@@ -16,7 +16,6 @@ absorbed: nothing changes, the outcome says why, and it is logged.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,25 +32,8 @@ log = logging.getLogger(__name__)
 
 UNKNOWN, DUPLICATE, ILLEGAL, LOST_RACE = "unknown", "duplicate", "illegal", "lost_race"
 CAS_TRIES = 3  # a loser re-reads and re-decides; three losses in a row is absorbed
-
-
-class _SkipNotice(logging.Filter):
-    # model_override=True binds only what the model declares (trigger, state)
-    # and logs a warning for every other name on each add_model: noise, by design.
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "model override policy" not in record.getMessage()
-
-
-logging.getLogger("transitions.core").addFilter(_SkipNotice())
-
-
-class _Subject:
-    """The throwaway model: the machine binds ``trigger`` and sets ``state``."""
-
-    state: str
-
-    def trigger(self, name: str) -> bool:  # replaced by the machine on add_model
-        raise NotImplementedError
+# Asked as data, the machine can only answer for plain moves: a condition or callback would need a model.
+_PLAIN_KEYS = frozenset({"trigger", "source", "dest"})
 
 
 @dataclass(frozen=True)
@@ -91,18 +73,21 @@ class Lifecycle:
     Args:
         name: the workflow's name in Redis keys (``request``, ``balance_request``).
         states: every state.
-        transitions: ``transitions``-style dicts: trigger, source, dest.
+        transitions: ``transitions``-style dicts: trigger, source, dest (nothing else:
+            no conditions or callbacks, which only a model could run).
         initial: the state a new record starts in.
         timed: the state whose age is watched (stuck / expiry), if any.
     """
 
     def __init__(self, name: str, states: Sequence[str], transitions: list[dict[str, Any]], initial: str,
                  timed: str | None = None):
+        extra = {key for t in transitions for key in t} - _PLAIN_KEYS
+        if extra:
+            raise ValueError(f"{name}: transitions are plain moves; not allowed: {sorted(extra)}")
         self.name, self.states, self.initial, self.timed = name, tuple(states), initial, timed
         self.triggers = tuple(dict.fromkeys(t["trigger"] for t in transitions))
         self.machine = Machine(model=None, states=list(states), transitions=transitions, initial=initial,
-                               auto_transitions=False, model_override=True, ignore_invalid_triggers=True)
-        self._lock = threading.Lock()  # a Machine's model list is not thread-safe
+                               auto_transitions=False)
 
     def allowed(self, state: str) -> list[str]:
         """The triggers allowed from ``state``."""
@@ -111,20 +96,19 @@ class Lifecycle:
     def step(self, state: str, trigger: str) -> str | None:
         """Where ``trigger`` leads from ``state``, or None if it is not allowed there."""
         if trigger not in self.triggers or state not in self.states:
-            return None
-        subject = _Subject()
-        with self._lock:
-            self.machine.add_model(subject, initial=state)
-            try:
-                return subject.state if subject.trigger(trigger) else None
-            finally:
-                self.machine.remove_model(subject)
+            return None  # (an empty name would ask for every transition)
+        moves = self.machine.get_transitions(trigger=trigger, source=state)
+        return moves[0].dest if moves else None
 
     def resolve(self, state: str, trigger_or_status: str) -> str | None:
         """The trigger meant: the name itself, or the one leading from ``state`` to that status."""
         if trigger_or_status in self.triggers:
             return trigger_or_status
         return next((t for t in self.allowed(state) if self.step(state, t) == trigger_or_status), None)
+
+    def take(self, rt: Runtime, ident: str) -> bool:
+        """Take ``ident`` off the timer once its notice is queued; True for exactly one caller."""
+        return store.take(rt, self.name, ident)
 
     def state(self, rt: Runtime, ident: object) -> str | None:
         """The current state, or None when unknown."""

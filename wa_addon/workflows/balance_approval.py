@@ -51,21 +51,7 @@ TRANSITIONS: list[dict[str, Any]] = [
 LIFECYCLE = Lifecycle("balance_request", STATES, TRANSITIONS, PENDING, timed=PENDING)
 
 
-def apply(rt: Runtime, balance_request_id: object, trigger_or_status: str, *, source: str,
-          cause: str | None = None) -> Outcome:
-    """Move a balance request by trigger or status (``hook``: the host's word; ``timer``); atomic."""
-    return LIFECYCLE.apply(rt, balance_request_id, trigger_or_status, source=source, cause=cause)
 
-
-def start(rt: Runtime, balance_request_id: object, status: str = PENDING, *, cause: str,
-          info: dict[str, Any] | None = None) -> Outcome:
-    """Record a new balance request (``info``: reseller id, amount, phone and language if known...)."""
-    return LIFECYCLE.start(rt, balance_request_id, status, cause=cause, info=info)
-
-
-def state(rt: Runtime, balance_request_id: object) -> str | None:
-    """The balance request's state as the add-on knows it (None: never heard of it)."""
-    return LIFECYCLE.state(rt, balance_request_id)
 
 
 def claim(rt: Runtime, balance_request_id: object) -> Outcome:
@@ -86,24 +72,19 @@ def release(rt: Runtime, balance_request_id: object) -> Outcome:
 def due(rt: Runtime, now: float | None = None) -> list[tuple[str, float]]:
     """Balance requests pending longer than ``balance_request_expiry``: (id, since), oldest first.
 
-    Each is listed again by every call until :func:`take` takes it off the timer.
+    Each is listed again by every call until ``LIFECYCLE.take`` takes it off the timer.
     """
     now = time.time() if now is None else now
     return store.due(rt, LIFECYCLE.name, now - rt.settings.balance_request_expiry)
 
 
 def expire(rt: Runtime, balance_request_id: str, since: float) -> Outcome:
-    """Expire a due balance request; it stays due until :func:`take` (its notice queued).
+    """Expire a due balance request; it stays due until ``LIFECYCLE.take`` (its notice queued).
 
     A re-run (the notice was not queued) answers the same change again; a
     balance request claimed, decided or forgotten meanwhile answers unchanged.
     """
-    outcome = apply(rt, balance_request_id, EXPIRE, source="timer", cause=f"expire:{balance_request_id}")
+    outcome = LIFECYCLE.apply(rt, balance_request_id, EXPIRE, source="timer", cause=f"expire:{balance_request_id}")
     if outcome.changed:
         store.keep(rt, LIFECYCLE.name, balance_request_id, since)
     return outcome
-
-
-def take(rt: Runtime, balance_request_id: str) -> bool:
-    """Take a balance request off the expiry timer once its notice is queued; True for one caller."""
-    return store.take(rt, LIFECYCLE.name, balance_request_id)

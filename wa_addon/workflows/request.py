@@ -4,10 +4,10 @@ The same moves the host allows (see the sandbox's ``service_requests``):
 a failed request may be resent or cancelled; resending puts it back to
 pending.  A request left in ``processing`` longer than
 ``settings.request_stuck_after`` is flagged to the admin once
-(:func:`stuck`, then :func:`take`): its outcome is unknown, so nothing is
+(:func:`stuck`, then ``LIFECYCLE.take``): its outcome is unknown, so nothing is
 refunded or resent on the add-on's own.
 
-Only the host's events move a request (the hook processor, :func:`apply`).
+Only the host's events move a request (the hook processor, ``LIFECYCLE.apply``).
 The admin's CANCEL / COMPLETE / RESEND go to the host, which decides a race
 in one transaction (the loser gets ``invalid_state``); its event follows.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from wa_addon.workflows import Lifecycle, Outcome, store
+from wa_addon.workflows import Lifecycle, store
 
 if TYPE_CHECKING:
     from wa_addon.runtime import Runtime
@@ -53,39 +53,13 @@ RESENT_FROM = (FAILED, PROCESSING)
 LIFECYCLE = Lifecycle("request", STATES, TRANSITIONS, PENDING, timed=PROCESSING)
 
 
-def apply(rt: Runtime, request_id: object, trigger_or_status: str, *, source: str,
-          cause: str | None = None) -> Outcome:
-    """Move a request by trigger (``cancel``) or status (``cancelled``); atomic against races.
 
-    Args:
-        rt: the runtime.
-        request_id: the host's request id.
-        trigger_or_status: one of the triggers or states above.
-        source: who asks (``hook``: a host event); logged and stored.
-        cause: the event id; the same cause twice changes once.
-
-    Returns:
-        ``Outcome(changed=True, ...)`` for the one caller that made the change:
-        it sends the notifications (:func:`wa_addon.hooks.notify.request_changed`).
-    """
-    return LIFECYCLE.apply(rt, request_id, trigger_or_status, source=source, cause=cause)
-
-
-def start(rt: Runtime, request_id: object, status: str = PENDING, *, cause: str,
-          info: dict[str, Any] | None = None) -> Outcome:
-    """Record a request the add-on has not seen, in ``status``; absorbed if it exists."""
-    return LIFECYCLE.start(rt, request_id, status, cause=cause, info=info)
-
-
-def state(rt: Runtime, request_id: object) -> str | None:
-    """The request's state as the add-on knows it (None: never heard of it)."""
-    return LIFECYCLE.state(rt, request_id)
 
 
 def stuck(rt: Runtime, now: float | None = None) -> list[tuple[str, float, store.Record]]:
     """Requests in processing for longer than ``request_stuck_after``, oldest first.
 
-    Each is listed again by every call until :func:`take` takes it off the timer.
+    Each is listed again by every call until ``LIFECYCLE.take`` takes it off the timer.
 
     Returns:
         (request id, since when, its record) for each request to flag.
@@ -93,8 +67,3 @@ def stuck(rt: Runtime, now: float | None = None) -> list[tuple[str, float, store
     now = time.time() if now is None else now
     due = store.due(rt, LIFECYCLE.name, now - rt.settings.request_stuck_after)
     return [(request_id, since, store.read(rt, LIFECYCLE.name, request_id)) for request_id, since in due]
-
-
-def take(rt: Runtime, request_id: str) -> bool:
-    """Take a request off the stuck timer once its notice is queued; True for one caller."""
-    return store.take(rt, LIFECYCLE.name, request_id)
