@@ -10,7 +10,9 @@ import falcon.testing
 import pytest
 
 from wa_addon.admin.auth import MAX_ADDRESS_FAILURES, MAX_LOGIN_FAILURES, AdminAuth, Throttled, client_address
+from wa_addon.admin.resources import AdminSite, _Resource
 from wa_addon.app import create_app, mount, not_found
+from wa_addon.runtime import Runtime
 from wa_addon.settings import Settings
 from wa_addon.store import Keys
 
@@ -215,6 +217,39 @@ def test_sign_out_drops_the_session(settings):
     cookies = {"wa_admin": resp.cookies["wa_admin"].value, "wa_csrf": csrf}
     out = c.simulate_post("/admin/logout", body=f"csrf={csrf}", headers=FORM, cookies=cookies)
     assert out.status_code == 303 and out.cookies["wa_admin"].value == ""
+
+
+# --- the gate: one middleware in front of every admin resource --------------------
+
+class _Probe(_Resource):
+    """A resource that checks nothing itself: whatever stops a stranger is the gate."""
+
+    def on_get(self, req, resp):
+        resp.media = {"reached": True}
+
+    on_post = on_get
+
+
+@pytest.mark.parametrize("answers_json", [False, True])
+def test_every_admin_resource_is_behind_the_gate_unless_it_says_otherwise(settings, answers_json):
+    rt = Runtime(settings, None)
+    app = create_app(settings, None, runtime=rt)
+    probe = _Probe(AdminSite(rt))
+    probe.answers_json = answers_json
+    app.add_route("/admin/probe", probe)
+    c = falcon.testing.TestClient(app)
+    refused = c.simulate_get("/admin/probe")
+    assert refused.status_code == (401 if answers_json else 303) and "reached" not in refused.text
+    assert c.simulate_post("/admin/probe").status_code == (401 if answers_json else 303)
+    resp, _ = sign_in(c)
+    assert c.simulate_get("/admin/probe", cookies={"wa_admin": resp.cookies["wa_admin"].value}).json == {
+        "reached": True}
+    rt.close()
+
+
+def test_a_method_the_resource_lacks_is_405_for_anyone(settings):
+    c = client(settings)
+    assert c.simulate_get("/admin/switches").status_code == 405  # POST only: no sign-in asked for
 
 
 # --- mounted in a Python host: the host's hook -----------------------------------

@@ -74,6 +74,7 @@ def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None
         app.add_route("/device/ack", DeviceAck(*phones))
         app.add_route("/device/autoresponder", AutoResponder(*phones))
     site = admin.AdminSite(rt, admin_auth)
+    app.add_middleware(admin.AdminGate())  # only a signed-in admin reaches an admin resource
     app.add_route("/admin", admin.AdminPage(site))
     app.add_route("/admin/settings", admin.SettingsJSON(site))
     app.add_route("/admin/login", admin.Login(site))

@@ -1,4 +1,4 @@
-"""Who may use the admin page, and the forms' CSRF check.
+"""Who may use the admin page, the gate that enforces it, and the forms' CSRF check.
 
 One of three modes, fixed when the app is built (:attr:`AdminAuth.mode`):
 
@@ -26,6 +26,13 @@ be believed).  Counts are taken first (atomic INCRs) and compared after, so
 parallel guesses cannot all slip in under the limit.  The throttle only slows
 guessing down; a long random token is the real defence.
 
+The gate: :class:`AdminGate`, one Falcon middleware, stands in front of every
+admin resource; no responder checks for itself.  A resource is behind it
+unless it says ``signed_in_only = False`` (the login form, sign-out).  A page
+that turns someone away answers with the login form (token mode), a 403 page
+saying why, or a 429 page; the JSON twin (``answers_json = True``) answers
+401 / 403 / 429 with our error body instead.
+
 CSRF: every form carries a double-submit token, a random value kept in a
 SameSite=Strict cookie that must equal the form's hidden field; exactly one
 such cookie must come along (a second one, planted by a sibling subdomain,
@@ -47,6 +54,7 @@ from urllib.parse import urlsplit
 import falcon
 import redis
 
+from wa_addon.http_errors import ApiError
 from wa_addon.settings import Settings
 from wa_addon.store import ADMIN_LOGIN_WINDOW, Keys
 
@@ -59,6 +67,7 @@ MAX_ADDRESS_FAILURES = 200  # per client address, whatever the prefix: a ceiling
 PREFIX_CHARS = 4  # the token characters a failure is counted under (hashed: never kept in a key)
 MIN_TOKEN_LENGTH = 16  # a shorter WA_ADMIN_TOKEN keeps the page off
 SAFE_FETCH_SITES = frozenset({"same-origin", "none"})  # "none": the user typed or bookmarked it
+THROTTLED = f"Too many wrong tokens from this address. Wait {ADMIN_LOGIN_WINDOW // 60} minutes."
 
 AdminCheck = Callable[[falcon.Request], bool]
 
@@ -158,6 +167,62 @@ def client_address(req: falcon.Request, trusted: frozenset[str]) -> str:
 
 class Throttled(Exception):
     """Too many failed sign-ins from one address: answer 429."""
+
+
+class AdminGate:
+    """Falcon middleware: only a signed-in admin reaches an admin resource's responders.
+
+    A resource is gated when its ``signed_in_only`` is true; it brings its
+    :class:`AdminAuth` as ``auth`` and, for pages, the site that renders them
+    as ``site`` (``site.html(req, resp, template, status, **context)``).
+    """
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: object,
+                         params: dict[str, object]) -> None:
+        if not getattr(resource, "signed_in_only", False) or not hasattr(resource, f"on_{req.method.lower()}"):
+            return  # not an admin resource, or a method it lacks: Falcon's 405, the same for anyone
+        if getattr(resource, "answers_json", False):
+            resp.set_header("Cache-Control", "no-store")
+            _admit_api(resource.auth, req)  # type: ignore[attr-defined]
+        elif not _admit_page(resource, req, resp):
+            resp.complete = True  # answered: the responder does not run
+
+
+def _admit_page(resource: object, req: falcon.Request, resp: falcon.Response) -> bool:
+    """True if signed in; else answers (to the login form, or a 403 / 429 page saying why)."""
+    auth: AdminAuth = resource.auth  # type: ignore[attr-defined]
+    site = resource.site  # type: ignore[attr-defined]
+    try:
+        if auth.allowed(req):
+            return True
+    except Throttled:
+        site.html(req, resp, "login.html", falcon.HTTP_429, error=THROTTLED)
+        return False
+    if auth.mode == TOKEN:
+        resp.status, resp.location = falcon.HTTP_303, req.root_path + "/admin/login"
+    else:
+        site.html(req, resp, "denied.html", falcon.HTTP_403)
+    return False
+
+
+def _admit_api(auth: AdminAuth, req: falcon.Request) -> None:
+    """Pass, or raise the answer that says why not."""
+    try:
+        if auth.allowed(req):
+            return
+    except Throttled as exc:
+        wait = "too many wrong tokens from this address; wait"
+        raise ApiError(falcon.HTTP_429, "throttled", wait, {"Retry-After": str(ADMIN_LOGIN_WINDOW)}) from exc
+    if auth.mode == TOKEN:
+        raise ApiError(falcon.HTTP_401, "unauthorized", "send Authorization: Bearer <WA_ADMIN_TOKEN>",
+                       {"WWW-Authenticate": 'Bearer realm="wa-addon admin"'})
+    if auth.mode == HOOK:
+        raise ApiError(falcon.HTTP_403, "forbidden", "the host's login refused this request")
+    if auth.short_token:
+        raise ApiError(falcon.HTTP_403, "admin_disabled",
+                       f"the admin page is off: WA_ADMIN_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters")
+    raise ApiError(falcon.HTTP_403, "admin_disabled",
+                   "the admin page is off: set WA_ADMIN_TOKEN, or mount the add-on with admin_auth")
 
 
 def _same(a: str, b: str) -> bool:

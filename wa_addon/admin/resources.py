@@ -22,9 +22,9 @@ import jinja2
 from wa_addon.admin import views
 from wa_addon.admin.auth import (
     CSRF_FIELD,
-    HOOK,
     MIN_TOKEN_LENGTH,
     SESSION_COOKIE,
+    THROTTLED,
     TOKEN,
     AdminAuth,
     AdminCheck,
@@ -39,12 +39,10 @@ from wa_addon.http_errors import ApiError, read_body
 from wa_addon.queue import outbox
 from wa_addon.render import LANGUAGES
 from wa_addon.runtime import Runtime
-from wa_addon.store import ADMIN_LOGIN_WINDOW
 from wa_addon.switches import NOTIFICATION_KINDS
 from wa_addon.transports.device_tokens import DeviceError
 
 FLASH_COOKIE = "wa_flash"
-THROTTLED = f"Too many wrong tokens from this address. Wait {ADMIN_LOGIN_WINDOW // 60} minutes."
 MAX_JSON = 64 * 1024
 FORM = "application/x-www-form-urlencoded"
 HEADERS = {
@@ -105,22 +103,13 @@ class AdminSite:
 
 
 class _Resource:
+    """An admin resource: :class:`~wa_addon.admin.auth.AdminGate` lets only a signed-in admin reach it."""
+
+    signed_in_only = True
+    answers_json = False  # the gate's refusals: pages (login form, 403 / 429 page), or our JSON error body
+
     def __init__(self, site: AdminSite):
         self.site, self.rt, self.auth = site, site.rt, site.auth
-
-    def gate(self, req: falcon.Request, resp: falcon.Response) -> bool:
-        """True if signed in; else answers (to the login form, or a 403 / 429 page saying why)."""
-        try:
-            if self.auth.allowed(req):
-                return True
-        except Throttled:
-            self.site.html(req, resp, "login.html", falcon.HTTP_429, error=THROTTLED)
-            return False
-        if self.auth.mode == TOKEN:
-            _redirect(resp, req.root_path + "/admin/login")
-        else:
-            self.site.html(req, resp, "denied.html", falcon.HTTP_403)
-        return False
 
     def form(self, req: falcon.Request, resp: falcon.Response) -> dict[str, Any] | None:
         """The posted form if its CSRF token is right; else answers 403 and returns None."""
@@ -129,10 +118,6 @@ class _Resource:
             self.site.html(req, resp, "denied.html", falcon.HTTP_403, csrf_failed=True)
             return None
         return data  # type: ignore[no-any-return]
-
-    def checked(self, req: falcon.Request, resp: falcon.Response) -> dict[str, Any] | None:
-        """The posted form of a signed-in admin with a good CSRF token; else None (answered)."""
-        return self.form(req, resp) if self.gate(req, resp) else None
 
     def back(self, req: falcon.Request, resp: falcon.Response, text: str, ok: bool = True) -> None:
         """Redirect to the page, which shows ``text`` once."""
@@ -149,12 +134,13 @@ class AdminPage(_Resource):
     """``GET /admin``: switches, delivery, phones, messages, failures, audit."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if self.gate(req, resp):
-            self.site.page(req, resp, _take_flash(req, resp))
+        self.site.page(req, resp, _take_flash(req, resp))
 
 
 class Login(_Resource):
     """``GET /admin/login``: the token form; ``POST``: trade the token for a session cookie."""
+
+    signed_in_only = False
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         if self.auth.mode != TOKEN or self.auth.allowed(req):
@@ -181,6 +167,8 @@ class Login(_Resource):
 class Logout(_Resource):
     """``POST /admin/logout``: drop the session cookie."""
 
+    signed_in_only = False
+
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         if self.form(req, resp) is not None:
             clear_cookie(req, resp, SESSION_COOKIE)
@@ -191,7 +179,7 @@ class SwitchesForm(_Resource):
     """``POST /admin/switches``: the on/off button, the notifications, admin numbers, language."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        data = self.checked(req, resp)
+        data = self.form(req, resp)
         if data is None:
             return
         try:
@@ -210,7 +198,7 @@ class PhonesForm(_Resource):
     """``POST /admin/phones``: add a phone; its token is shown once, in this answer (not a cookie, not cached)."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        data = self.checked(req, resp)
+        data = self.form(req, resp)
         device = views.device_transport(self.rt)
         if data is None:
             return
@@ -233,7 +221,7 @@ class PhoneRevoke(_Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         device = views.device_transport(self.rt)
-        if self.checked(req, resp) is None:
+        if self.form(req, resp) is None:
             return
         if device is None or not device.revoke_phone(name):
             self.back(req, resp, f"No phone named {name}.", ok=False)
@@ -246,7 +234,7 @@ class RetryForm(_Resource):
     """``POST /admin/failed/{transport}/retry``: one failed message (``msg_id``) or all back to the outbox."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, transport: str) -> None:
-        data = self.checked(req, resp)
+        data = self.form(req, resp)
         if data is None:
             return
         if transport not in self.rt.transports:
@@ -265,12 +253,12 @@ class SettingsJSON(_Resource):
     ``admin_numbers`` and ``default_language``; a bad one is a 400 and nothing changes.
     """
 
+    answers_json = True
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._gate(req, resp)
         resp.media = views.status(self.rt)
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._gate(req, resp)
         if cross_site(req):  # a signed-in browser's cookie rides along: only our own pages may change things
             raise ApiError(falcon.HTTP_403, "forbidden", "cross-site request refused")
         try:
@@ -280,26 +268,6 @@ class SettingsJSON(_Resource):
         resp.media = {"changed": lines, **views.status(self.rt)}
 
     on_put = on_patch
-
-    def _gate(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Pass, or raise the answer that says why not."""
-        resp.set_header("Cache-Control", "no-store")
-        try:
-            if self.auth.allowed(req):
-                return
-        except Throttled as exc:
-            wait = "too many wrong tokens from this address; wait"
-            raise ApiError(falcon.HTTP_429, "throttled", wait, {"Retry-After": str(ADMIN_LOGIN_WINDOW)}) from exc
-        if self.auth.mode == TOKEN:
-            raise ApiError(falcon.HTTP_401, "unauthorized", "send Authorization: Bearer <WA_ADMIN_TOKEN>",
-                           {"WWW-Authenticate": 'Bearer realm="wa-addon admin"'})
-        if self.auth.mode == HOOK:
-            raise ApiError(falcon.HTTP_403, "forbidden", "the host's login refused this request")
-        if self.auth.short_token:
-            raise ApiError(falcon.HTTP_403, "admin_disabled",
-                           f"the admin page is off: WA_ADMIN_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters")
-        raise ApiError(falcon.HTTP_403, "admin_disabled",
-                       "the admin page is off: set WA_ADMIN_TOKEN, or mount the add-on with admin_auth")
 
 
 def _form_changes(data: dict[str, Any]) -> dict[str, Any]:
