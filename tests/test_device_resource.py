@@ -67,6 +67,13 @@ def test_a_wrong_or_missing_token_is_refused_with_a_json_401(phones, method, end
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize(("method", "endpoint"), [("get", "inbound"), ("post", "outbox"), ("get", "ack")])
+def test_the_wrong_method_is_a_405_that_names_the_right_one(phones, method, endpoint):
+    resp = requests.request(method, f"{phones.url}/device/{endpoint}", timeout=10)
+    assert resp.status_code == 405
+    assert ("GET" if method == "post" else "POST") in resp.headers["Allow"]
+
+
 def test_a_revoked_phone_is_refused(phones):
     sim = phones.phone("p1")
     sim.poll_once()

@@ -25,7 +25,7 @@ from wa_addon.settings import Settings
 from wa_addon.store import DOWN
 from wa_addon.transports.cloud_resource import CloudWebhook
 from wa_addon.transports.device import DeviceTransport
-from wa_addon.transports.device_resource import AutoResponder, DeviceAck, DeviceInbound, DeviceOutbox
+from wa_addon.transports.device_resource import Phones
 from wa_addon.transports.window import ServiceWindow
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -68,11 +68,9 @@ def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None
     app.add_route("/otp/verify", OtpVerify(rt))
     device = rt.transports.get("device")
     if isinstance(device, DeviceTransport):  # the phones' endpoints exist only where phones are configured
-        phones = (device, settings, intake)
-        app.add_route("/device/inbound", DeviceInbound(*phones))
-        app.add_route("/device/outbox", DeviceOutbox(*phones))
-        app.add_route("/device/ack", DeviceAck(*phones))
-        app.add_route("/device/autoresponder", AutoResponder(*phones))
+        phones = Phones(device, settings, intake)
+        for endpoint in ("inbound", "outbox", "ack", "autoresponder"):  # on_post_inbound, on_get_outbox, ...
+            app.add_route(f"/device/{endpoint}", phones, suffix=endpoint)
     site = admin.AdminSite(rt, admin_auth)
     app.add_middleware(admin.AdminGate())  # only a signed-in admin reaches an admin resource
     app.add_route("/admin", admin.AdminPage(site))

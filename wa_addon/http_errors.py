@@ -3,7 +3,7 @@
 Resources raise :class:`ApiError` (Falcon's ``HTTPError`` with our body) instead of
 writing error answers by hand; :func:`install` registers, once per app, the
 serializer that gives every Falcon error that body and the handler that turns
-:class:`StoreUnavailable` into a 503 (the sender retries).  Bodies are read with
+:class:`StoreUnavailable`, or Redis unreachable met directly, into a 503 (the sender retries).  Bodies are read with
 :func:`read_body`, which never reads more than its limit.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import falcon
 
-from wa_addon.store import StoreUnavailable
+from wa_addon.store import DOWN, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,14 @@ def read_body(
 
 
 def install(app: falcon.App) -> falcon.App:
-    """Give ``app`` our error body for every Falcon error, and a 503 for :class:`StoreUnavailable`.
+    """Give ``app`` our error body for every Falcon error, and a 503 when Redis cannot be reached.
 
-    A resource that may meet Redis directly turns ``store.DOWN`` into ``StoreUnavailable``.
+    That is :class:`StoreUnavailable`, or ``store.DOWN`` (a connection or timeout error) met directly:
+    no resource catches them itself.
     """
     app.set_error_serializer(_serialize)
-    app.add_error_handler(StoreUnavailable, _unavailable)
+    for unreachable in (StoreUnavailable, *DOWN):
+        app.add_error_handler(unreachable, _unavailable)
     return app
 
 

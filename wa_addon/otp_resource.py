@@ -18,7 +18,6 @@ from wa_addon.phones import parse_phone
 from wa_addon.queue import outbox
 from wa_addon.runtime import Runtime
 from wa_addon.sealing import sealer
-from wa_addon.store import DOWN, StoreUnavailable
 
 MAX_BODY = 64 * 1024  # a phone and a code
 NOT_AN_OBJECT = ("bad_json", "the body must be a JSON object")
@@ -32,10 +31,7 @@ class _CodeResource:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         phone, body = self._phone_and_body(req)
-        try:
-            self.answer(phone, body, resp)
-        except DOWN as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        self.answer(phone, body, resp)
 
     def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
         """The endpoint's own work, once the request is checked."""

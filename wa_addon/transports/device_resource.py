@@ -21,7 +21,6 @@ from wa_addon.http_errors import ApiError, read_body
 from wa_addon.messages import Inbound, StatusUpdate, short_hash
 from wa_addon.sealing import Sealer, sealer
 from wa_addon.settings import Settings
-from wa_addon.store import DOWN, StoreUnavailable
 from wa_addon.transports.device import DeviceTransport
 from wa_addon.transports.device_queue import ACK_STATUSES, Leased
 
@@ -51,44 +50,26 @@ class Unauthorized(ApiError):
         super().__init__(falcon.HTTP_401, "unauthorized", message, challenge)
 
 
-class _PhoneResource:
-    """Common ground: the token check, body parsing, error answers."""
+def authenticate(req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any],
+                 query_token: bool = False) -> None:
+    """``@falcon.before``: the phone a token names, as ``req.context.phone``; else 401.
 
-    query_token = False  # may the token come as X-Device-Token or ?token= (AutoResponder only)
+    Args:
+        query_token: the token may also come as ``X-Device-Token`` or ``?token=`` (AutoResponder only).
+    """
+    req.context.device_token = _token(req, query_token)
+    req.context.phone = resource.device.authenticate(req.context.device_token)
+    if req.context.phone is None:
+        raise Unauthorized("missing, unknown or revoked device token")
 
-    def __init__(self, device: DeviceTransport, settings: Settings, intake: Intake):
-        self.device, self.settings, self.intake = device, settings, intake
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._serve(req, resp, self.get)
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._serve(req, resp, self.post)
-
-    def get(self, phone: str, req: falcon.Request) -> dict[str, Any]:
-        raise falcon.HTTPMethodNotAllowed(["POST"])
-
-    def post(self, phone: str, req: falcon.Request) -> dict[str, Any]:
-        raise falcon.HTTPMethodNotAllowed(["GET"])
-
-    def _serve(self, req: falcon.Request, resp: falcon.Response, handler: Any) -> None:
-        """Errors are raised (:class:`ApiError`); Redis down: the app's handler answers 503."""
-        try:
-            req.context.device_token = self._token(req)
-            phone = self.device.authenticate(req.context.device_token)
-            if phone is None:
-                raise Unauthorized("missing, unknown or revoked device token")
-            resp.media = handler(phone, req)
-        except DOWN as exc:
-            raise StoreUnavailable(str(exc)) from exc
-
-    def _token(self, req: falcon.Request) -> str | None:
-        auth = req.get_header("Authorization") or ""
-        if auth[:7].lower() == "bearer ":
-            return auth[7:].strip()
-        if not self.query_token:
-            return None
-        return req.get_header("X-Device-Token") or req.get_param("token")
+def _token(req: falcon.Request, query_token: bool) -> str | None:
+    auth = req.get_header("Authorization") or ""
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    if not query_token:
+        return None
+    return req.get_header("X-Device-Token") or req.get_param("token")
 
 
 def read_json(req: falcon.Request) -> Any:
@@ -118,10 +99,20 @@ def _text(item: dict[str, Any], field: str) -> str:
     return str(value)
 
 
-class DeviceInbound(_PhoneResource):
-    """``POST /device/inbound``: the chats a phone saw (one, a list, or ``{"messages": [...]}``)."""
+class Phones:
+    """``{prefix}/device/...``: one responder per endpoint, each behind the token check (:func:`authenticate`).
 
-    def post(self, phone: str, req: falcon.Request) -> dict[str, Any]:
+    Wired by ``create_app``: ``app.add_route("/device/inbound", phones, suffix="inbound")`` and so on.
+    Redis down: the app's error handler answers 503 (the phone sends again).
+    """
+
+    def __init__(self, device: DeviceTransport, settings: Settings, intake: Intake):
+        self.device, self.settings, self.intake = device, settings, intake
+
+    @falcon.before(authenticate)
+    def on_post_inbound(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """``POST /device/inbound``: the chats a phone saw (one, a list, or ``{"messages": [...]}``)."""
+        phone = req.context.phone
         items = _items(read_json(req), "messages")
         parsed = [(_text(i, "id"), _text(i, "from"), _text(i, "text"), i) for i in items]
         accepted: list[Inbound] = []
@@ -139,13 +130,12 @@ class DeviceInbound(_PhoneResource):
         self.device.remember(phone, [m.sender for m in accepted])
         self.intake.submit(accepted, [])
         log.info("device %s: %d messages in, %d rejected", phone, len(accepted), len(rejected))
-        return {"ok": True, "accepted": len(accepted), "rejected": rejected}
+        resp.media = {"ok": True, "accepted": len(accepted), "rejected": rejected}
 
-
-class DeviceOutbox(_PhoneResource):
-    """``GET /device/outbox?wait=N&max=M``: lease what to send (a long poll)."""
-
-    def get(self, phone: str, req: falcon.Request) -> dict[str, Any]:
+    @falcon.before(authenticate)
+    def on_get_outbox(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """``GET /device/outbox?wait=N&max=M``: lease what to send (a long poll)."""
+        phone = req.context.phone
         wait = min(max(_number(req, "wait", 0), 0), self.settings.device_poll_max)
         count = min(max(int(_number(req, "max", 10)), 1), MAX_LEASE)
         # No pause check here: the outbox holds messages before they reach the
@@ -156,13 +146,12 @@ class DeviceOutbox(_PhoneResource):
             raise Unauthorized("the device token was revoked", ask=False)
         self.device.tokens.touch(phone)  # the poll's end is a contact too
         opened = sealer(self.settings)  # a password or PIN is plain only on its way to the phone
-        return {"messages": [_leased(m, opened) for m in leased], "lease_seconds": self.settings.device_lease}
+        resp.media = {"messages": [_leased(m, opened) for m in leased], "lease_seconds": self.settings.device_lease}
 
-
-class DeviceAck(_PhoneResource):
-    """``POST /device/ack``: sent, failed (with its error) or retry, per lease."""
-
-    def post(self, phone: str, req: falcon.Request) -> dict[str, Any]:
+    @falcon.before(authenticate)
+    def on_post_ack(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """``POST /device/ack``: sent, failed (with its error) or retry, per lease."""
+        phone = req.context.phone
         acks = [_ack(item) for item in _items(read_json(req), "acks")]
         results = []
         for lease, status, error in acks:
@@ -170,22 +159,20 @@ class DeviceAck(_PhoneResource):
             if status == "failed":
                 log.warning("device %s: send failed for lease %s: %s", phone, lease, error[:80])
             results.append({"lease": lease, "result": result})
-        return {"results": results}
+        resp.media = {"results": results}
 
+    @falcon.before(authenticate, query_token=True)
+    def on_post_autoresponder(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """``POST /device/autoresponder``: AutoResponder for WA's "web server" rule.
 
-class AutoResponder(_PhoneResource):
-    """``POST /device/autoresponder``: AutoResponder for WA's "web server" rule.
+        The reply goes back in the same exchange: we wait up to
+        ``device_reply_wait`` seconds for it, holding the contact's messages from
+        the polling phones meanwhile, and answer with what was taken in that time;
+        a late reply goes to a polling phone or this contact's next exchange.
+        """
+        resp.media = self._exchange(req.context.phone, _query(read_json(req)))
 
-    The reply goes back in the same exchange: we wait up to
-    ``device_reply_wait`` seconds for it, holding the contact's messages from
-    the polling phones meanwhile, and answer with what was taken in that time;
-    a late reply goes to a polling phone or this contact's next exchange.
-    """
-
-    query_token = True
-
-    def post(self, phone: str, req: falcon.Request) -> dict[str, Any]:
-        query = _query(read_json(req))
+    def _exchange(self, phone: str, query: dict[str, Any]) -> dict[str, Any]:
         if query.get("isTestMessage"):
             return {"replies": [{"message": f"wa-addon: connected as {phone}"}]}
         sender, text = str(query.get("sender") or ""), str(query.get("message") or "").strip()
