@@ -29,7 +29,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]  # --headless and a fresh --user-data-dir: Playwright's own
 ADMIN, RETAIL1 = "8801711000000", "8801822222222"
 WAIT_MS = 45_000  # a reply crosses the worker, the host and the phone's long poll
-SWITCH_MAX_AGE = 1.0  # seconds a worker may use switches it read earlier (wa_addon.runtime.install)
+SWITCH_MAX_AGE = 1.0  # seconds a worker may use switches it read earlier (Runtime(cached_switches=True))
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"Debian's Chromium is not installed ({CHROMIUM}); apt-get install chromium")

@@ -8,6 +8,7 @@ one-off command that finds none running starts its own and stops it on exit.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -15,8 +16,27 @@ from pathlib import Path
 from typing import TextIO
 
 import click
+import redis
 
+from wa_addon import demo as demo_mod
+from wa_addon import doctor as doctor_mod
+from wa_addon import redis_conn, redis_server
+from wa_addon.admin.views import failed as failed_messages
+from wa_addon.commands.admin_pin import AdminPin
+from wa_addon.device_sim import DeviceSim, simulate
+from wa_addon.doctor import not_ready
+from wa_addon.host.conformance import format_report, run_checks
+from wa_addon.host.http import HttpHost
+from wa_addon.messages import Outbound, short_hash
+from wa_addon.phones import parse_phone
+from wa_addon.queue import outbox
+from wa_addon.queue import worker as worker_mod
+from wa_addon.runtime import Runtime
 from wa_addon.settings import Settings, state_dir_of
+from wa_addon.store import Keys
+from wa_addon.transports import cloud_templates
+from wa_addon.transports.device import DeviceTransport
+from wa_addon.transports.device_tokens import DeviceError
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -41,8 +61,6 @@ def ensure_redis(settings: Settings, start: str = "shared") -> Settings:
 
 
 def _embedded(settings: Settings, start: str) -> str:
-    from wa_addon import redis_server
-
     folder = state_dir_of(settings) / "redis"
     url, started = redis_server.running(folder), False
     try:
@@ -59,10 +77,6 @@ def _embedded(settings: Settings, start: str) -> str:
 
 def _require_version(settings: Settings) -> None:
     """Refuse to start on a Redis older than the code needs (an unreachable one is left to the callers)."""
-    import redis
-
-    from wa_addon import redis_conn, redis_server
-
     try:
         redis_server.check_version(redis_conn.connect(settings, socket_timeout=3))
     except redis.exceptions.RedisError:
@@ -71,11 +85,8 @@ def _require_version(settings: Settings) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-def build_runtime(settings: Settings):  # type: ignore[no-untyped-def]
+def build_runtime(settings: Settings) -> Runtime:
     """A runtime talking to the host over HTTP, per the settings."""
-    from wa_addon.host.http import HttpHost
-    from wa_addon.runtime import Runtime
-
     return Runtime(settings, HttpHost(settings.host_url, settings.host_key))
 
 
@@ -102,9 +113,9 @@ def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
 @click.pass_context
 def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
     """Serve the add-on's HTTP endpoints (webhooks, hooks, admin) under WA_PREFIX."""
-    try:
+    try:  # here, not at the top: serving imports gunicorn, the [serve] extra, and every other command runs without it
         from wa_addon.serving import serve_gunicorn
-    except ImportError as exc:  # gunicorn is the [serve] extra
+    except ImportError as exc:
         raise click.ClickException(str(exc)) from exc
 
     settings = ensure_redis(_settings(ctx))
@@ -118,8 +129,6 @@ def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
 @click.pass_context
 def worker(ctx: click.Context, processes: int, burst: bool) -> None:
     """Run the RQ worker(s) that execute commands and deliver messages."""
-    from wa_addon.queue import worker as worker_mod
-
     settings = ensure_redis(_settings(ctx))
     worker_mod.run_pool(settings, processes, burst=burst)
 
@@ -136,8 +145,6 @@ def demo(ctx: click.Context, port: int, state_dir: str | None, reset: bool) -> N
     Honours every WA_* setting.  Chats typed on stdin as FROM: TEXT go in through
     the simulated phone; its replies are printed.  The seeded accounts are fixed.
     """
-    from wa_addon import demo as demo_mod
-
     settings = _settings(ctx)
     folder = Path(state_dir) if state_dir else state_dir_of(settings) / "demo"
     settings = ensure_redis(settings.with_(state_dir=str(folder)), start="private")
@@ -148,8 +155,6 @@ def demo(ctx: click.Context, port: int, state_dir: str | None, reset: bool) -> N
 @click.pass_context
 def doctor(ctx: click.Context) -> None:
     """Check the settings, Redis, the host and each transport; exit 1 if any check fails."""
-    from wa_addon import doctor as doctor_mod
-
     checks = doctor_mod.run(_settings(ctx))
     click.echo(doctor_mod.format_report(checks))
     sys.exit(0 if all(c.ok for c in checks) else 1)
@@ -160,8 +165,6 @@ def doctor(ctx: click.Context) -> None:
 @click.option("--key", required=True, envvar="WA_HOST_KEY", help="The host's API key (admin).")
 def check_host(url: str, key: str) -> None:
     """Run the host-contract conformance suite against URL; exit 1 on any failure."""
-    from wa_addon.host.conformance import format_report, run_checks
-
     results = run_checks(url, key)
     click.echo(format_report(results))
     sys.exit(0 if all(r.ok for r in results) else 1)
@@ -174,11 +177,6 @@ def check_host(url: str, key: str) -> None:
 @click.pass_context
 def send(ctx: click.Context, to: str, text: str, transport: str | None) -> None:
     """Queue TEXT to the phone number TO (a worker delivers it)."""
-    from wa_addon.doctor import not_ready
-    from wa_addon.messages import Outbound, short_hash
-    from wa_addon.phones import parse_phone
-    from wa_addon.queue import outbox
-
     settings = _settings(ctx)
     number = parse_phone(to, settings.country)
     if number is None:
@@ -202,10 +200,6 @@ def admin_pin(ctx: click.Context) -> None:
     Admin money and secret commands relayed by a phone not in
     WA_DEVICE_ADMIN_PHONES (or every one, with WA_ADMIN_PIN=always) end with it.
     """
-    from wa_addon import redis_conn
-    from wa_addon.commands.admin_pin import AdminPin
-    from wa_addon.store import Keys
-
     settings = ensure_redis(_settings(ctx))
     new = click.prompt("New admin PIN (4 to 8 digits)", hide_input=True, confirmation_prompt=True)
     try:
@@ -220,9 +214,7 @@ def device() -> None:
     """Manage the phones of the device transport (tokens, contact names)."""
 
 
-def _device(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from wa_addon.transports.device import DeviceTransport
-
+def _device(ctx: click.Context) -> DeviceTransport:
     return DeviceTransport(ensure_redis(_settings(ctx.find_root()), start="oneshot"))
 
 
@@ -231,8 +223,6 @@ def _device(ctx: click.Context):  # type: ignore[no-untyped-def]
 @click.pass_context
 def device_add(ctx: click.Context, name: str) -> None:
     """Register phone NAME and print its bearer token (shown only this once)."""
-    from wa_addon.transports.device_tokens import DeviceError
-
     try:
         click.echo(_device(ctx).add_phone(name))
     except DeviceError as exc:
@@ -274,7 +264,7 @@ def failed() -> None:
     """Messages no transport could deliver (permanent errors), as on the admin page."""
 
 
-def _failed_runtime(ctx: click.Context):  # type: ignore[no-untyped-def]
+def _failed_runtime(ctx: click.Context) -> Runtime:
     return build_runtime(ensure_redis(_settings(ctx.find_root()), start="oneshot"))
 
 
@@ -283,8 +273,6 @@ def _failed_runtime(ctx: click.Context):  # type: ignore[no-untyped-def]
 @click.pass_context
 def failed_list(ctx: click.Context, count: int) -> None:
     """The failed messages, oldest first (secret texts hidden), and the dead letters per lane."""
-    from wa_addon.admin.views import failed as failed_messages
-
     rt = _failed_runtime(ctx)
     rows = failed_messages(rt, count)
     for row in rows:
@@ -300,8 +288,6 @@ def failed_list(ctx: click.Context, count: int) -> None:
 @click.pass_context
 def failed_retry(ctx: click.Context, msg_id: str | None, transport: str | None) -> None:
     """Put MSG_ID (or every failed message) back in its outbox; a worker sends it again."""
-    from wa_addon.queue import outbox
-
     rt = _failed_runtime(ctx)
     names = [transport] if transport else list(rt.transports)
     unknown = [name for name in names if name not in rt.transports]
@@ -319,10 +305,6 @@ def failed_retry(ctx: click.Context, msg_id: str | None, transport: str | None) 
 @click.pass_context
 def templates(ctx: click.Context, lang: str, submit: bool) -> None:
     """The Cloud API templates for outside the 24-hour window, as Meta's message_templates JSON."""
-    import json
-
-    from wa_addon.transports import cloud_templates
-
     settings = _settings(ctx)
     found = [t for code in (("bn", "en") if lang == "all" else (lang,)) for t in cloud_templates.definitions(code)]
     if not submit:
@@ -349,8 +331,6 @@ def templates(ctx: click.Context, lang: str, submit: bool) -> None:
 @click.option("--wait", default=25.0, show_default=True, help="Long-poll seconds.")
 def device_sim(url: str, token: str, script: TextIO | None, record: str | None, once: bool, wait: float) -> None:
     """Play a phone: poll, "send" (print/record), ack; post chats typed as 'FROM: text'."""
-    from wa_addon.device_sim import DeviceSim, simulate
-
     phone = DeviceSim(url, token, record=record, echo=click.echo)
     simulate(phone, script=script, stdin=None if once else sys.stdin, once=once, wait=wait)
 

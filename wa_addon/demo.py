@@ -10,7 +10,9 @@ webhooks and sends to ``WA_CLOUD_GRAPH_URL``.
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -19,7 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wa_addon.app import Addon, mount
+from wa_addon.device_sim import DeviceSim, inject
+from wa_addon.host.http import HttpHost
+from wa_addon.sandbox import SandboxDB, create_sandbox_app, seed
+from wa_addon.sandbox.seed import RESELLERS
 from wa_addon.settings import Settings
+from wa_addon.testing.wsgi_server import serve_in_thread
+from wa_addon.webchat import WebChat, create_chat_app
 
 DEMO_HOST_KEY = "demo-host-key"
 DEMO_HOOK_SECRET = "demo-hook-secret"  # noqa: S105 - the demo's fixed, documented value
@@ -35,8 +44,6 @@ def accounts_table(balances: dict[str, str] | None = None) -> str:
     Args:
         balances: each username's balance on the host now; the seed's when not given.
     """
-    from wa_addon.sandbox.seed import RESELLERS
-
     names = {row[0]: row[1] for row in RESELLERS}
     lines = [ROW.format("who", "WhatsApp number", "PIN", "balance", "language", "").rstrip()]
     for _id, username, _name, phone, _level, parent, balance, pin, status, language, _services in RESELLERS:
@@ -89,13 +96,6 @@ def start(settings: Settings, port: int, state_dir: Path, echo: Any = print, *, 
     ``reset``: start from the seeded state: the host's database, the phone's
     record and the add-on's Redis keys of a previous run are dropped first.
     """
-    from wa_addon.app import Addon, mount
-    from wa_addon.device_sim import DeviceSim
-    from wa_addon.host.http import HttpHost
-    from wa_addon.sandbox import SandboxDB, create_sandbox_app, seed
-    from wa_addon.testing.wsgi_server import serve_in_thread
-    from wa_addon.webchat import WebChat, create_chat_app
-
     state_dir.mkdir(parents=True, exist_ok=True)
     own_token = bool(settings.admin_token)  # the user's secret is never printed; one we made up is
     settings = demo_settings(settings, port, state_dir)
@@ -131,8 +131,6 @@ def _forget_keys(conn: Any, namespace: str) -> None:
 
 
 def _balances(db: Any) -> dict[str, str]:
-    from wa_addon.sandbox.seed import RESELLERS
-
     return {row[1]: db.get_reseller(row[0])["balance"] for row in RESELLERS}
 
 
@@ -150,8 +148,6 @@ def _start_worker(settings: Settings) -> Any:
 
 
 def _child_env(settings: Settings) -> dict[str, str]:
-    import os
-
     return {**{k: v for k, v in os.environ.items() if not k.startswith("WA_")}, **settings.to_env()}
 
 
@@ -195,10 +191,6 @@ Replies and notifications are printed as the demo phone sends them.  Ctrl-C stop
 
 def run(settings: Settings, port: int, state_dir: Path, *, reset: bool = False) -> None:
     """Run the demo in the foreground until Ctrl-C or end of input."""
-    import signal
-
-    from wa_addon.device_sim import inject
-
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the worker before Redis (atexit)
     demo = start(settings, port, state_dir, reset=reset)
     try:  # from here on a SIGTERM (even during the banner) stops the worker too: none is left orphaned

@@ -13,10 +13,15 @@ from datetime import date
 import redis
 import requests
 
-from wa_addon import redis_conn
+from wa_addon import redis_conn, redis_server
+from wa_addon.admin.views import cloud_missing  # the admin page's list: one list, two reports
+from wa_addon.host import HostError, HostUnavailable
+from wa_addon.host.http import HttpHost
+from wa_addon.redis_server import version_problem
 from wa_addon.render import known_zone
 from wa_addon.settings import DEFAULT_GRAPH_API_VERSION, Settings, state_dir_of
 from wa_addon.transports import graph_versions
+from wa_addon.transports.device import DeviceTransport
 
 
 @dataclass(frozen=True)
@@ -39,8 +44,6 @@ def check_settings(settings: Settings) -> Check:
 
 
 def _missing(settings: Settings) -> list[str]:
-    from wa_addon.admin.views import cloud_missing  # the admin page's list: one list, two reports
-
     need = {"WA_HOST_URL": settings.host_url, "WA_HOST_KEY": settings.host_key,
             "WA_HOOK_SECRET": settings.hook_secret, "WA_ADMIN_NUMBERS": ",".join(settings.admin_numbers)}
     missing = [name for name, value in need.items() if not value]
@@ -66,8 +69,6 @@ def _sentinel_master(settings: Settings) -> Check:
 
 
 def _redis_version(settings: Settings, where: str) -> Check:
-    from wa_addon.redis_server import version_problem
-
     try:
         version = str(redis_conn.connect(settings, socket_timeout=3).info("server").get("redis_version", "?"))
     except redis.exceptions.RedisError as exc:
@@ -78,8 +79,6 @@ def _redis_version(settings: Settings, where: str) -> Check:
 
 def embedded_url(settings: Settings) -> str | None:
     """The URL of the embedded Redis of the settings' state folder, if one runs."""
-    from wa_addon import redis_server
-
     return redis_server.running(state_dir_of(settings) / "redis")
 
 
@@ -95,9 +94,6 @@ def _embedded_redis(settings: Settings) -> Check:
 
 
 def check_host(settings: Settings) -> Check:
-    from wa_addon.host import HostError, HostUnavailable
-    from wa_addon.host.http import HttpHost
-
     if not settings.host_url:
         return Check("host", False, "WA_HOST_URL not set")
     try:
@@ -119,8 +115,6 @@ def _host_hint(status: int) -> str:
 
 
 def check_cloud(settings: Settings) -> Check:
-    from wa_addon.admin.views import cloud_missing
-
     if "cloud" not in settings.transports:
         return Check("cloud", True, "not configured")
     missing = cloud_missing(settings)
@@ -162,8 +156,6 @@ def _is_json(resp: requests.Response) -> bool:
 def check_device(settings: Settings) -> Check:
     if "device" not in settings.transports:
         return Check("device", True, "not configured")
-    from wa_addon.transports.device import DeviceTransport
-
     url = settings.redis_url or embedded_url(settings) or ""
     if not url and not settings.redis_sentinels:
         return Check("device", False, "no Redis to read the phones from: set WA_REDIS_URL, or start serve or worker")
@@ -180,9 +172,6 @@ def not_ready(settings: Settings, transport: str) -> str | None:
 
     ``settings.redis_url`` (or ``redis_sentinels``) must be set (the device transport reads its phones there).
     """
-    from wa_addon.admin.views import cloud_missing
-    from wa_addon.transports.device import DeviceTransport
-
     if transport not in settings.transports:
         return f"transport {transport} is not in WA_TRANSPORTS ({','.join(settings.transports)})"
     if transport == "cloud" and cloud_missing(settings):

@@ -14,6 +14,7 @@ from rq import Queue
 
 from wa_addon import redis_conn
 from wa_addon.host import Host
+from wa_addon.host.http import HttpHost
 from wa_addon.queue.lanes import Lane
 from wa_addon.queue.lanes import Scripts as LaneScripts
 from wa_addon.queue.outbox import out_lane
@@ -22,6 +23,8 @@ from wa_addon.settings import Settings
 from wa_addon.store import Keys, Scripts
 from wa_addon.switches import Switches
 from wa_addon.transports.base import Transport
+from wa_addon.transports.cloud import CloudTransport
+from wa_addon.transports.device import DeviceTransport
 
 log = logging.getLogger(__name__)
 
@@ -80,19 +83,7 @@ class Runtime:
 TransportFactory = Callable[[Settings], Transport]
 
 
-def _cloud(settings: Settings) -> Transport:
-    from wa_addon.transports.cloud import CloudTransport
-
-    return CloudTransport(settings)
-
-
-def _device(settings: Settings) -> Transport:
-    from wa_addon.transports.device import DeviceTransport
-
-    return DeviceTransport(settings)
-
-
-TRANSPORT_FACTORIES: dict[str, TransportFactory] = {"cloud": _cloud, "device": _device}
+TRANSPORT_FACTORIES: dict[str, TransportFactory] = {"cloud": CloudTransport, "device": DeviceTransport}
 
 
 def build_transports(settings: Settings) -> dict[str, Transport]:
@@ -106,19 +97,13 @@ def build_transports(settings: Settings) -> dict[str, Transport]:
 _current: Runtime | None = None
 
 
-def install(runtime: Runtime) -> Runtime:
-    """Make ``runtime`` the one this process's jobs use."""
-    global _current
-    _current = runtime
-    return runtime
-
-
 def current() -> Runtime:
-    """This process's runtime; built from the environment on first use."""
+    """This process's runtime, for RQ's side only (jobs and the worker): built from the environment on first use.
+
+    Everything else is handed its runtime (or the store it needs) by whoever built it.
+    """
     global _current
     if _current is None:
-        from wa_addon.host.http import HttpHost
-
         settings = Settings.from_env()
         host = HttpHost(settings.host_url, settings.host_key, connections=settings.work_window)
         _current = Runtime(settings, host, cached_switches=True)

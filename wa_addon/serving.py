@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wa_addon.app import Addon, not_found
+from wa_addon.host.http import HttpHost
 from wa_addon.settings import Settings
 
 try:
@@ -27,9 +29,6 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 def standalone_app(settings: Settings) -> Any:
     """The add-on under its prefix, 404 elsewhere, talking to the host over HTTP."""
-    from wa_addon.app import Addon, not_found
-    from wa_addon.host.http import HttpHost
-
     addon = Addon(settings, HttpHost(settings.host_url, settings.host_key))
     return addon.mount(not_found)
 

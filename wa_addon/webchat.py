@@ -31,7 +31,10 @@ from urllib.parse import urlencode, urlsplit
 import falcon
 import jinja2
 
+from wa_addon.commands import registry  # the package's import registers every command
+from wa_addon.host import HostError
 from wa_addon.render import local_time
+from wa_addon.sandbox.seed import RESELLERS
 from wa_addon.settings import Settings
 
 MAX_SHOWN = 200  # messages per conversation on the page
@@ -59,8 +62,6 @@ class Account:
 
 def seeded_accounts(admin_numbers: Collection[str]) -> list[Account]:
     """The sandbox's seeded accounts (``wa_addon.sandbox.seed``); admin numbers play the admin."""
-    from wa_addon.sandbox.seed import RESELLERS
-
     accounts = []
     for _id, username, name, phone, *_rest, pin, status, lang, _services in RESELLERS:
         admin = phone in admin_numbers
@@ -152,8 +153,6 @@ class WebChat:
 
     def usages(self, account: Account) -> list[str]:
         """The commands ``account`` may send, in its own language (none for an unknown sender)."""
-        from wa_addon.commands import registry  # the package's import registers every command
-
         return [c.usage_in(account.language) for c in registry.commands_for(account.role)]
 
 
@@ -229,8 +228,6 @@ class HostPanel(_Resource):
         return self.who(req, data.get("who", "")), data
 
     def _done(self, req: falcon.Request, resp: falcon.Response, who: str, act: Callable[[], str]) -> None:
-        from wa_addon.host import HostError
-
         try:
             said = "host: " + act()
         except HostError as err:
