@@ -20,7 +20,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "demo", "app", "serving", "doctor", "webchat", "device_sim"),  # entry points
     ("transports", "hooks", "admin", "otp_resource", "inbound", "metrics"),  # adapters
     ("commands", "workflows", "notifications", "otp"),  # domain
-    ("host", "messages", "phones", "settings", "store", "render", "sealing"),  # ports and shared models
+    ("host", "messages", "phones", "settings", "store", "render", "sealing",  # ports and shared models
+     "http_errors", "journal", "switches", "httpclient", "redis_conn", "redis_server"),  # helpers any room may use
 )
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     f"wa_addon.{room}": tuple(f"wa_addon.{upper}" for layer in LAYERS[:depth] for upper in layer)
