@@ -23,25 +23,22 @@ MAX_BODY = 64 * 1024  # a phone and a code
 NOT_AN_OBJECT = ("bad_json", "the body must be a JSON object")
 
 
+def host_key(req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]) -> None:
+    """``@falcon.before``: the host key as bearer, or 401."""
+    key = resource.rt.settings.host_key
+    scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
+    if not key or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
+        raise ApiError(falcon.HTTP_401, "unauthorized", "missing or wrong bearer key (the host key)")
+
+
 class _CodeResource:
-    """Shared steps: the host key as bearer, a JSON body, a phone number; Redis down: 503 (the app's handler)."""
+    """Shared steps: a JSON body with a phone number.  Redis down: 503 (the app's handler)."""
 
     def __init__(self, rt: Runtime):
         self.rt = rt
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        phone, body = self._phone_and_body(req)
-        self.answer(phone, body, resp)
-
-    def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
-        """The endpoint's own work, once the request is checked."""
-        raise NotImplementedError
-
-    def _phone_and_body(self, req: falcon.Request) -> tuple[str, dict[str, Any]]:
-        key = self.rt.settings.host_key
-        scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
-        if not key or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
-            raise ApiError(falcon.HTTP_401, "unauthorized", "missing or wrong bearer key (the host key)")
+    def phone_and_body(self, req: falcon.Request) -> tuple[str, dict[str, Any]]:
+        """The body (a JSON object) and its phone number, or 400."""
         code, message = NOT_AN_OBJECT  # a body over the limit is not one either
         try:
             body = json.loads(read_body(req, MAX_BODY, status=falcon.HTTP_400, code=code, message=message) or b"{}")
@@ -55,10 +52,12 @@ class _CodeResource:
         return phone, body
 
 
+@falcon.before(host_key)
 class OtpIssue(_CodeResource):
     """``POST {prefix}/otp`` ``{"phone", "language"?}``: send a code over WhatsApp."""
 
-    def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        phone, body = self.phone_and_body(req)
         if not self.rt.switches.notify("otp"):
             raise ApiError(falcon.HTTP_503, "disabled", "one-time codes are switched off")
         try:
@@ -71,8 +70,10 @@ class OtpIssue(_CodeResource):
         resp.media = {"sent": True, "expires_in": self.rt.settings.otp_ttl}
 
 
+@falcon.before(host_key)
 class OtpVerify(_CodeResource):
     """``POST {prefix}/otp/verify`` ``{"phone", "code"}``: ``{"valid": bool}``; a valid code is used up."""
 
-    def answer(self, phone: str, body: dict[str, Any], resp: falcon.Response) -> None:
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        phone, body = self.phone_and_body(req)
         resp.media = {"valid": verify(self.rt, phone, str(body.get("code") or ""))}
