@@ -70,7 +70,7 @@ def test_a_wrong_or_missing_token_is_refused_with_a_json_401(phones, method, end
 @pytest.mark.parametrize(("method", "endpoint"), [("get", "inbound"), ("post", "outbox"), ("get", "ack")])
 def test_the_wrong_method_is_a_405_that_names_the_right_one(phones, method, endpoint):
     resp = requests.request(method, f"{phones.url}/device/{endpoint}", timeout=10)
-    assert resp.status_code == 405
+    assert resp.status_code == 405 and resp.json()["error"]["code"] == "method_not_allowed"
     assert ("GET" if method == "post" else "POST") in resp.headers["Allow"]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import falcon
@@ -71,8 +72,8 @@ def _serialize(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError
     if isinstance(exc, ApiError):
         resp.text = json.dumps(exc.to_dict())
         return
-    code = (exc.title or "error").lower().replace(" ", "_")
-    resp.text = json.dumps({"error": {"code": code, "message": exc.description or exc.title}})
+    title = re.sub(r"^\d{3} ", "", exc.title or "error")  # Falcon's own titles lead with the status code
+    resp.text = json.dumps({"error": {"code": title.lower().replace(" ", "_"), "message": exc.description or title}})
 
 
 def _unavailable(req: falcon.Request, resp: falcon.Response, exc: Exception, params: Any) -> None:
