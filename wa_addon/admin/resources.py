@@ -111,8 +111,8 @@ class _Resource:
     def __init__(self, site: AdminSite):
         self.site, self.rt, self.auth = site, site.rt, site.auth
 
-    def form(self, req: falcon.Request, resp: falcon.Response) -> dict[str, Any] | None:
-        """The posted form if its CSRF token is right; else answers 403 and returns None."""
+    def checked(self, req: falcon.Request, resp: falcon.Response) -> dict[str, Any] | None:
+        """The posted form if its CSRF token is right; else answers 403 and returns None (sign-in: the gate's)."""
         data = req.get_media(default_when_empty={}) if (req.content_type or "").startswith(FORM) else {}
         if not csrf_ok(req, data.get(CSRF_FIELD)):
             self.site.html(req, resp, "denied.html", falcon.HTTP_403, csrf_failed=True)
@@ -149,7 +149,7 @@ class Login(_Resource):
         self.site.html(req, resp, "login.html", error=None)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        data = self.form(req, resp)
+        data = self.checked(req, resp)
         if data is None:
             return
         try:
@@ -170,7 +170,7 @@ class Logout(_Resource):
     signed_in_only = False
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if self.form(req, resp) is not None:
+        if self.checked(req, resp) is not None:
             clear_cookie(req, resp, SESSION_COOKIE)
             _redirect(resp, req.root_path + "/admin/login")
 
@@ -179,7 +179,7 @@ class SwitchesForm(_Resource):
     """``POST /admin/switches``: the on/off button, the notifications, admin numbers, language."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        data = self.form(req, resp)
+        data = self.checked(req, resp)
         if data is None:
             return
         try:
@@ -198,7 +198,7 @@ class PhonesForm(_Resource):
     """``POST /admin/phones``: add a phone; its token is shown once, in this answer (not a cookie, not cached)."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        data = self.form(req, resp)
+        data = self.checked(req, resp)
         device = views.device_transport(self.rt)
         if data is None:
             return
@@ -221,7 +221,7 @@ class PhoneRevoke(_Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         device = views.device_transport(self.rt)
-        if self.form(req, resp) is None:
+        if self.checked(req, resp) is None:
             return
         if device is None or not device.revoke_phone(name):
             self.back(req, resp, f"No phone named {name}.", ok=False)
@@ -234,7 +234,7 @@ class RetryForm(_Resource):
     """``POST /admin/failed/{transport}/retry``: one failed message (``msg_id``) or all back to the outbox."""
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, transport: str) -> None:
-        data = self.form(req, resp)
+        data = self.checked(req, resp)
         if data is None:
             return
         if transport not in self.rt.transports:
