@@ -49,6 +49,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import falcon
@@ -177,21 +178,21 @@ class AdminGate:
     as ``site`` (``site.html(req, resp, template, status, **context)``).
     """
 
-    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: object,
-                         params: dict[str, object]) -> None:
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any,
+                         params: dict[str, Any]) -> None:
         if not getattr(resource, "signed_in_only", False) or not hasattr(resource, f"on_{req.method.lower()}"):
             return  # not an admin resource, or a method it lacks: Falcon's 405, the same for anyone
         if getattr(resource, "answers_json", False):
             resp.set_header("Cache-Control", "no-store")
-            _admit_api(resource.auth, req)  # type: ignore[attr-defined]
+            _admit_api(resource.auth, req)
         elif not _admit_page(resource, req, resp):
             resp.complete = True  # answered: the responder does not run
 
 
-def _admit_page(resource: object, req: falcon.Request, resp: falcon.Response) -> bool:
+def _admit_page(resource: Any, req: falcon.Request, resp: falcon.Response) -> bool:
     """True if signed in; else answers (to the login form, or a 403 / 429 page saying why)."""
-    auth: AdminAuth = resource.auth  # type: ignore[attr-defined]
-    site = resource.site  # type: ignore[attr-defined]
+    auth: AdminAuth = resource.auth
+    site = resource.site
     try:
         if auth.allowed(req):
             return True
