@@ -18,9 +18,10 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
+import redis
+
 from wa_addon.messages import short_hash
-from wa_addon.runtime import Runtime
-from wa_addon.store import text
+from wa_addon.store import Keys, text
 
 NEW, RERUN = "new", "rerun"
 CODE_DIGITS = 3  # short to type; one reseller never has many held at once
@@ -47,82 +48,86 @@ class Previous:
     request_id: str
 
 
-def claim(rt: Runtime, who: str, order: Order, msg: str) -> str | Previous:
-    """Mark ``order`` as sent by message ``msg``: NEW, RERUN (same message again) or the Previous it repeats."""
-    key = _dup_key(rt, who, order)
-    if rt.conn.set(key, f"{msg}|", nx=True, ex=rt.settings.duplicate_window):
-        return NEW
-    owner, _, request_id = text(rt.conn.get(key) or b"").partition("|")
-    return RERUN if owner == msg else Previous(request_id)
+class Holds:
+    """The duplicate marks and the held repeats in Redis: what the guard needs, and nothing else.
 
-
-def record(rt: Runtime, who: str, order: Order, msg: str, request_id: int) -> None:
-    """The order went through as ``request_id``: repeats within the window are held."""
-    rt.conn.set(_dup_key(rt, who, order), f"{msg}|{request_id}", ex=rt.settings.duplicate_window)
-
-
-def release(rt: Runtime, who: str, order: Order, msg: str) -> None:
-    """Forget this message's mark: it was refused, so a retry is not a repeat."""
-    key = _dup_key(rt, who, order)
-    # One reseller's messages run one at a time (its lane partition): no race here.
-    if text(rt.conn.get(key) or b"").partition("|")[0] == msg:
-        rt.conn.delete(key)
-
-
-def hold(rt: Runtime, who: str, order: Order, msg: str) -> str:
-    """Keep ``order`` for a confirmation; returns its code (the same for the same message)."""
-    code = f"{int(short_hash(msg), 16) % 10**CODE_DIGITS:0{CODE_DIGITS}d}"
-    entry = {"order": asdict(order), "at": time.time(), "by": ""}
-    key = rt.keys.pending_confirm(who)
-    pipe = rt.conn.pipeline()
-    # NX: a re-run of the held message must not reopen an entry its YES already sent.
-    pipe.hsetnx(key, code, json.dumps(entry))
-    pipe.expire(key, rt.settings.duplicate_window)
-    pipe.execute()
-    return code
-
-
-def take(rt: Runtime, who: str, code: str | None, msg: str) -> tuple[str, Order, bool] | None:
-    """The held order to send: by ``code``, else the newest; (code, order, is a re-run) or None.
-
-    The entry is marked as confirmed by ``msg`` (:func:`mark`) before it is sent, so
-    a re-run of the same confirmation finds it again and nothing else can.
+    Args:
+        conn: Redis.
+        keys: the namespace's key builder (``duplicate``, ``pending_confirm``).
+        window: ``settings.duplicate_window``: how long a request counts as recent, and a repeat is held.
     """
-    live = _live(rt, who)
-    for c, entry in live.items():  # a re-run of this very confirmation
-        if entry["by"] == msg and code in (None, c):
-            return c, Order(**entry["order"]), True
-    waiting = {c: e for c, e in live.items() if not e["by"] and code in (None, c)}
-    if not waiting:
-        return None
-    newest = max(waiting, key=lambda c: waiting[c]["at"])
-    return newest, Order(**waiting[newest]["order"]), False
 
+    def __init__(self, conn: redis.Redis, keys: Keys, window: int):
+        self.conn, self.keys, self.window = conn, keys, window
 
-def mark(rt: Runtime, who: str, code: str, msg: str) -> None:
-    """Set (or, with ``msg`` "", clear) who confirmed a held order."""
-    key = rt.keys.pending_confirm(who)
-    raw = rt.conn.hget(key, code)
-    if raw is not None:
-        entry = {**json.loads(raw), "by": msg}
-        rt.conn.hset(key, code, json.dumps(entry))
+    def claim(self, who: str, order: Order, msg: str) -> str | Previous:
+        """Mark ``order`` as sent by message ``msg``: NEW, RERUN (same message again) or the Previous it repeats."""
+        key = self._dup_key(who, order)
+        if self.conn.set(key, f"{msg}|", nx=True, ex=self.window):
+            return NEW
+        owner, _, request_id = text(self.conn.get(key) or b"").partition("|")
+        return RERUN if owner == msg else Previous(request_id)
 
+    def record(self, who: str, order: Order, msg: str, request_id: int) -> None:
+        """The order went through as ``request_id``: repeats within the window are held."""
+        self.conn.set(self._dup_key(who, order), f"{msg}|{request_id}", ex=self.window)
 
-def drop(rt: Runtime, who: str) -> int:
-    """Drop every held order not confirmed yet; returns how many."""
-    codes = [c for c, e in _live(rt, who).items() if not e["by"]]
-    if codes:
-        rt.conn.hdel(rt.keys.pending_confirm(who), *codes)
-    return len(codes)
+    def release(self, who: str, order: Order, msg: str) -> None:
+        """Forget this message's mark: it was refused, so a retry is not a repeat."""
+        key = self._dup_key(who, order)
+        # One reseller's messages run one at a time (its lane partition): no race here.
+        if text(self.conn.get(key) or b"").partition("|")[0] == msg:
+            self.conn.delete(key)
 
+    def hold(self, who: str, order: Order, msg: str) -> str:
+        """Keep ``order`` for a confirmation; returns its code (the same for the same message)."""
+        code = f"{int(short_hash(msg), 16) % 10**CODE_DIGITS:0{CODE_DIGITS}d}"
+        entry = {"order": asdict(order), "at": time.time(), "by": ""}
+        key = self.keys.pending_confirm(who)
+        pipe = self.conn.pipeline()
+        # NX: a re-run of the held message must not reopen an entry its YES already sent.
+        pipe.hsetnx(key, code, json.dumps(entry))
+        pipe.expire(key, self.window)
+        pipe.execute()
+        return code
 
-def _live(rt: Runtime, who: str) -> dict[str, dict]:
-    # The hash's TTL restarts with each hold: an older entry's own window is checked here.
-    oldest = time.time() - rt.settings.duplicate_window
-    raw = rt.conn.hgetall(rt.keys.pending_confirm(who))
-    entries = {text(c): json.loads(v) for c, v in raw.items()}
-    return {c: e for c, e in entries.items() if e["at"] >= oldest}
+    def take(self, who: str, code: str | None, msg: str) -> tuple[str, Order, bool] | None:
+        """The held order to send: by ``code``, else the newest; (code, order, is a re-run) or None.
 
+        The entry is marked as confirmed by ``msg`` (:meth:`mark`) before it is sent, so
+        a re-run of the same confirmation finds it again and nothing else can.
+        """
+        live = self._live(who)
+        for c, entry in live.items():  # a re-run of this very confirmation
+            if entry["by"] == msg and code in (None, c):
+                return c, Order(**entry["order"]), True
+        waiting = {c: e for c, e in live.items() if not e["by"] and code in (None, c)}
+        if not waiting:
+            return None
+        newest = max(waiting, key=lambda c: waiting[c]["at"])
+        return newest, Order(**waiting[newest]["order"]), False
 
-def _dup_key(rt: Runtime, who: str, order: Order) -> str:
-    return rt.keys.duplicate(who, order.package or order.service, order.number, order.amount)
+    def mark(self, who: str, code: str, msg: str) -> None:
+        """Set (or, with ``msg`` "", clear) who confirmed a held order."""
+        key = self.keys.pending_confirm(who)
+        raw = self.conn.hget(key, code)
+        if raw is not None:
+            entry = {**json.loads(raw), "by": msg}
+            self.conn.hset(key, code, json.dumps(entry))
+
+    def drop(self, who: str) -> int:
+        """Drop every held order not confirmed yet; returns how many."""
+        codes = [c for c, e in self._live(who).items() if not e["by"]]
+        if codes:
+            self.conn.hdel(self.keys.pending_confirm(who), *codes)
+        return len(codes)
+
+    def _live(self, who: str) -> dict[str, dict]:
+        # The hash's TTL restarts with each hold: an older entry's own window is checked here.
+        oldest = time.time() - self.window
+        raw = self.conn.hgetall(self.keys.pending_confirm(who))
+        entries = {text(c): json.loads(v) for c, v in raw.items()}
+        return {c: e for c, e in entries.items() if e["at"] >= oldest}
+
+    def _dup_key(self, who: str, order: Order) -> str:
+        return self.keys.duplicate(who, order.package or order.service, order.number, order.amount)

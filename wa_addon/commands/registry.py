@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from wa_addon.commands.hold import Holds
 from wa_addon.host import Host, Reseller, Service
 from wa_addon.messages import Inbound, Outbound
 
@@ -117,6 +118,11 @@ class Context:
     def host(self) -> Host:
         """The host port (the runtime's adapter): every host call a handler makes goes through it."""
         return self.rt.host
+
+    @property
+    def holds(self) -> Holds:
+        """The duplicate guard's store (recent requests, held repeats)."""
+        return Holds(self.rt.conn, self.rt.keys, self.rt.settings.duplicate_window)
 
     def services(self) -> list[Service]:
         """The host's services, asked once per message (a request needs them three ways)."""

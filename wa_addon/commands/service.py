@@ -99,7 +99,7 @@ def drop_held(ctx: Context, args: list[str]) -> Reply:
     """
     if args:
         raise Usage()
-    return Reply("held_dropped", {"count": hold.drop(ctx.rt, _who(ctx))})
+    return Reply("held_dropped", {"count": ctx.holds.drop(_who(ctx))})
 
 
 # -- placing -----------------------------------------------------------------
@@ -117,7 +117,7 @@ def place(ctx: Context, order: Order, *, guard: bool = True, rerun: bool = False
     """
     who, msg = _who(ctx), ctx.msg.dedupe_id
     if guard:
-        state = hold.claim(ctx.rt, who, order, msg)
+        state = ctx.holds.claim(who, order, msg)
         if isinstance(state, hold.Previous):
             return _held(ctx, order, state)
         rerun = state == hold.RERUN
@@ -126,23 +126,23 @@ def place(ctx: Context, order: Order, *, guard: bool = True, rerun: bool = False
             check_balance(ctx, Decimal(order.amount))
         request = _create(ctx, order)
     except (Refused, HostError):
-        hold.release(ctx.rt, who, order, msg)
+        ctx.holds.release(who, order, msg)
         raise
-    hold.record(ctx.rt, who, order, msg, request.id)
+    ctx.holds.record(who, order, msg, request.id)
     return Reply("request_placed", _placed(order, request))
 
 
 def _confirm(ctx: Context, code: str | None) -> Reply:
     who, msg = _who(ctx), ctx.msg.dedupe_id
-    taken = hold.take(ctx.rt, who, code, msg)
+    taken = ctx.holds.take(who, code, msg)
     if taken is None:
         raise Refused("nothing_held", code=grammar.echo(code or ""))
     code, order, rerun = taken
-    hold.mark(ctx.rt, who, code, msg)
+    ctx.holds.mark(who, code, msg)
     try:
         return place(ctx, order, guard=False, rerun=rerun)
     except (Refused, HostError):
-        hold.mark(ctx.rt, who, code, "")  # still held: the sender may fix the cause and confirm again
+        ctx.holds.mark(who, code, "")  # still held: the sender may fix the cause and confirm again
         raise
 
 
@@ -155,7 +155,7 @@ def _create(ctx: Context, order: Order) -> Request:
 
 
 def _held(ctx: Context, order: Order, previous: hold.Previous) -> Reply:
-    code = hold.hold(ctx.rt, _who(ctx), order, ctx.msg.dedupe_id)
+    code = ctx.holds.hold(_who(ctx), order, ctx.msg.dedupe_id)
     minutes = max(1, ctx.rt.settings.duplicate_window // 60)
     return Reply("duplicate_held", {"code": code, "minutes": minutes, "previous": previous.request_id,
                                     **_shown(order)})
