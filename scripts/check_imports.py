@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 # The README's layers, top first: a room imports only rooms of its own layer or below.  Checked on direct
-# imports.  runtime.py and queue/ stand outside for now: Runtime is still the service locator commands reach
-# the transports through, and the queue's jobs call into commands and hooks (issue 13, "Runtime wires").
+# imports.  runtime.py and queue/ stand outside: the runtime wires adapters and domain together (it builds
+# the commands' kit of stores) and the queue's session runs the adapters' processors; adapters hand both work.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "demo", "app", "serving", "doctor", "webchat", "device_sim"),  # entry points
     ("transports", "hooks", "admin", "otp_resource", "inbound", "metrics"),  # adapters
@@ -23,8 +23,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("host", "messages", "phones", "settings", "store", "render", "sealing",  # ports and shared models
      "http_errors", "journal", "switches", "httpclient", "redis_conn", "redis_server"),  # helpers any room may use
 )
+# Above the domain, beside the adapters: the domain and the ports never import them (handlers get their
+# stores and ports through the command kit, not by asking the runtime).
+WIRING = ("runtime", "queue")
+DOMAIN = 2  # LAYERS' index of the domain layer
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     f"wa_addon.{room}": tuple(f"wa_addon.{upper}" for layer in LAYERS[:depth] for upper in layer)
+    + (tuple(f"wa_addon.{w}" for w in WIRING) if depth >= DOMAIN else ())
     for depth, rooms in enumerate(LAYERS)
     for room in rooms
 }

@@ -213,15 +213,22 @@ class Chat:
     def audit(self) -> list[dict]:
         return journal.recent(self.rt.conn, self.rt.keys.audit)
 
+    def configure(self, **changes) -> None:
+        """Go on with these settings changed: a new runtime, as a restart with them would build
+        (a runtime's settings do not change under it: its command kit was built from them)."""
+        old = self.rt
+        self.rt = Runtime(old.settings.with_(**changes), self.host, transports={}, conn=old.conn)
+        old.close()
+
 
 def open_chat(redis_url: str, namespace: str, sandbox: str) -> Iterator[Chat]:
     """A :class:`Chat` on the test's Redis namespace and sandbox (the ``chat`` fixture, and tests that need two)."""
     settings = Settings(redis_url=redis_url, namespace=namespace, host_url=sandbox, host_key=HOST_KEY,
                         admin_numbers=(ADMIN,), default_language="en", hook_secret=HOOK_SECRET)
     host = HttpHost(sandbox, HOST_KEY)
-    rt = Runtime(settings, host, transports={})
-    yield Chat(rt, host)
-    rt.close()
+    chat = Chat(Runtime(settings, host, transports={}), host)
+    yield chat
+    chat.rt.close()  # the one it has now (configure() builds another)
 
 
 @pytest.fixture

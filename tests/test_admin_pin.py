@@ -53,14 +53,14 @@ def test_every_money_or_secret_admin_command_is_guarded(chat, text):
 
 def test_reading_commands_need_no_pin_and_the_admins_own_phone_none_at_all(chat):
     assert say(chat, "RS retail1").startswith("Karim Store")
-    chat.rt.settings = chat.rt.settings.with_(device_admin_phones=("shop-phone",))
+    chat.configure(device_admin_phones=("shop-phone",))
     assert say(chat, "ADDBAL retail1 5") == PAID
     assert say(chat, "ADDBAL retail1 5", via="other-phone").startswith("Refused")
     assert say(chat, "ADDBAL retail1 5", transport="cloud").endswith("→ ৳2,510")  # Meta vouches for it
 
 
 def test_admin_pin_always_asks_it_on_every_transport(chat):
-    chat.rt.settings = chat.rt.settings.with_(admin_pin="always", device_admin_phones=("shop-phone",))
+    chat.configure(admin_pin="always", device_admin_phones=("shop-phone",))
     set_pin(chat)
     assert say(chat, "ADDBAL retail1 5", transport="cloud").startswith("This command needs the admin PIN")
     assert say(chat, "ADDBAL retail1 5 8642", transport="cloud") == PAID

@@ -26,3 +26,17 @@ def test_a_port_importing_the_domain_is_the_wrong_way():
 def test_the_package_has_no_circle_and_no_wrong_way_import():
     edges = check.graph(ROOT / "wa_addon")
     assert check.circles(edges) == [] and check.wrong_way(edges, check.FORBIDDEN) == []
+
+
+def test_a_command_asking_the_runtime_is_the_wrong_way(tmp_path):
+    pkg = tmp_path / "wa_addon"
+    (pkg / "commands").mkdir(parents=True)
+    for name in ("__init__.py", "runtime.py", "commands/__init__.py"):
+        (pkg / name).write_text("")
+    (pkg / "commands" / "typed.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from wa_addon.runtime import Runtime\n"
+    )
+    (pkg / "commands" / "asks.py").write_text("def f():\n    from wa_addon import runtime\n")
+    assert check.wrong_way(check.graph(pkg), check.FORBIDDEN) == [
+        "wa_addon.commands.asks -> wa_addon.runtime  (wa_addon.commands may not import wa_addon.runtime)"
+    ]

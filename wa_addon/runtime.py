@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 
 import redis
 from rq import Queue
 
-from wa_addon import redis_conn
+from wa_addon import journal, redis_conn
+from wa_addon.commands.admin_pin import AdminPin
+from wa_addon.commands.guide import Guides
+from wa_addon.commands.hold import Holds
+from wa_addon.commands.kit import Decisions, Kit
+from wa_addon.commands.marks import Marks
+from wa_addon.commands.pin import PinGuard
 from wa_addon.host import Host
 from wa_addon.host.http import HttpHost
+from wa_addon.notifications import Notes
+from wa_addon.otp import Codes
 from wa_addon.queue.lanes import Lane
 from wa_addon.queue.lanes import Scripts as LaneScripts
 from wa_addon.queue.outbox import out_lane
@@ -25,6 +34,7 @@ from wa_addon.switches import Switches
 from wa_addon.transports.base import Transport
 from wa_addon.transports.cloud import CloudTransport
 from wa_addon.transports.device import DeviceTransport
+from wa_addon.workflows import balance_approval
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +77,7 @@ class Runtime:
         outboxes = [out_lane(t, system) for t in self.transports for system in (False, True)]
         self.lanes.update({name: self._lane(name) for name in outboxes})
         self.queue = Queue(self.keys.queue("engine"), connection=self.conn)
+        self.command_kit = command_kit(self)
 
     @property
     def default_transport(self) -> str:
@@ -78,6 +89,26 @@ class Runtime:
 
     def _lane(self, name: str) -> Lane:
         return Lane(self.conn, self.keys, self.lane_scripts, name, self.settings.outbox_partitions)
+
+
+def command_kit(rt: Runtime) -> Kit:
+    """What the chat commands are handed (``commands.kit``): ``rt``'s ports, and each store on its Redis.
+
+    Built once per runtime, from the settings it has then (a runtime's settings do not change).
+    """
+    conn, keys, s = rt.conn, rt.keys, rt.settings
+    return Kit(
+        settings=s, host=rt.host, switches=rt.switches, renderer=rt.renderer,
+        holds=Holds(conn, keys, s.duplicate_window),
+        marks=Marks(conn, keys),
+        guides=Guides(conn, keys, s.guide_timeout),
+        pins=PinGuard(conn, keys, s),
+        admin_pin=AdminPin(conn, keys),
+        codes=Codes(conn, keys, s),
+        audit=partial(journal.audit, conn, keys),
+        notes=partial(Notes, rt),
+        decisions=Decisions(claim=partial(balance_approval.claim, rt), release=partial(balance_approval.release, rt)),
+    )
 
 
 TransportFactory = Callable[[Settings], Transport]

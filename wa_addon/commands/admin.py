@@ -15,7 +15,7 @@ from wa_addon import otp
 from wa_addon.commands import common
 from wa_addon.commands.registry import ADMIN, Context, Refused, Reply, Usage, command
 from wa_addon.host import BalanceRequest, HostError, Request, Summary
-from wa_addon.notifications import Notes, Recipient
+from wa_addon.notifications import Recipient
 from wa_addon.render import minutes_since
 from wa_addon.workflows import balance_approval as approval
 
@@ -103,13 +103,13 @@ def reseller(ctx: Context, args: list[str]) -> Reply:
     bn: RS [<রিসেলার>] — রিসেলারের অবস্থা ও ব্যালেন্স, বা কার ব্যালেন্স কম / কে স্থগিত
     """
     if not args:
-        low = ctx.rt.settings.low_balance
+        low = ctx.settings.low_balance
         people = _summary(ctx, low).attention
-        cards = [common.reseller_card(r, ctx.rt.settings.country) for r in people[:OPEN_MAX]]
+        cards = [common.reseller_card(r, ctx.settings.country) for r in people[:OPEN_MAX]]
         return Reply("attention", {"resellers": cards, "low": low, "more": max(0, len(people) - OPEN_MAX)})
     if len(args) != 1:
         raise Usage()
-    return Reply("reseller", common.reseller_card(common.visible_reseller(ctx, args[0]), ctx.rt.settings.country))
+    return Reply("reseller", common.reseller_card(common.visible_reseller(ctx, args[0]), ctx.settings.country))
 
 
 @command("ACCEPT", role=ADMIN)
@@ -139,12 +139,12 @@ def send(ctx: Context, args: list[str]) -> Reply:
     if len(args) < 2:
         raise Usage()
     phone = common.phone_of(ctx, args[0])
-    if not ctx.rt.switches.notify("message"):
+    if not ctx.switches.notify("message"):
         raise Refused("switched_off", kind="message")
     text = ctx.msg.text.split(maxsplit=2)[2]  # as typed: its own digits and spacing
-    notes = Notes(ctx.rt, ctx.idem("send"))  # a re-run builds the same message id: sent once
+    notes = ctx.kit.notes(ctx.idem("send"))  # a re-run builds the same message id: sent once
     notes.send(_recipient(ctx, phone), "message", "message", text=text)
-    shown = common.shown_number(phone, ctx.rt.settings.country)
+    shown = common.shown_number(phone, ctx.settings.country)
     return Reply("message_sent", {"phone": shown}, outbound=notes.out)
 
 
@@ -159,17 +159,17 @@ def one_time_code(ctx: Context, args: list[str]) -> Reply:
     phone = common.phone_of(ctx, args[0]) if args else ctx.msg.sender
     if not phone:
         raise Usage()  # no number given and the transport withheld ours
-    if not ctx.rt.switches.notify("otp"):
+    if not ctx.switches.notify("otp"):
         raise Refused("switched_off", kind="otp")
     try:
-        code = otp.issue(ctx.rt, phone, cause=ctx.idem("otp"))  # a re-run issues the same code
+        code = ctx.kit.codes.issue(phone, cause=ctx.idem("otp"))  # a re-run issues the same code
     except otp.RateLimited as exc:
         raise Refused("otp_limited", minutes=math.ceil(exc.retry_after / 60)) from None
-    to = _recipient(ctx, phone)
-    out = otp.message(ctx.rt, phone, code, to.language, cause=ctx.idem("otp"))
-    minutes = ctx.rt.settings.otp_ttl // 60
-    shown = common.shown_number(phone, ctx.rt.settings.country)
-    return Reply("otp_sent", {"phone": shown, "minutes": minutes}, outbound=out)  # the code goes to the phone only
+    minutes = ctx.settings.otp_ttl // 60
+    notes = ctx.kit.notes(ctx.idem("otp"))  # the same cause as the code's: a re-run sends it once
+    otp.add_message(notes, phone, code, _recipient(ctx, phone).language, minutes)
+    shown = common.shown_number(phone, ctx.settings.country)
+    return Reply("otp_sent", {"phone": shown, "minutes": minutes}, outbound=notes.out)  # the code: to the phone only
 
 
 # -- helpers -----------------------------------------------------------------
@@ -185,7 +185,7 @@ def _open_requests(ctx: Context) -> Reply:
 
 
 def _summary(ctx: Context, low: int | None = None) -> Summary:
-    day = ctx.host.summary(low_below=str(low if low is not None else ctx.rt.settings.low_balance))
+    day = ctx.host.summary(low_below=str(low if low is not None else ctx.settings.low_balance))
     if day is None:
         raise Refused("no_summary")
     return day
@@ -218,7 +218,7 @@ def _act(ctx: Context, request_id: int, action: str, trx_id: str | None = None) 
 def _decide(ctx: Context, balance_request_id: int, *, approve: bool) -> Reply:
     # Claimed before the host is asked, so the expiry cannot tell the reseller "ask again" meanwhile;
     # past its expiry it did: a late decision would contradict that.
-    claim = approval.claim(ctx.rt, balance_request_id)
+    claim = ctx.kit.decisions.claim(balance_request_id)
     if claim.state == approval.EXPIRED:
         raise Refused("balance_request_expired", id=balance_request_id)
     try:
@@ -227,7 +227,7 @@ def _decide(ctx: Context, balance_request_id: int, *, approve: bool) -> Reply:
         # Refused, or no answer: back to pending, watched by the expiry again.  Had the host
         # decided all the same, its balance_request.updated still moves it on.
         if claim.changed:
-            approval.release(ctx.rt, balance_request_id)
+            ctx.kit.decisions.release(balance_request_id)
         raise
     owner = ctx.host.get_reseller(str(decided.reseller_id))
     return Reply("balance_request_decided", {"id": decided.id, "amount": decided.amount, "status": decided.status,
@@ -251,4 +251,4 @@ def _decided_at_host(ctx: Context, balance_request_id: int, approve: bool) -> Ba
 def _recipient(ctx: Context, phone: str) -> Recipient:
     """Who gets a message: a reseller in its own language, anyone else in the default one."""
     known = ctx.host.find_reseller(phone=phone)
-    return Recipient(phone, known.language if known else ctx.rt.switches.default_language())
+    return Recipient(phone, known.language if known else ctx.switches.default_language())

@@ -20,7 +20,6 @@ import redis
 
 from wa_addon import phones
 from wa_addon.commands import grammar, pin
-from wa_addon.commands.pin import PinGuard
 from wa_addon.commands.registry import Context, Refused
 from wa_addon.messages import Inbound
 from wa_addon.settings import Settings
@@ -35,7 +34,7 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
 class AdminPin:
-    """The admin PIN as a salted scrypt hash in Redis."""
+    """The admin PIN as a salted scrypt hash in Redis: ``{ns}:adminpin`` (``store.Keys.admin_pin``), no TTL."""
 
     def __init__(self, conn: redis.Redis, keys: Keys):
         self.conn, self.key = conn, keys.admin_pin
@@ -75,10 +74,10 @@ def required(settings: Settings, msg: Inbound, command: str) -> bool:
 
 def check(ctx: Context, args: list[str]) -> list[str]:
     """The arguments without the trailing admin PIN, once it is checked (Refused, Usage otherwise)."""
-    stored = AdminPin(ctx.rt.conn, ctx.rt.keys)
+    stored = ctx.kit.admin_pin
     if not stored.is_set():
         raise Refused("admin_pin_unset")
     if not args or not grammar.is_pin(args[-1]):
         raise Refused("admin_pin_needed")
-    pin.check(PinGuard(ctx.rt.conn, ctx.rt.keys, ctx.rt.settings), WHO, lambda: stored.matches(args[-1]))
+    pin.check(ctx.kit.pins, WHO, lambda: stored.matches(args[-1]))
     return args[:-1]

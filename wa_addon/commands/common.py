@@ -29,7 +29,6 @@ from wa_addon.commands.registry import (
 )
 from wa_addon.host import HostError, NewReseller, Payment, Request, Reseller
 from wa_addon.render import choice, label, local_time
-from wa_addon.store import SEEN_TTL
 
 HIDDEN = ("forbidden", "not_found")
 UNSETTLED = ("pending", "processing")  # the host may hide a reseller outside the subtree either way
@@ -88,7 +87,7 @@ def amount_of(token: str) -> Decimal:
 
 def phone_of(ctx: Context, token: str) -> str:
     """A phone argument as E.164 digits; Refused when it is not a number."""
-    phone = phones.parse_phone(token, ctx.rt.settings.country)
+    phone = phones.parse_phone(token, ctx.settings.country)
     if phone is None:
         raise Refused("bad_number", number=grammar.echo(token), kind="phone")
     return phone
@@ -121,8 +120,7 @@ def first_run(ctx: Context, what: str) -> bool:
     debited, a balance request already decided) are skipped on a re-run: the
     host answers the repeated idempotency key with the first result.
     """
-    key = ctx.rt.keys.seen(f"cmd-{what}", ctx.msg.dedupe_id)
-    return bool(ctx.rt.conn.set(key, "1", nx=True, ex=SEEN_TTL))
+    return ctx.kit.marks.first_run(what, ctx.msg.dedupe_id)
 
 
 def check_balance(ctx: Context, amount: Decimal) -> None:
@@ -189,9 +187,9 @@ def request_card(ctx: Context, r: Request, *, named: bool = True) -> dict[str, A
         what = " ".join(w for w in (r.service, r.operator, r.type) if w)
     # A resent request is pending again: its old failure note no longer says anything true.
     note = r.note or "" if r.status not in UNSETTLED else ""
-    return {"id": r.id, "what": what, "number": shown_number(r.number, ctx.rt.settings.country), "amount": r.amount,
+    return {"id": r.id, "what": what, "number": shown_number(r.number, ctx.settings.country), "amount": r.amount,
             "status": r.status, "trx_id": r.trx_id or "", "note": note,
-            "created_at": local_time(r.created_at, ctx.rt.settings.timezone)}
+            "created_at": local_time(r.created_at, ctx.settings.timezone)}
 
 
 def payment_context(target: Reseller, p: Payment) -> dict[str, Any]:
@@ -203,7 +201,7 @@ def payment_context(target: Reseller, p: Payment) -> dict[str, Any]:
 
 def new_reseller(ctx: Context, new: NewReseller) -> dict[str, Any]:
     # On a replay the host no longer has the secrets (it keeps hashes only).
-    card = reseller_card(new.reseller, ctx.rt.settings.country)
+    card = reseller_card(new.reseller, ctx.settings.country)
     return {**card, "password": new.password, "pin": new.pin, "replayed": new.replayed}
 
 

@@ -9,57 +9,59 @@ from __future__ import annotations
 
 import logging
 
-from wa_addon import journal
 from wa_addon.commands import admin_pin, common, grammar, guide, system
 from wa_addon.commands import pin as pins
+from wa_addon.commands.kit import Kit, Wired
 from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply, Usage, lookup
 from wa_addon.host import HostError
-from wa_addon.messages import NUMBER_CHANGED, Inbound, Outbound, short_hash
-from wa_addon.runtime import Runtime
+from wa_addon.messages import NUMBER_CHANGED, Inbound, Outbound
 from wa_addon.sealing import sealer
 
 log = logging.getLogger(__name__)
 
 # The keyword a reseller's service request is filed under ("FL 017... 50 1234").
 SERVICE = "SERVICE"
-ONCE_TTL = 3600  # "unknown number" and "paused" answers: one an hour per sender
 
 
-def handle(rt: Runtime, msg: Inbound) -> list[Outbound]:
-    """The replies (and notices) for one inbound message; passwords, PINs and codes sealed for Redis."""
-    return sealer(rt.settings).seal_messages(_handle(rt, msg))
+def handle(rt: Wired, msg: Inbound) -> list[Outbound]:
+    """The replies (and notices) for one inbound message; passwords, PINs and codes sealed for Redis.
+
+    ``rt``: the runtime, or anything holding the kit built for the commands (``command_kit``).
+    """
+    kit = rt.command_kit
+    return sealer(kit.settings).seal_messages(_handle(kit, msg))
 
 
-def _handle(rt: Runtime, msg: Inbound) -> list[Outbound]:
+def _handle(kit: Kit, msg: Inbound) -> list[Outbound]:
     if msg.kind == NUMBER_CHANGED:
-        return system.number_changed(rt, msg)  # WhatsApp's word, not the user's: no reply
-    ctx_or_reply = _identify(rt, msg)
+        return system.number_changed(kit.switches, kit.host, msg)  # WhatsApp's word, not the user's: no reply
+    ctx_or_reply = _identify(kit, msg)
     if isinstance(ctx_or_reply, list):
         return ctx_or_reply
     ctx = ctx_or_reply
-    if not rt.switches.enabled():
-        return _once(rt, msg, "paused", ctx.lang)  # in the sender's language; nothing is run
+    if not kit.switches.enabled():
+        return _once(kit, msg, "paused", ctx.lang)  # in the sender's language; nothing is run
     tokens = grammar.tokenize(msg.text)
     steered = guide.steer(ctx, tokens, _command)  # "FL" alone is asked for step by step
     if isinstance(steered, Reply):
-        return _outbound(rt, ctx, steered)
+        return _outbound(ctx, steered)
     tokens = steered or tokens  # the one-line command a guide's last answer completes
     cmd = _command(ctx, tokens)
     word = grammar.echo(tokens[0]) if tokens else ""
     reply = _run(ctx, cmd, tokens) if cmd else common.menu(ctx, word)
-    return _outbound(rt, ctx, reply)
+    return _outbound(ctx, reply)
 
 
-def _identify(rt: Runtime, msg: Inbound) -> Context | list[Outbound]:
-    lang = rt.switches.default_language()
-    if msg.sender and msg.sender in rt.switches.admin_numbers():
-        return Context(rt, msg, ADMIN, None, lang)
-    reseller = rt.host.find_reseller(phone=msg.sender or None, wa_user_id=msg.user_id)
+def _identify(kit: Kit, msg: Inbound) -> Context | list[Outbound]:
+    lang = kit.switches.default_language()
+    if msg.sender and msg.sender in kit.switches.admin_numbers():
+        return Context(kit, msg, ADMIN, None, lang)
+    reseller = kit.host.find_reseller(phone=msg.sender or None, wa_user_id=msg.user_id)
     if reseller is None:
-        return _once(rt, msg, "unknown_sender")
-    ctx = Context(rt, msg, RESELLER, reseller, reseller.language or lang)
+        return _once(kit, msg, "unknown_sender")
+    ctx = Context(kit, msg, RESELLER, reseller, reseller.language or lang)
     if reseller.status != "active":
-        return _outbound(rt, ctx, Reply("suspended", {"name": reseller.name}))
+        return _outbound(ctx, Reply("suspended", {"name": reseller.name}))
     return ctx
 
 
@@ -79,7 +81,7 @@ def _run(ctx: Context, cmd: Command, tokens: list[str]) -> Reply:
     args = tokens[1:] if cmd.name != SERVICE else tokens
     outcome = "ok"
     try:
-        if ctx.role == ADMIN and admin_pin.required(ctx.rt.settings, ctx.msg, cmd.name):
+        if ctx.role == ADMIN and admin_pin.required(ctx.settings, ctx.msg, cmd.name):
             args = admin_pin.check(ctx, args)  # a phone's word that it is the admin is not enough
         if cmd.pin:
             args = _check_pin(ctx, cmd, args)
@@ -118,21 +120,20 @@ def masked(cmd: Command, tokens: list[str]) -> str:
 def _audit(ctx: Context, cmd: Command, tokens: list[str], outcome: str) -> None:
     entry = {"who": ctx.msg.sender or ctx.msg.user_id, "role": ctx.role, "reseller": ctx.actor_id,
              "command": masked(cmd, tokens), "outcome": outcome, "msg": ctx.msg.dedupe_id}
-    journal.audit(ctx.rt.conn, ctx.rt.keys, entry)
+    ctx.kit.audit(entry)
 
 
-def _once(rt: Runtime, msg: Inbound, template: str, lang: str | None = None) -> list[Outbound]:
-    """Answer ``template`` at most once an hour per sender (no reply loops)."""
-    who = msg.sender or msg.user_id or ""
-    if not rt.conn.set(rt.keys.seen(f"once-{template}", short_hash(who)), "1", nx=True, ex=ONCE_TTL):
+def _once(kit: Kit, msg: Inbound, template: str, lang: str | None = None) -> list[Outbound]:
+    """Answer ``template`` at most once an hour per sender (no reply loops; ``marks.ONCE_TTL``)."""
+    if not kit.marks.once(template, msg.sender or msg.user_id or ""):
         return []
-    ctx = Context(rt, msg, "", None, lang or rt.switches.default_language())
-    return _outbound(rt, ctx, Reply(template, kind=template))
+    ctx = Context(kit, msg, "", None, lang or kit.switches.default_language())
+    return _outbound(ctx, Reply(template, kind=template))
 
 
-def _outbound(rt: Runtime, ctx: Context, reply: Reply) -> list[Outbound]:
+def _outbound(ctx: Context, reply: Reply) -> list[Outbound]:
     msg = ctx.msg
-    text = rt.renderer.render(ctx.lang, reply.template, **reply.context)
+    text = ctx.kit.renderer.render(ctx.lang, reply.template, **reply.context)
     out = [Outbound(id=msg.reply_id, to=msg.sender or msg.user_id or "", text=text,
                     kind=reply.kind, language=ctx.lang, secret=reply.secret, choices=reply.choices,
                     menu=reply.menu)]

@@ -3,7 +3,7 @@
 python-telegram-bot's ``ConversationHandler`` is the model: :data:`FLOWS` is
 the table of states, each :class:`Step` a small function that reads one
 answer (or refuses it, and the same question is asked again).  The state is
-kept per sender in Redis (``store.Keys.guide``) for ``settings.guide_timeout``
+kept per sender in Redis (:class:`Guides`) for ``settings.guide_timeout``
 seconds; ``NO`` / ``বাতিল`` stops, and any other command ends the guide and
 runs.  When the last answer comes, the answers make the one-line command
 (``FL 01712345678 50 <PIN>``), which then runs exactly as if it had been
@@ -21,10 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis
+
 from wa_addon.commands import catalog, common, grammar
 from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply
 from wa_addon.commands.service import mobile_of, number_of
-from wa_addon.store import text
+from wa_addon.store import Keys, text
 
 STOP_WORDS = frozenset({"NO", "STOP", "CANCEL", "না", "বাতিল", "থামুন"})
 
@@ -142,8 +144,8 @@ def _answer(ctx: Context, state: dict[str, Any], answer: str, found: dict[str, A
 
 def _problem(ctx: Context, why: Exception) -> str:
     if isinstance(why, Refused):
-        return ctx.rt.renderer.render(ctx.lang, why.template, **why.context)
-    return ctx.rt.renderer.render(ctx.lang, "guide_not_amount")
+        return ctx.kit.renderer.render(ctx.lang, why.template, **why.context)
+    return ctx.kit.renderer.render(ctx.lang, "guide_not_amount")
 
 
 def _ask(ctx: Context, state: dict[str, Any], previous: dict[str, Any] | None) -> Reply:
@@ -160,10 +162,30 @@ def _question(ctx: Context, state: dict[str, Any], problem: str = "") -> Reply:
 # -- the state in Redis ------------------------------------------------------
 
 
+class Guides:
+    """Each sender's open guide in Redis: ``{ns}:guide:{who}`` (``store.Keys.guide``), JSON, never a PIN.
+
+    Args:
+        conn: Redis.
+        keys: the namespace's key builder.
+        timeout: ``settings.guide_timeout`` (``WA_GUIDE_TIMEOUT``, 300 s): the key's TTL, restarted by each answer.
+    """
+
+    def __init__(self, conn: redis.Redis, keys: Keys, timeout: int):
+        self.conn, self.keys, self.timeout = conn, keys, timeout
+
+    def load(self, who: str) -> dict[str, Any] | None:
+        """The entry last saved for ``who``, or None (none, or its time ran out)."""
+        raw = self.conn.get(self.keys.guide(who))
+        return json.loads(text(raw)) if raw else None
+
+    def save(self, who: str, entry: dict[str, Any]) -> None:
+        self.conn.set(self.keys.guide(who), json.dumps(entry), ex=self.timeout)
+
+
 def _state(ctx: Context) -> dict[str, Any] | None:
     """The sender's open guide, as it was before this message (a re-run applies to the same state)."""
-    raw = ctx.rt.conn.get(ctx.rt.keys.guide(_who(ctx)))
-    saved = json.loads(text(raw)) if raw else None
+    saved = ctx.kit.guides.load(_who(ctx))
     if saved is not None and saved.get("by") == ctx.msg.dedupe_id:
         saved = saved.get("prev")  # this very message ran before: start from what it found
     if saved is None or saved.get("done"):
@@ -174,8 +196,7 @@ def _state(ctx: Context) -> dict[str, Any] | None:
 def _save(ctx: Context, state: dict[str, Any], previous: dict[str, Any] | None) -> None:
     if previous is not None:
         previous = {k: v for k, v in previous.items() if k not in ("by", "prev")}
-    entry = {**state, "by": ctx.msg.dedupe_id, "prev": previous}
-    ctx.rt.conn.set(ctx.rt.keys.guide(_who(ctx)), json.dumps(entry), ex=ctx.rt.settings.guide_timeout)
+    ctx.kit.guides.save(_who(ctx), {**state, "by": ctx.msg.dedupe_id, "prev": previous})
 
 
 def _who(ctx: Context) -> str:

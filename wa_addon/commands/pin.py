@@ -27,7 +27,22 @@ STRIKES_TTL = 24 * 3600  # lockouts are remembered this long after the last one
 
 
 class PinGuard:
-    """Counts wrong PINs per sender in Redis and locks the sender out."""
+    """Counts wrong PINs per sender in Redis and locks the sender out.
+
+    Keys (``store.Keys``; ``who``: a reseller's id, or ``admin``) and TTLs:
+
+    =============================  ==============================================================
+    ``{ns}:pinfail:{who}``         wrong PINs so far; ``pin_window`` from the first (900 s)
+    ``{ns}:pinlock:{who}``         the lockout's end (Unix time); the lockout's length:
+                                   ``pin_lockout`` (900 s), doubled per strike, ``MAX_LOCKOUT``
+    ``{ns}:pinstrike:{who}``       lockouts so far; ``STRIKES_TTL`` from the last
+    =============================  ==============================================================
+
+    Args:
+        conn: Redis.
+        keys: the namespace's key builder.
+        settings: ``pin_max_failures``, ``pin_window``, ``pin_lockout``, and ``timezone`` for the lockout's end.
+    """
 
     def __init__(self, conn: redis.Redis, keys: Keys, settings: Settings):
         self.conn, self.keys, self.settings = conn, keys, settings
@@ -86,8 +101,7 @@ def verify_pin(ctx: Context, pin: str) -> None:
     """
     actor = ctx.actor
     assert actor is not None, "PIN commands are reseller commands"
-    guard = PinGuard(ctx.rt.conn, ctx.rt.keys, ctx.rt.settings)
-    check(guard, str(actor.id), lambda: ctx.host.verify_pin(actor.id, phones.ascii_digits(pin)))
+    check(ctx.kit.pins, str(actor.id), lambda: ctx.host.verify_pin(actor.id, phones.ascii_digits(pin)))
 
 
 def _clock(guard: PinGuard, until: float) -> str:

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from wa_addon.commands.hold import Holds
 from wa_addon.host import Host, Reseller, Service
 from wa_addon.messages import Inbound, Outbound
+from wa_addon.settings import Settings
+from wa_addon.switches import Switches
 
-if TYPE_CHECKING:
-    from wa_addon.runtime import Runtime
+if TYPE_CHECKING:  # the kit's stores live in modules that import this one
+    from wa_addon.commands.kit import Kit
 
 ADMIN = "admin"
 RESELLER = "reseller"
@@ -105,9 +106,9 @@ class Reply:
 
 @dataclass
 class Context:
-    """What a handler knows about the message it answers."""
+    """What a handler knows about the message it answers, and the kit it works with (``commands.kit``)."""
 
-    rt: Runtime
+    kit: Kit
     msg: Inbound
     role: str
     actor: Reseller | None  # None for the admin
@@ -116,13 +117,17 @@ class Context:
 
     @property
     def host(self) -> Host:
-        """The host port (the runtime's adapter): every host call a handler makes goes through it."""
-        return self.rt.host
+        """The host port: every host call a handler makes goes through it."""
+        return self.kit.host
 
     @property
-    def holds(self) -> Holds:
-        """The duplicate guard's store (recent requests, held repeats)."""
-        return Holds(self.rt.conn, self.rt.keys, self.rt.settings.duplicate_window)
+    def settings(self) -> Settings:
+        return self.kit.settings
+
+    @property
+    def switches(self) -> Switches:
+        """The admin's switches (on/off, notifications, admin numbers, default language)."""
+        return self.kit.switches
 
     def services(self) -> list[Service]:
         """The host's services, asked once per message (a request needs them three ways)."""

@@ -59,7 +59,7 @@ def resellers(ctx: Context, args: list[str]) -> Reply:
     """
     if len(args) > 1:
         raise Usage()
-    region = ctx.rt.settings.country
+    region = ctx.settings.country
     if args:
         return Reply("reseller", common.reseller_card(common.visible_reseller(ctx, args[0]), region))
     assert ctx.actor is not None

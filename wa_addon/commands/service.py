@@ -99,7 +99,7 @@ def drop_held(ctx: Context, args: list[str]) -> Reply:
     """
     if args:
         raise Usage()
-    return Reply("held_dropped", {"count": ctx.holds.drop(_who(ctx))})
+    return Reply("held_dropped", {"count": ctx.kit.holds.drop(_who(ctx))})
 
 
 # -- placing -----------------------------------------------------------------
@@ -117,7 +117,7 @@ def place(ctx: Context, order: Order, *, guard: bool = True, rerun: bool = False
     """
     who, msg = _who(ctx), ctx.msg.dedupe_id
     if guard:
-        state = ctx.holds.claim(who, order, msg)
+        state = ctx.kit.holds.claim(who, order, msg)
         if isinstance(state, hold.Previous):
             return _held(ctx, order, state)
         rerun = state == hold.RERUN
@@ -126,23 +126,23 @@ def place(ctx: Context, order: Order, *, guard: bool = True, rerun: bool = False
             check_balance(ctx, Decimal(order.amount))
         request = _create(ctx, order)
     except (Refused, HostError):
-        ctx.holds.release(who, order, msg)
+        ctx.kit.holds.release(who, order, msg)
         raise
-    ctx.holds.record(who, order, msg, request.id)
+    ctx.kit.holds.record(who, order, msg, request.id)
     return Reply("request_placed", _placed(order, request))
 
 
 def _confirm(ctx: Context, code: str | None) -> Reply:
     who, msg = _who(ctx), ctx.msg.dedupe_id
-    taken = ctx.holds.take(who, code, msg)
+    taken = ctx.kit.holds.take(who, code, msg)
     if taken is None:
         raise Refused("nothing_held", code=grammar.echo(code or ""))
     code, order, rerun = taken
-    ctx.holds.mark(who, code, msg)
+    ctx.kit.holds.mark(who, code, msg)
     try:
         return place(ctx, order, guard=False, rerun=rerun)
     except (Refused, HostError):
-        ctx.holds.mark(who, code, "")  # still held: the sender may fix the cause and confirm again
+        ctx.kit.holds.mark(who, code, "")  # still held: the sender may fix the cause and confirm again
         raise
 
 
@@ -155,8 +155,8 @@ def _create(ctx: Context, order: Order) -> Request:
 
 
 def _held(ctx: Context, order: Order, previous: hold.Previous) -> Reply:
-    code = ctx.holds.hold(_who(ctx), order, ctx.msg.dedupe_id)
-    minutes = max(1, ctx.rt.settings.duplicate_window // 60)
+    code = ctx.kit.holds.hold(_who(ctx), order, ctx.msg.dedupe_id)
+    minutes = max(1, ctx.settings.duplicate_window // 60)
     return Reply("duplicate_held", {"code": code, "minutes": minutes, "previous": previous.request_id,
                                     **_shown(order)})
 
@@ -187,7 +187,7 @@ def number_of(ctx: Context, service: Service, token: str) -> tuple[str, str]:
     if service.kind in MOBILE_KINDS:
         return mobile_of(ctx, token)
     if service.kind == "country":
-        e164 = phones.parse_phone(token, service.country or ctx.rt.settings.country)
+        e164 = phones.parse_phone(token, service.country or ctx.settings.country)
         if e164 is None:
             raise Refused("bad_number", number=grammar.echo(token), kind=service.kind)
         return e164, "+" + e164
@@ -199,7 +199,7 @@ def number_of(ctx: Context, service: Service, token: str) -> tuple[str, str]:
 
 def mobile_of(ctx: Context, token: str) -> tuple[str, str]:
     """A local mobile number: (E.164 digits, local form); Refused for anything else."""
-    region = ctx.rt.settings.country
+    region = ctx.settings.country
     e164 = phones.parse_phone(token, region)
     if e164 is None or not _local_mobile(e164, region):
         raise Refused("bad_number", number=grammar.echo(token), kind="mobile")
