@@ -193,7 +193,7 @@ def test_a_pending_request_shows_no_failure_note_even_if_the_host_kept_it(chat):
     from wa_addon.host import Request
     from wa_addon.messages import Inbound
 
-    ctx = Context(chat.rt, Inbound("cloud", "wamid.x", RETAIL1, "REQ 7"), RESELLER, None, "en")
+    ctx = Context(chat.rt.command_kit, Inbound("cloud", "wamid.x", RETAIL1, "REQ 7"), RESELLER, None, "en")
     resent = Request(7, 3, "FL", "GP", "8801712345678", "50.00", "prepaid", "pending", note="operator down")
     assert common.request_card(ctx, resent)["note"] == ""
     assert common.request_card(ctx, Request(**{**vars(resent), "status": "failed"}))["note"] == "operator down"
