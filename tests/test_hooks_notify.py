@@ -337,6 +337,7 @@ def test_the_admins_switch_is_read_once_for_all_admins(rt, monkeypatch):
 
 def test_a_bug_in_a_handler_lands_in_the_dead_letters_and_does_not_jam_the_lane(rt, monkeypatch):
     from wa_addon.hooks.intake import EventIntake
+    from wa_addon.queue import dead as dead_letters
     from wa_addon.runtime import EVENT_LANE
 
     send = notify.HANDLERS["message.send"]
@@ -351,8 +352,9 @@ def test_a_bug_in_a_handler_lands_in_the_dead_letters_and_does_not_jam_the_lane(
     lost = intake.emit("message.send", {"phone": RETAIL1, "text": "meets a bug"})
     intake.emit("message.send", {"phone": RETAIL1, "text": "behind it"})  # same recipient, same partition
     drain(rt, classes=("lo",))  # the work lanes only: what is sent stays in the outbox to be read
-    (dead,) = rt.conn.lrange(rt.keys.dead(EVENT_LANE), 0, -1)
-    assert events.Event.from_json(dead.decode()).id == lost.id  # kept, not acknowledged and lost
+    (letter,) = dead_letters.read(rt, EVENT_LANE)
+    assert events.Event.from_json(letter.item).id == lost.id  # kept, not acknowledged and lost
+    assert letter.why.startswith("KeyError in ")
     assert [m.text for m in _outbox(rt)] == ["behind it"]
 
 

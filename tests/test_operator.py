@@ -120,7 +120,7 @@ def test_failed_list_and_retry_from_the_command_line(redis_url, namespace):
     assert listed.exit_code == 0, listed.output
     assert "f1  to 8801822222222" in listed.output and "131026: undeliverable" in listed.output
     assert "1234" not in listed.output and "(hidden)" in listed.output
-    assert "2 failed; dead letters: in 1" in listed.output
+    assert "2 failed, 1 dead letter(s)" in listed.output and "dead in  " in listed.output
     assert runner.invoke(main, ["failed", "retry", "f1"]).output.strip() == "1 message(s) back in the outbox"
     assert rt.lanes[out_lane("cloud")].depth() == 1 and rt.conn.llen(rt.keys.failed("cloud")) == 1
     assert runner.invoke(main, ["failed", "retry", "f1"]).exit_code == 1  # not failed any more

@@ -22,7 +22,7 @@ from helpers import drain, queued
 from wa_addon import inbound
 from wa_addon.commands import dispatch
 from wa_addon.messages import Inbound, Outbound
-from wa_addon.queue import housekeeping, outbox
+from wa_addon.queue import dead, housekeeping, outbox
 from wa_addon.queue.jobs import PROCESSORS
 from wa_addon.queue.session import Session
 from wa_addon.runtime import IN_LANE, Runtime
@@ -148,7 +148,8 @@ def test_an_unreadable_message_goes_to_the_dead_letters_and_blocks_nobody(redis_
     rt.conn.lpush(rt.keys.lane("out:cloud", 0, "q"), "8801700000000\x1f{not json")
     drain(rt)
     assert transport.to("8801700000000") == ["0:0"]
-    assert rt.conn.lrange(rt.keys.dead("out:cloud"), 0, -1) == [b"{not json"]
+    [letter] = dead.read(rt, "out:cloud")
+    assert (letter.item, letter.key, letter.why) == ("{not json", "8801700000000", "unreadable message")
     assert lane.depth() == 0
 
 

@@ -81,6 +81,7 @@ def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None
     app.add_route("/admin/phones", admin.PhonesForm(site))
     app.add_route("/admin/phones/{name}/revoke", admin.PhoneRevoke(site))
     app.add_route("/admin/failed/{transport}/retry", admin.RetryForm(site))
+    app.add_route("/admin/dead/{action}", admin.DeadLetterForm(site))
     app.add_route("/metrics", Metrics(rt, site.auth, settings.metrics_token))
     return app
 

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TextIO
 
@@ -21,6 +22,8 @@ import redis
 from wa_addon import demo as demo_mod
 from wa_addon import doctor as doctor_mod
 from wa_addon import redis_conn, redis_server
+from wa_addon.admin.dead_letters import rows as dead_rows
+from wa_addon.admin.views import ago
 from wa_addon.admin.views import failed as failed_messages
 from wa_addon.commands.admin_pin import AdminPin
 from wa_addon.device_sim import DeviceSim, simulate
@@ -29,6 +32,7 @@ from wa_addon.host.conformance import format_report, run_checks
 from wa_addon.host.http import HttpHost
 from wa_addon.messages import Outbound, short_hash
 from wa_addon.phones import parse_phone
+from wa_addon.queue import dead as dead_letters
 from wa_addon.queue import outbox
 from wa_addon.queue import worker as worker_mod
 from wa_addon.runtime import Runtime
@@ -269,34 +273,71 @@ def _failed_runtime(ctx: click.Context) -> Runtime:
 
 
 @failed.command("list")
-@click.option("--count", default=50, show_default=True, help="At most this many per transport.")
+@click.option("--count", default=50, show_default=True, help="At most this many per transport and per lane.")
 @click.pass_context
 def failed_list(ctx: click.Context, count: int) -> None:
-    """The failed messages, oldest first (secret texts hidden), and the dead letters per lane."""
+    """The failed messages, then the dead letters, oldest first (secret texts hidden)."""
     rt = _failed_runtime(ctx)
     rows = failed_messages(rt, count)
     for row in rows:
         click.echo(f"{row['transport']}  {row['id']}  to {row['to']}  {row['kind']}  "
                    f"attempts {row['attempts']}  {row['error'] or '-'}  {row['text']!r}")
-    dead = {lane: rt.conn.llen(rt.keys.dead(lane)) for lane in sorted(rt.lanes)}
-    click.echo(f"{len(rows)} failed; dead letters: " + (", ".join(f"{k} {v}" for k, v in dead.items() if v) or "none"))
+    letters, now = dead_rows(rt, count), time.time()
+    for d in letters:
+        when = ago(d["at"], now) if d["at"] else "when unknown"
+        click.echo(f"dead {d['lane']}  {d['id']}  {when}  {d['kind']}  {d['who'] or '-'}  {d['why']}  {d['text']!r}")
+    click.echo(f"{len(rows)} failed, {len(letters)} dead letter(s)")
 
 
 @failed.command("retry")
-@click.argument("msg_id", required=False)
+@click.argument("item_id", required=False)
 @click.option("--transport", default=None, help="Only this transport's failed list (default: every one).")
+@click.option("--dead", is_flag=True, help="Retry dead letters (every one, or ITEM_ID), not failed messages.")
+@click.option("--lane", default=None, help="With --dead: only this lane's (in, ev, out:cloud, ...).")
 @click.pass_context
-def failed_retry(ctx: click.Context, msg_id: str | None, transport: str | None) -> None:
-    """Put MSG_ID (or every failed message) back in its outbox; a worker sends it again."""
+def failed_retry(ctx: click.Context, item_id: str | None, transport: str | None, dead: bool,
+                 lane: str | None) -> None:
+    """Put ITEM_ID (a failed message's or a dead letter's id), or every failed message, back in line.
+
+    A failed message goes back to its outbox; a dead letter back on its lane,
+    once however often it is retried.  A worker takes them from there.
+    """
     rt = _failed_runtime(ctx)
     names = [transport] if transport else list(rt.transports)
     unknown = [name for name in names if name not in rt.transports]
     if unknown:
         raise click.BadParameter(f"not in WA_TRANSPORTS: {', '.join(unknown)}", param_hint="--transport")
-    moved = sum(outbox.retry_failed(rt, name, msg_id) for name in names)
-    if msg_id and not moved:
-        raise click.ClickException(f"no failed message {msg_id}")
-    click.echo(f"{moved} message(s) back in the outbox")
+    lanes = _lanes(rt, lane)
+    moved = 0 if dead else sum(outbox.retry_failed(rt, name, item_id) for name in names)
+    if moved:
+        click.echo(f"{moved} message(s) back in the outbox")
+        return
+    if dead or item_id:  # an id that is no failed message may be a dead letter's
+        moved = sum(dead_letters.retry(rt, name, item_id) for name in lanes)
+        if moved or not item_id:
+            click.echo(f"{moved} dead letter(s) back on their lane")
+            return
+    if item_id:
+        raise click.ClickException(f"no failed message or dead letter {item_id} (retried already?)")
+    click.echo("0 message(s) back in the outbox")
+
+
+@failed.command("discard")
+@click.argument("letter_id")
+@click.option("--lane", default=None, help="Only look in this lane's dead letters.")
+@click.pass_context
+def failed_discard(ctx: click.Context, letter_id: str, lane: str | None) -> None:
+    """Drop the dead letter LETTER_ID for good (see ``failed list``)."""
+    rt = _failed_runtime(ctx)
+    if not sum(dead_letters.discard(rt, name, letter_id) for name in _lanes(rt, lane)):
+        raise click.ClickException(f"no dead letter {letter_id} (retried or discarded already?)")
+    click.echo(f"dead letter {letter_id} discarded")
+
+
+def _lanes(rt: Runtime, lane: str | None) -> list[str]:
+    if lane is not None and lane not in rt.lanes:
+        raise click.BadParameter(f"no lane {lane}; lanes: {', '.join(sorted(rt.lanes))}", param_hint="--lane")
+    return [lane] if lane else sorted(rt.lanes)
 
 
 @main.command()

@@ -31,7 +31,9 @@ key                                    what / TTL
 ``{ns}:msg:{id}``                      hash: an outbound message's status; 30 d
 ``{ns}:wamid:{wamid}``                 our message id for a transport id; 30 d
 ``{ns}:failed:{transport}``            list of failed outbound messages; no TTL
-``{ns}:dead:{lane}``                   work items no processor could handle; no TTL
+``{ns}:dead:{lane}``                   work items no processor could handle (envelopes:
+                                       queue/dead.py); no TTL; retried under
+                                       the seen mark ``dead-{id}``
 ``{ns}:switch``                        hash of runtime switches; no TTL
 ``{ns}:pinfail:{who}`` / ``pinlock``   PIN failures (window) / lockout end
 ``{ns}:pinstrike:{who}``               lockouts so far (each doubles the next);

@@ -10,6 +10,7 @@ from wa_addon.admin.auth import AdminCheck, AdminGate
 from wa_addon.admin.resources import (
     AdminPage,
     AdminSite,
+    DeadLetterForm,
     Login,
     Logout,
     PhoneRevoke,
@@ -24,6 +25,7 @@ __all__ = [
     "AdminGate",
     "AdminPage",
     "AdminSite",
+    "DeadLetterForm",
     "Login",
     "Logout",
     "PhoneRevoke",

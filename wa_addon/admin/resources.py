@@ -19,7 +19,7 @@ from typing import Any
 import falcon
 import jinja2
 
-from wa_addon.admin import views
+from wa_addon.admin import dead_letters, views
 from wa_addon.admin.auth import (
     CSRF_FIELD,
     MIN_TOKEN_LENGTH,
@@ -36,7 +36,7 @@ from wa_addon.admin.auth import (
     set_cookie,
 )
 from wa_addon.http_errors import ApiError, read_body
-from wa_addon.queue import outbox
+from wa_addon.queue import dead, outbox
 from wa_addon.render import LANGUAGES
 from wa_addon.runtime import Runtime
 from wa_addon.switches import NOTIFICATION_KINDS
@@ -98,6 +98,7 @@ class AdminSite:
         rt = self.rt
         self.html(req, resp, "page.html", flash=flash, s=views.status(rt), incoming=views.messages(rt, "in"),
                   outgoing=views.messages(rt, "out"), failed=views.failed(rt), audit=views.audit(rt),
+                  dead_letters=dead_letters.rows(rt), dead_counts=dead.counts(rt),
                   kinds=NOTIFICATION_KINDS, labels=KIND_LABELS, languages=LANGUAGES, now=time.time(),
                   signed_in=self.auth.mode == TOKEN)
 
@@ -244,6 +245,30 @@ class RetryForm(_Resource):
         moved = outbox.retry_failed(self.rt, transport, msg_id)
         self.audit(f"retry {transport} {msg_id or 'all'}: {moved} back in the outbox")
         self.back(req, resp, f"{moved} message(s) back in the {transport} outbox.", ok=moved > 0)
+
+
+class DeadLetterForm(_Resource):
+    """``POST /admin/dead/retry``: a dead letter (``lane`` + ``id``, or a lane's all) back on its lane, once;
+    ``POST /admin/dead/discard``: drop one (``lane`` + ``id``)."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, action: str) -> None:
+        data = self.checked(req, resp)
+        if data is None:
+            return
+        lane, letter_id = str(data.get("lane", "")), str(data.get("id", "")) or None
+        if action not in ("retry", "discard") or (action == "discard" and letter_id is None):
+            self.back(req, resp, "Say which dead letter: retry (one or a lane's all) or discard (one).", ok=False)
+            return
+        try:
+            done = dead.retry(self.rt, lane, letter_id) if action == "retry" else dead.discard(self.rt, lane,
+                                                                                              letter_id or "")
+        except KeyError:
+            self.back(req, resp, f"No lane named {lane}.", ok=False)
+            return
+        self.audit(f"dead letters {action} {lane} {letter_id or 'all'}: {done}")
+        verb = "back on the lane" if action == "retry" else "discarded"
+        why = "" if done else " (already retried or discarded?)"
+        self.back(req, resp, f"{done} dead letter(s) of {lane} {verb}{why}.", ok=done > 0)
 
 
 class SettingsJSON(_Resource):

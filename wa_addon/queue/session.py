@@ -40,7 +40,7 @@ import redis
 
 from wa_addon.host import HostUnavailable
 from wa_addon.messages import Outbound
-from wa_addon.queue import outbox
+from wa_addon.queue import dead, outbox
 from wa_addon.queue.lanes import BUSY_TTL, decode, is_outbox
 from wa_addon.queue.partition import Acks, Flush, Owned, Task
 from wa_addon.queue.rate import PairPacer, SharedRate, too_late
@@ -337,9 +337,9 @@ class Session:
             log.warning("lane %s: %s; the item is kept for a retry", owned.lane.name, type(exc).__name__)
             owned.put_back(task, time.monotonic() + HOST_RETRY)
             return
-        except Exception:  # an item nobody can process must not block its key
+        except Exception as exc:  # an item nobody can process must not block its key
             log.exception("lane %s: an item failed; kept in the dead letters", owned.lane.name)
-            self.flush.dead.append((owned.lane.name, task.payload))
+            self.flush.dead.append((owned.lane.name, dead.letter(task.key, task.payload, exc)))
         else:
             self.flush.replies.append((transport, msgs))
         self._done(owned, task)
@@ -350,7 +350,7 @@ class Session:
             msg, result = future.result()
         except (ValueError, TypeError):  # unreadable: it can never be sent, and must not block the rest
             log.error("outbox %s: an unreadable message, kept in the dead letters", owned.lane.name)
-            self.flush.dead.append((owned.lane.name, task.payload))
+            self.flush.dead.append((owned.lane.name, dead.letter(task.key, task.payload, "unreadable message")))
             self._done(owned, task)
             return
         if result.outcome == RETRY:
@@ -408,8 +408,8 @@ class Session:
         entries = [outbox.record(rt, pipe, t, m, r, s) for t, m, r, s in flush.records]
         if entries:
             outbox.journal_out(rt, pipe, entries)
-        for lane, payload in flush.dead:
-            pipe.rpush(rt.keys.dead(lane), payload)
+        for lane, entry in flush.dead:
+            pipe.rpush(rt.keys.dead(lane), entry)
         for transport, seconds in flush.pauses.items():
             pipe.set(rt.keys.pause(transport), "1", px=int(seconds * 1000))
         first_ack = len(pipe)
