@@ -102,6 +102,8 @@ class Outbound:
             buttons or lists offers them, any other sends ``text`` alone
             (which always says what to type).
         menu: the list's button label; empty: the choices are reply buttons.
+        queued_at: when it last entered an outbox (set there; the age of
+            the outbox's oldest message in ``GET /metrics``).
     """
 
     id: str
@@ -116,6 +118,7 @@ class Outbound:
     attempts: int = 0
     choices: list[dict[str, str]] = field(default_factory=list)
     menu: str = ""  # a list message's button label; "" with choices: reply buttons
+    queued_at: float = field(default=0.0, compare=False)  # Unix time it last entered an outbox (lane age metric)
 
     def to_json(self) -> str:
         return _dumps(self)

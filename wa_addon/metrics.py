@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import falcon
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from wa_addon import tally
 from wa_addon.admin.auth import AdminAuth, Throttled
+from wa_addon.queue.lanes import decode, is_outbox
 from wa_addon.runtime import Runtime
 from wa_addon.store import DOWN
 from wa_addon.store import text as as_text
@@ -39,7 +43,10 @@ class RedisCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield self._lanes()
+        yield self._oldest()
         yield self._dead()
+        yield self._send_errors()
+        yield self._host_latency()
         yield self._failed()
         yield self._messages()
         yield from self._device()
@@ -49,6 +56,31 @@ class RedisCollector(Collector):
         for name, lane in sorted(self.rt.lanes.items()):
             depth.add_metric([name], lane.depth())
         return depth
+
+    def _oldest(self) -> Metric:
+        age = GaugeMetricFamily("wa_lane_oldest_age_seconds",
+                                "Age of a lane's oldest item (0 when empty; absent when its time is unknown)",
+                                labels=["lane"])
+        now = time.time()
+        for name, oldest in sorted(oldest_times(self.rt).items()):
+            if oldest is not None:
+                age.add_metric([name], max(0.0, now - oldest) if oldest else 0.0)
+        return age
+
+    def _send_errors(self) -> Metric:
+        errors = CounterMetricFamily("wa_send_errors", "Sends that failed or were told to retry, by error code "
+                                     "(Meta's error.code on the Cloud API)", labels=["transport", "code"])
+        for field, count in sorted(self.rt.conn.hgetall(self.rt.keys.metrics_send_errors).items()):
+            transport, _, code = as_text(field).partition("|")
+            errors.add_metric([transport, code], int(count))
+        return errors
+
+    def _host_latency(self) -> Metric:
+        buckets, total = tally.host_histogram(self.rt.conn, self.rt.keys)
+        histogram = HistogramMetricFamily("wa_host_call_seconds", "Calls to the host's REST API (HttpHost), "
+                                          "answered or not", unit="")
+        histogram.add_metric([], buckets, total)
+        return histogram
 
     def _dead(self) -> Metric:
         dead = GaugeMetricFamily("wa_dead_letters", "Work items no code could process, per lane", labels=["lane"])
@@ -102,6 +134,51 @@ def message_counts(rt: Runtime) -> dict[tuple[str, str], int]:
     snapshot = {f"{t}|{s}": n for (t, s), n in counts.items()}
     rt.conn.set(rt.keys.metrics_messages, json.dumps(snapshot), ex=MESSAGE_COUNT_TTL)
     return dict(counts)
+
+
+def oldest_times(rt: Runtime) -> dict[str, float | None]:
+    """Lane -> the Unix time of its oldest item (0.0: empty; None: not known).
+
+    A partition is FIFO, so its oldest item is the first held one, else the
+    first queued; a lane's oldest is the oldest of its partitions' heads.  The
+    time is the item's own: an outbox message's ``queued_at``, a chat's or a
+    status's transport timestamp, an event's ``created_at``.
+    """
+    heads: list[tuple[str, int]] = [(name, part) for name, lane in sorted(rt.lanes.items())
+                                    for part in range(lane.parts)]
+    pipe = rt.conn.pipeline(transaction=False)
+    for name, part in heads:
+        pipe.lindex(rt.keys.lane(name, part, "proc"), 0)
+        pipe.lindex(rt.keys.lane(name, part, "q"), 0)
+    found = pipe.execute()
+    oldest: dict[str, float | None] = dict.fromkeys(rt.lanes, 0.0)
+    for (name, _), held, queued in zip(heads, found[::2], found[1::2], strict=True):
+        head = held if held is not None else queued
+        if head is None:
+            continue
+        at = item_time(name, decode(as_text(head))[1])
+        known = oldest[name]
+        if at is None:
+            oldest[name] = known or None  # unknown, unless another partition's head is known
+        else:
+            oldest[name] = at if not known else min(known, at)
+    return oldest
+
+
+def item_time(lane: str, payload: str) -> float | None:
+    """The time a queued item carries (see :func:`oldest_times`); None when it carries none."""
+    try:
+        entry = json.loads(payload)
+        if is_outbox(lane):
+            at = float(entry.get("queued_at") or 0)
+        elif "k" in entry:
+            at = float(entry["v"].get("timestamp") or 0)
+        else:
+            when = datetime.fromisoformat(entry["created_at"])
+            at = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return at or None
 
 
 def _statuses(rt: Runtime, keys: list[bytes]) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from functools import partial
 import redis
 from rq import Queue
 
-from wa_addon import journal, redis_conn
+from wa_addon import journal, redis_conn, tally
 from wa_addon.commands.admin_pin import AdminPin
 from wa_addon.commands.guide import Guides
 from wa_addon.commands.hold import Holds
@@ -68,6 +68,8 @@ class Runtime:
         self.host = host
         self.conn = conn or redis_conn.connect(settings, socket_timeout=5, health_check_interval=30)
         self.keys = Keys(settings.namespace)
+        if getattr(host, "observe", False) is None:  # an HttpHost not yet timed: its calls go to /metrics
+            host.observe = tally.HostLatency(self.conn, self.keys).record  # type: ignore[attr-defined]
         self.scripts = Scripts(self.conn)
         self.lane_scripts = LaneScripts(self.conn)
         self.switches = Switches(self.conn, self.keys, settings, cached=cached_switches)

@@ -31,9 +31,9 @@ key                                    what / TTL
 ``{ns}:msg:{id}``                      hash: an outbound message's status; 30 d
 ``{ns}:wamid:{wamid}``                 our message id for a transport id; 30 d
 ``{ns}:failed:{transport}``            list of failed outbound messages; no TTL
-``{ns}:dead:{lane}``                   work items no processor could handle (envelopes:
-                                       queue/dead.py); no TTL; retried under
-                                       the seen mark ``dead-{id}``
+``{ns}:dead:{lane}``                   work items no processor could handle
+                                       (envelopes, queue/dead.py); no TTL;
+                                       retried under the seen mark dead-{id}
 ``{ns}:switch``                        hash of runtime switches; no TTL
 ``{ns}:pinfail:{who}`` / ``pinlock``   PIN failures (window) / lockout end
 ``{ns}:pinstrike:{who}``               lockouts so far (each doubles the next);
@@ -95,6 +95,10 @@ key                                    what / TTL
                                        ``failed`` status; 2 days
 ``{ns}:metrics:msgs``                  JSON: outbound messages by transport
                                        and status, as last counted; 30 s
+``{ns}:metrics:senderr``               hash transport|code -> send errors
+                                       (counters, tally.py); no TTL
+``{ns}:metrics:hostlat``               hash: host calls per latency bucket,
+                                       and their sum (tally.py); no TTL
 =====================================  ========================================
 """
 
@@ -326,6 +330,16 @@ class Keys:
     def metrics_messages(self) -> str:
         """The last count of outbound messages by transport and status (``GET /metrics``); 30 s."""
         return f"{self.ns}:metrics:msgs"
+
+    @property
+    def metrics_send_errors(self) -> str:
+        """Hash ``transport|code`` -> sends that failed or were told to retry with that code; no TTL."""
+        return f"{self.ns}:metrics:senderr"
+
+    @property
+    def metrics_host_latency(self) -> str:
+        """Hash: host calls per latency bucket (``tally.HOST_BUCKETS``) and their sum in µs; no TTL."""
+        return f"{self.ns}:metrics:hostlat"
 
 
 class Scripts:

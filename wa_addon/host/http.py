@@ -68,7 +68,13 @@ class HttpHost:
         timeout: seconds per call.
         connections: keep-alive connections kept (commands run concurrently).
         unknown_pause: seconds before asking a lost money move again (grows with each try).
+
+    Attributes:
+        observe: called with each call's seconds (answered or not), e.g.
+            :meth:`wa_addon.tally.HostLatency.record`; the runtime sets it.
     """
+
+    observe: Callable[[float], None] | None = None
 
     def __init__(self, base_url: str, key: str, *, session: requests.Session | None = None, timeout: float = 10,
                  connections: int = 32, unknown_pause: float = UNKNOWN_PAUSE):
@@ -100,6 +106,7 @@ class HttpHost:
         if idem_key is not None:
             headers["Idempotency-Key"] = idem_key
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        started = time.perf_counter()
         try:
             resp = self._session.request(
                 method, self.base_url + API + path, headers=headers, json=json, params=query, timeout=self._timeout
@@ -108,6 +115,9 @@ class HttpHost:
             if money and not _never_sent(exc):
                 raise _Unclear(type(exc).__name__) from None
             raise HostUnavailable(f"{method} {path}: {type(exc).__name__}") from None
+        finally:
+            if self.observe is not None:
+                self.observe(time.perf_counter() - started)
         return _answer(method, path, resp, money)
 
     def _move(self, parse: Callable[[Any], T], path: str, *, idem_key: str, json: dict[str, Any],

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from wa_addon import journal
+from wa_addon import journal, tally
 from wa_addon.messages import Outbound
 from wa_addon.queue.lanes import Item
 from wa_addon.store import MSG_TTL, text
@@ -49,9 +50,11 @@ def items(rt: Runtime, messages: Iterable[Outbound], transport: str | None = Non
         log.warning("transport %s is not configured; sending on %s", name, rt.default_transport)
         name = rt.default_transport
     by_lane: dict[str, list[Item]] = {}
+    now = round(time.time(), 3)
     for m in messages:
         lane = out_lane(name, system=m.kind in SYSTEM_KINDS)
-        by_lane.setdefault(lane, []).append(Item(m.to_json(), order_key=m.to, dedupe=m.id))
+        stamped = replace(m, queued_at=now)  # the outbox's oldest-message age, in /metrics
+        by_lane.setdefault(lane, []).append(Item(stamped.to_json(), order_key=m.to, dedupe=m.id))
     return by_lane
 
 
@@ -84,6 +87,7 @@ def record(rt: Runtime, pipe: Any, transport: str, msg: Outbound, result: SendRe
     if not result.ok:
         log.warning("send failed: msg=%s code=%s %s", msg.id, result.error_code, result.error)
         pipe.rpush(rt.keys.failed(transport), msg.to_json())
+        tally.send_error(pipe, rt.keys, transport, result.error_code)
     shown = "(hidden)" if msg.secret else msg.text
     return {"id": msg.id, "to": msg.to, "text": shown, "kind": msg.kind, "status": status, "via": transport}
 

@@ -38,6 +38,7 @@ from typing import Any
 
 import redis
 
+from wa_addon import tally
 from wa_addon.host import HostUnavailable
 from wa_addon.messages import Outbound
 from wa_addon.queue import dead, outbox
@@ -370,6 +371,7 @@ class Session:
             self.flush.pauses[transport] = wait_s
             self._paused[transport] = until
         log.warning("send to be retried in %.1f s: code=%s", wait_s, result.error_code)
+        tally.send_error(self.rt.conn, self.rt.keys, transport, result.error_code)  # one HINCRBY: /metrics
 
     def _done(self, owned: Owned, task: Task) -> None:
         owned.active_at = time.monotonic()
