@@ -64,13 +64,17 @@ def _sentinel_master(settings: Settings) -> Check:
     try:
         host, port = redis_conn.master_address(settings)
     except redis.exceptions.RedisError as exc:
-        return Check("redis", False, f"no master from the sentinels: {type(exc).__name__}{where}")
+        why = redis_conn.sentinel_refusal(settings) or type(exc).__name__
+        return Check("redis", False, f"no master from the sentinels: {why}{where}")
     return _redis_version(settings, f"{where} at {host}:{port}")
 
 
 def _redis_version(settings: Settings, where: str) -> Check:
     try:
         version = str(redis_conn.connect(settings, socket_timeout=3).info("server").get("redis_version", "?"))
+    except redis.exceptions.AuthenticationError:
+        return Check("redis", False, f"the password was refused: set WA_REDIS_PASSWORD (and WA_REDIS_USERNAME "
+                                     f"with an ACL user) or the URL's{where}")
     except redis.exceptions.RedisError as exc:
         return Check("redis", False, f"unreachable: {type(exc).__name__}{where}")
     problem = version_problem(version)

@@ -5,6 +5,17 @@ With ``WA_REDIS_SENTINELS`` set, connections go through redis-py's
 ``WA_REDIS_SENTINEL_MASTER`` is now, so after a failover the next command (or
 its retry) reaches the new master; ``WA_REDIS_URL``, if set too, gives only
 the password (and user, database).  Otherwise ``WA_REDIS_URL`` is used as is.
+
+Two sets of credentials and TLS options, as redis-py keeps them apart:
+
+- the sentinels' own (``WA_REDIS_SENTINEL_USERNAME`` / ``_PASSWORD``,
+  ``WA_REDIS_SENTINEL_TLS``) go to the ``sentinel_kwargs`` of the client
+  that asks them where the master is;
+- the master's (``WA_REDIS_USERNAME`` / ``_PASSWORD`` or the URL's,
+  ``WA_REDIS_TLS``) go to the connections to the master.
+
+``WA_REDIS_TLS_CA_CERTS`` (and a client certificate, ``_CERTFILE`` /
+``_KEYFILE``) serve both.  No password is ever put in a message or a log.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ import time
 from typing import Any
 
 import redis
-from redis.connection import parse_url
+from redis.connection import SSLConnection, parse_url
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
 from wa_addon.settings import Settings
@@ -40,6 +51,10 @@ class MasterConnection(SentinelManagedConnection):
             raise redis.exceptions.ConnectionError(f"the master has no replica to write to: {exc}") from exc
 
 
+class MasterSSLConnection(MasterConnection, SSLConnection):
+    """:class:`MasterConnection` over TLS (as redis-py's ``SentinelManagedSSLConnection``)."""
+
+
 class FollowingPool(SentinelConnectionPool):
     """A Sentinel pool that also drops connections to a master the sentinels no longer name.
 
@@ -50,7 +65,8 @@ class FollowingPool(SentinelConnectionPool):
     """
 
     def __init__(self, service_name: str, sentinel_manager: Sentinel, **kwargs: Any):
-        super().__init__(service_name, sentinel_manager, connection_class=MasterConnection, **kwargs)
+        kind = MasterSSLConnection if kwargs.pop("ssl", False) else MasterConnection
+        super().__init__(service_name, sentinel_manager, connection_class=kind, **kwargs)
         self._asked, self._master = 0.0, None
 
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
@@ -72,21 +88,78 @@ def sentinel_addresses(settings: Settings) -> list[tuple[str, int]]:
 
 def sentinel(settings: Settings) -> Sentinel:
     """A client of the sentinels (a sentinel that does not answer in 3 s is skipped)."""
-    return Sentinel(sentinel_addresses(settings), sentinel_kwargs={"socket_timeout": 3, "socket_connect_timeout": 3})
+    return Sentinel(sentinel_addresses(settings), sentinel_kwargs=sentinel_options(settings))
+
+
+def sentinel_options(settings: Settings) -> dict[str, Any]:
+    """The ``sentinel_kwargs``: how to reach and sign in to the sentinels themselves."""
+    opts: dict[str, Any] = {"socket_timeout": 3, "socket_connect_timeout": 3}
+    opts.update(_login(settings.redis_sentinel_username, settings.redis_sentinel_password))
+    return {**opts, **tls_options(settings)} if settings.redis_sentinel_tls else opts
+
+
+def sentinel_refusal(settings: Settings) -> str | None:
+    """Why the first sentinel refuses us (sign-in, TLS), in words naming the setting; None if it answers."""
+    host, port = sentinel_addresses(settings)[0]
+    try:
+        redis.Redis(host, port, **sentinel_options(settings)).ping()
+    except redis.exceptions.AuthenticationError:
+        return ("the sentinels refused the sign-in: set WA_REDIS_SENTINEL_PASSWORD (and _USERNAME), "
+                "their own, not the master's")
+    except redis.exceptions.ResponseError as exc:
+        if "NOAUTH" in str(exc):
+            return "the sentinels want a password: set WA_REDIS_SENTINEL_PASSWORD"
+        return None
+    except redis.exceptions.RedisError as exc:
+        tls = "; do they speak TLS only (WA_REDIS_SENTINEL_TLS)?" if not settings.redis_sentinel_tls else ""
+        return f"{type(exc).__name__} from {host}:{port}{tls}"
+    return None
+
+
+def master_options(settings: Settings) -> dict[str, Any]:
+    """The connection options of the master found through the sentinels: credentials, database, TLS."""
+    opts = {**_login(settings.redis_username, settings.redis_password), **_credentials(settings.redis_url)}
+    tls = settings.redis_tls or settings.redis_url.startswith("rediss://")
+    return {**opts, **tls_options(settings)} if tls else opts
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """redis-py's TLS options from ``WA_REDIS_TLS_*`` (the server's certificate is always verified)."""
+    files = {"ssl_ca_certs": settings.redis_tls_ca_certs, "ssl_certfile": settings.redis_tls_certfile,
+             "ssl_keyfile": settings.redis_tls_keyfile}
+    return {"ssl": True, "ssl_cert_reqs": "required", **{k: v for k, v in files.items() if v}}
 
 
 def connect(settings: Settings, **opts: Any) -> redis.Redis:
     """A connection to the master: through the sentinels when set, else ``WA_REDIS_URL``.
 
     Args:
-        settings: uses ``redis_sentinels``, ``redis_sentinel_master`` and ``redis_url``.
+        settings: uses the ``redis_*`` settings.
         opts: connection options (``socket_timeout``, ``health_check_interval``, ...).
     """
     if settings.redis_sentinels:
         name = settings.redis_sentinel_master
-        opts = {**_credentials(settings.redis_url), **opts}
+        opts = {**master_options(settings), **opts}
         return sentinel(settings).master_for(name, connection_pool_class=FollowingPool, **opts)
-    return redis.Redis.from_url(settings.redis_url, **opts)
+    return redis.Redis.from_url(_url(settings), **_url_options(settings), **opts)
+
+
+def _url(settings: Settings) -> str:
+    """``WA_REDIS_URL``, as ``rediss://`` when ``WA_REDIS_TLS`` asks for TLS."""
+    url = settings.redis_url
+    return "rediss://" + url[len("redis://"):] if settings.redis_tls and url.startswith("redis://") else url
+
+
+def _url_options(settings: Settings) -> dict[str, Any]:
+    """What ``from_url`` takes beside the URL: the settings' credentials (a URL's own win), TLS files."""
+    opts = _login(settings.redis_username, settings.redis_password)
+    if _url(settings).startswith("rediss://"):
+        opts.update({k: v for k, v in tls_options(settings).items() if k != "ssl"})
+    return opts
+
+
+def _login(username: str, password: str) -> dict[str, Any]:
+    return {k: v for k, v in (("username", username), ("password", password)) if v}
 
 
 def _credentials(url: str) -> dict[str, Any]:

@@ -32,6 +32,17 @@ class Settings:
     # "host:port" of Redis Sentinels; when set, the master of redis_sentinel_master is used (redis_conn.py).
     redis_sentinels: tuple[str, ...] = ()
     redis_sentinel_master: str = "mymaster"
+    # The master's user and password (with a WA_REDIS_URL that has its own, the URL's win).
+    redis_username: str = ""
+    redis_password: str = ""
+    # The sentinels' own user and password (their requirepass / ACL), not the master's.
+    redis_sentinel_username: str = ""
+    redis_sentinel_password: str = ""
+    redis_tls: bool = False  # TLS to the master (a WA_REDIS_URL may say rediss:// instead)
+    redis_sentinel_tls: bool = False  # TLS to the sentinels
+    redis_tls_ca_certs: str = ""  # the CA file that signed the servers' certificates; empty: the system's
+    redis_tls_certfile: str = ""  # a client certificate and its key, for servers with tls-auth-clients yes
+    redis_tls_keyfile: str = ""
     namespace: str = "wa"  # every Redis key and RQ queue name starts with it
     prefix: str = "/wa"
     state_dir: str = ""  # embedded Redis data, demo database; empty: ~/.wa-addon
@@ -162,4 +173,18 @@ def _coerce(kind: Any, value: Any) -> Any:
         return int(value)
     if kind == "float":
         return float(value)
+    if kind == "bool":
+        return _bool(value)
     return str(value)
+
+
+TRUE, FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off", ""})
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word not in TRUE | FALSE:
+        raise ValueError(f"expected yes or no (1/0, true/false, on/off), got {value!r}")
+    return word in TRUE
