@@ -66,6 +66,7 @@ def test_the_page_shows_who_what_and_why_and_hides_secrets(admin):
     assert "event reseller.reset" in section and "hunter2" not in section and "KeyError in hooks/notify.py:9" in section
     assert "unreadable" in section and "(not recorded)" in section and "unknown" in section
     assert "Retry all 2 on ev" in section
+    assert admin.api().json["dead_letters"] == {"ev": 2, "in": 1, "out:device": 1, "sys:device": 0}
 
 
 def test_a_retry_puts_the_item_back_once_however_often_it_is_clicked(admin):

@@ -98,7 +98,7 @@ class AdminSite:
         rt = self.rt
         self.html(req, resp, "page.html", flash=flash, s=views.status(rt), incoming=views.messages(rt, "in"),
                   outgoing=views.messages(rt, "out"), failed=views.failed(rt), audit=views.audit(rt),
-                  dead_letters=dead_letters.rows(rt), dead_counts=dead.counts(rt),
+                  dead_letters=dead_letters.rows(rt),
                   kinds=NOTIFICATION_KINDS, labels=KIND_LABELS, languages=LANGUAGES, now=time.time(),
                   signed_in=self.auth.mode == TOKEN)
 
@@ -260,8 +260,10 @@ class DeadLetterForm(_Resource):
             self.back(req, resp, "Say which dead letter: retry (one or a lane's all) or discard (one).", ok=False)
             return
         try:
-            done = dead.retry(self.rt, lane, letter_id) if action == "retry" else dead.discard(self.rt, lane,
-                                                                                              letter_id or "")
+            if action == "retry":
+                done = dead.retry(self.rt, lane, letter_id)
+            else:
+                done = dead.discard(self.rt, lane, str(letter_id))
         except KeyError:
             self.back(req, resp, f"No lane named {lane}.", ok=False)
             return

@@ -15,6 +15,7 @@ from typing import Any
 from wa_addon import journal
 from wa_addon.messages import Outbound
 from wa_addon.phones import parse_phone
+from wa_addon.queue import dead
 from wa_addon.queue.outbox import out_lane
 from wa_addon.render import LANGUAGES
 from wa_addon.runtime import Runtime
@@ -51,6 +52,7 @@ def status(rt: Runtime) -> dict[str, Any]:
         "waiting": waiting(rt),
         "transports": {"cloud": cloud_check(rt), "device": device_status(rt)},
         "failed": {name: int(rt.conn.llen(rt.keys.failed(name))) for name in rt.transports},
+        "dead_letters": dead.counts(rt),
     }
 
 
