@@ -97,6 +97,19 @@ def test_send_errors_are_counted_by_meta_code_whether_final_or_retried(served, g
     assert got[("wa_send_errors_total", (("code", "131056"), ("transport", "cloud")))] == 1
 
 
+def test_a_failure_meta_reports_later_counts_once_and_only_for_our_messages(served):
+    from wa_addon import inbound
+    from wa_addon.messages import StatusUpdate
+
+    url, addon = served
+    rt = addon.runtime
+    rt.conn.set(rt.keys.wamid("wamid.ours"), "m1")  # as a send records it
+    for wamid in ("wamid.ours", "wamid.ours", "wamid.someone-elses"):  # Meta repeats statuses at will
+        status = StatusUpdate("cloud", wamid, "failed", RETAIL1, error="131026 Message undeliverable")
+        inbound.process(rt, f'{{"k":"status","v":{status.to_json()}}}')
+    assert scrape(url)[("wa_send_errors_total", (("code", "131026"), ("transport", "cloud")))] == 1
+
+
 def test_the_oldest_item_of_each_lane_is_aged_by_its_own_time(served):
     import json
 

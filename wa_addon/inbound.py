@@ -12,7 +12,7 @@ import logging
 
 from rq.timeouts import BaseTimeoutException
 
-from wa_addon import commands, journal
+from wa_addon import commands, journal, tally
 from wa_addon.commands.grammar import redact
 from wa_addon.host import HostUnavailable
 from wa_addon.messages import Inbound, Outbound, StatusUpdate
@@ -50,8 +50,10 @@ def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
     entry = json.loads(raw)
     if entry["k"] == "status":
         status = StatusUpdate(**entry["v"])
-        outbox.record_status(rt, status.transport, status.wa_msg_id, status.status, status.error)
+        ours = outbox.record_status(rt, status.transport, status.wa_msg_id, status.status, status.error)
         if status.status == "failed":  # 131047 reported late: its template goes, or the failed list
+            if ours:  # a message we sent: its error counts in /metrics
+                tally.late_send_error(rt.conn, rt.keys, status.transport, status.wa_msg_id, status.error)
             return status.transport, window.after_failure(rt, status.transport, status.wa_msg_id, status.error)
         return None, []
     msg = Inbound(**entry["v"])

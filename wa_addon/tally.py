@@ -5,7 +5,8 @@ to process; these live in Redis, so any web process answers a scrape with
 the whole deployment's figures.  Each write is small and self-contained:
 
 - :func:`send_error`: one HINCRBY, on a pipeline the caller flushes anyway
-  or alone (a send told to retry);
+  or alone (a send told to retry); :func:`late_send_error` for a ``failed``
+  status reported later (a SET NX first: once per message);
 - :class:`HostLatency`: at most one pipeline per host call, and under load
   one per half second for all of them (a HINCRBY per bucket, one for the
   sum in microseconds), written by a thread of its own, never by the caller.
@@ -24,7 +25,7 @@ from typing import Any
 
 import redis
 
-from wa_addon.store import Keys, text
+from wa_addon.store import SEEN_TTL, Keys, text
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,17 @@ WRITE_EVERY = 0.5  # seconds the writer lets calls gather before writing them
 def send_error(pipe: Any, keys: Keys, transport: str, code: str | None) -> None:
     """Count one send that failed, or was told to retry, with Meta's (or the transport's) ``code``."""
     pipe.hincrby(keys.metrics_send_errors, f"{transport}|{code or 'none'}", 1)
+
+
+def late_send_error(conn: redis.Redis, keys: Keys, transport: str, wa_msg_id: str, error: str | None) -> None:
+    """Count a ``failed`` status the transport reported after the send (``"<code> <title>"``), once per message.
+
+    Meta reports most delivery errors this way (131026, 131047, 131049, ...),
+    and repeats a status at will: a mark per message id counts it once.
+    """
+    if conn.set(keys.seen("failed-status-count", wa_msg_id), "1", nx=True, ex=SEEN_TTL):
+        code = (error or "").split(" ", 1)[0]
+        send_error(conn, keys, transport, code if code.isdigit() else None)
 
 
 def bucket(seconds: float) -> str:
