@@ -63,7 +63,8 @@ def test_passwords_on_sentinels_and_master_survive_a_failover_and_reach_no_log(t
     assert not wrong_sentinel.ok and not wrong_master.ok
     assert "the sentinels refused the sign-in: set WA_REDIS_SENTINEL_PASSWORD" in wrong_sentinel.detail
     assert "the password was refused: set WA_REDIS_PASSWORD" in wrong_master.detail
-    shown = " ".join([check.detail, wrong_sentinel.detail, wrong_master.detail, caplog.text, repr(conn)])
+    shown = " ".join([check.detail, wrong_sentinel.detail, wrong_master.detail, caplog.text, repr(conn),
+                      repr(settings)])
     assert MASTER_PASSWORD not in shown and SENTINEL_PASSWORD not in shown
 
 

@@ -34,10 +34,10 @@ class Settings:
     redis_sentinel_master: str = "mymaster"
     # The master's user and password (with a WA_REDIS_URL that has its own, the URL's win).
     redis_username: str = ""
-    redis_password: str = ""
+    redis_password: str = field(default="", repr=False)  # never in a repr, a log or a traceback
     # The sentinels' own user and password (their requirepass / ACL), not the master's.
     redis_sentinel_username: str = ""
-    redis_sentinel_password: str = ""
+    redis_sentinel_password: str = field(default="", repr=False)
     redis_tls: bool = False  # TLS to the master (a WA_REDIS_URL may say rediss:// instead)
     redis_sentinel_tls: bool = False  # TLS to the sentinels
     redis_tls_ca_certs: str = ""  # the CA file that signed the servers' certificates; empty: the system's
