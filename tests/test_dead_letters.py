@@ -111,10 +111,14 @@ def test_a_discard_after_a_retry_leaves_the_item_on_its_lane(admin):
     assert rt.lanes["in"].depth() == 1
 
 
-def test_the_forms_need_the_csrf_token_and_a_known_lane(admin):
+def test_the_forms_need_a_signed_in_admin_the_csrf_token_and_a_known_lane(admin):
     rt = admin.rt
     rt.conn.rpush(rt.keys.dead("in"), dead.letter(CHAT.sender, wrap(CHAT), "why"))
     [letter] = dead.read(rt, "in")
+    stranger = admin.c.simulate_post("/admin/dead/discard", body=f"lane=in&id={letter.id}&csrf={admin.csrf}",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                     cookies={"wa_csrf": admin.csrf})  # no session cookie
+    assert stranger.status_code == 303 and stranger.headers["location"].endswith("/admin/login")
     resp = admin.c.simulate_post("/admin/dead/discard", body=f"lane=in&id={letter.id}&csrf=wrong",
                                  headers={"Content-Type": "application/x-www-form-urlencoded"}, cookies=admin.cookies)
     assert resp.status_code == 403 and len(dead.read(rt, "in")) == 1
