@@ -123,6 +123,10 @@ class Outbound:
     def to_json(self) -> str:
         return _dumps(self)
 
+    def queued_json(self, at: float) -> str:
+        """Its JSON as it enters an outbox at ``at`` (``queued_at`` set; no copy of the message made)."""
+        return json.dumps({**vars(self), "queued_at": at}, ensure_ascii=False, separators=(",", ":"))
+
     @classmethod
     def from_json(cls, raw: str | bytes) -> Outbound:
         return cls(**json.loads(raw))

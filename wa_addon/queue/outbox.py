@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from wa_addon import journal, tally
@@ -53,8 +52,8 @@ def items(rt: Runtime, messages: Iterable[Outbound], transport: str | None = Non
     now = round(time.time(), 3)
     for m in messages:
         lane = out_lane(name, system=m.kind in SYSTEM_KINDS)
-        stamped = replace(m, queued_at=now)  # the outbox's oldest-message age, in /metrics
-        by_lane.setdefault(lane, []).append(Item(stamped.to_json(), order_key=m.to, dedupe=m.id))
+        # queued_at: the outbox's oldest-message age, in /metrics
+        by_lane.setdefault(lane, []).append(Item(m.queued_json(now), order_key=m.to, dedupe=m.id))
     return by_lane
 
 
