@@ -27,9 +27,9 @@ class SentinelCluster:
     """
 
     def __init__(self, folder: Path, name: str = MASTER_NAME, min_replicas: int = 1, *, password: str = "",
-                 sentinel_password: str = "", tls: Certificates | None = None):
+                 username: str = "", sentinel_password: str = "", tls: Certificates | None = None):
         self.dir, self.name, self.min_replicas = folder, name, min_replicas
-        self.password, self.sentinel_password, self.tls = password, sentinel_password, tls
+        self.password, self.username, self.sentinel_password, self.tls = password, username, sentinel_password, tls
         self.master_port, self.replica_port = free_port(), free_port()
         self.sentinel_ports = [free_port() for _ in range(3)]
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -86,7 +86,10 @@ class SentinelCluster:
         argv = [find_binary(), *self._listen(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
                 "--appendonly", "yes", "--appendfsync", "everysec", "--logfile", str(folder / "redis.log"),
                 "--min-replicas-to-write", str(self.min_replicas), "--min-replicas-max-lag", "10", *extra]
-        if self.password:  # masterauth too: after a failover the old master follows the new one
+        if self.username:  # an ACL user, and the default user off: only that name signs in
+            argv += ["--user", "default", "off", "--user", self.username, "on", f">{self.password}", "~*", "&*",
+                     "+@all", "--masteruser", self.username, "--masterauth", self.password]
+        elif self.password:  # masterauth too: after a failover the old master follows the new one
             argv += ["--requirepass", self.password, "--masterauth", self.password]
         self._spawn(argv)
         _until(lambda: self._client(port).ping())
@@ -100,6 +103,8 @@ class SentinelCluster:
                  f"sentinel down-after-milliseconds {self.name} 2000", f"sentinel failover-timeout {self.name} 10000"]
         if self.password:
             lines.append(f"sentinel auth-pass {self.name} {self.password}")
+        if self.username:
+            lines.append(f"sentinel auth-user {self.name} {self.username}")
         if self.sentinel_password:  # its own, and the one it gives the other sentinels
             lines += [f"requirepass {self.sentinel_password}", f"sentinel sentinel-pass {self.sentinel_password}"]
         conf.write_text("\n".join(lines) + "\n")
@@ -128,7 +133,9 @@ class SentinelCluster:
     def _client(self, port: int) -> redis.Redis:
         password = self.sentinel_password if port in self.sentinel_ports else self.password
         tls = {"ssl": True, "ssl_ca_certs": str(self.tls.ca)} if self.tls else {}
-        return redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=2, password=password or None, **tls)
+        user = None if port in self.sentinel_ports else self.username or None
+        return redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=2, username=user,
+                           password=password or None, **tls)
 
 
 @dataclass(frozen=True)

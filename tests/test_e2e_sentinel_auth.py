@@ -68,6 +68,17 @@ def test_passwords_on_sentinels_and_master_survive_a_failover_and_reach_no_log(t
     assert MASTER_PASSWORD not in shown and SENTINEL_PASSWORD not in shown
 
 
+def test_an_acl_user_on_the_master(tmp_path):
+    with SentinelCluster(tmp_path / "redis", password=MASTER_PASSWORD, username="wa-addon") as cluster:
+        settings = Settings(redis_sentinels=cluster.sentinels, redis_sentinel_master=cluster.name,
+                            redis_username="wa-addon", redis_password=MASTER_PASSWORD)
+        conn = redis_conn.connect(settings, socket_timeout=5)
+        assert conn.acl_whoami() == "wa-addon"
+        assert cluster.failover() == cluster.replica_port
+        assert _retried(lambda: conn.set("k", "after")) and conn.acl_whoami() == "wa-addon"
+        assert not doctor.check_redis(settings.with_(redis_username="")).ok  # the default user is off
+
+
 def test_sentinels_and_master_over_tls_only(tmp_path):
     problem = tls_problem(tmp_path / "probe")
     if problem:
