@@ -174,3 +174,22 @@ def test_phones_and_their_queue_are_reported_with_the_device_transport(stack_set
         stop()
     assert got[("wa_phones", (("online", "no"),))] == 1 and got[("wa_phones", (("online", "yes"),))] == 0
     assert got[("wa_device_queue", (("state", "queued"),))] == 1
+
+
+def test_the_latency_writer_leaves_when_idle_and_the_next_call_starts_one(conn, namespace, monkeypatch):
+    from wa_addon import tally
+    from wa_addon.store import Keys
+
+    monkeypatch.setattr(tally, "WRITER_IDLE", 0.05)
+    monkeypatch.setattr(tally, "WRITE_EVERY", 0.0)
+    timer, key = tally.HostLatency(conn, Keys(namespace)), Keys(namespace).metrics_host_latency
+
+    def written() -> int:
+        return sum(int(v) for k, v in conn.hgetall(key).items() if k != b"sum_us")
+
+    for calls in (1, 2):
+        timer.record(0.01)
+        deadline = time.monotonic() + 10
+        while written() < calls or timer._writer_pid:  # written, then the idle writer has left
+            assert time.monotonic() < deadline, (written(), timer._writer_pid)
+            time.sleep(0.01)

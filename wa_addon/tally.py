@@ -35,6 +35,7 @@ SUM_FIELD = "sum_us"
 INF = "+Inf"
 MAX_BATCH = 10_000  # host calls written in one pipeline at most
 WRITE_EVERY = 0.5  # seconds the writer lets calls gather before writing them
+WRITER_IDLE = 60.0  # seconds without a host call before the writer thread leaves (the next call starts one)
 
 
 def send_error(pipe: Any, keys: Keys, transport: str, code: str | None) -> None:
@@ -81,18 +82,22 @@ class HostLatency:
     def record(self, seconds: float) -> None:
         """Count one call of ``seconds`` (written to Redis by the writer thread, soon after)."""
         self._queue.put(seconds)
-        if self._writer_pid != os.getpid():
-            self._start()
-
-    def _start(self) -> None:
-        with self._lock:
+        with self._lock:  # read under the lock: a writer that is leaving has left, or has seen this call
             if self._writer_pid != os.getpid():
                 self._writer_pid = os.getpid()
-                threading.Thread(target=self._write_forever, name="wa-host-latency", daemon=True).start()
+                threading.Thread(target=self._write, name="wa-host-latency", daemon=True).start()
 
-    def _write_forever(self) -> None:
+    def _write(self) -> None:
+        """The writer: gathers calls, writes them; leaves after :data:`WRITER_IDLE` seconds without one."""
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=WRITER_IDLE)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._writer_pid = 0
+                        return
+                continue
             time.sleep(WRITE_EVERY)  # let calls gather: one pipeline for many, not a round trip each
             self.flush(first)
 
@@ -105,10 +110,10 @@ class HostLatency:
             except queue.Empty:
                 break
         if calls:
-            self._write(calls)
+            self._execute(calls)
         return len(calls)
 
-    def _write(self, calls: list[float]) -> None:
+    def _execute(self, calls: list[float]) -> None:
         pipe = self.conn.pipeline(transaction=False)
         for field, count in Counter(map(bucket, calls)).items():
             pipe.hincrby(self.key, field, count)
