@@ -111,24 +111,15 @@ class DeviceTransport:
     def poll(self, phone: str, token: str, seconds: float, max_count: int) -> list[Leased] | None:
         """Lease to ``phone`` (waiting up to ``seconds``); None once its token is revoked.
 
-        The token is checked again on every wake, so a revoked phone's open poll
-        gets nothing queued after the revocation; each lease records the
-        token, so a new token under the same name cannot ack the old one's leases.
+        Every lease checks the token in the same script that leases
+        (:meth:`LeaseQueue.lease_as`), so nothing queued after a revocation
+        goes to the revoked phone; a revocation wakes every open poll, so the
+        revoked one ends at once.  Each lease records the token, so a new
+        token under the same name cannot ack the old one's leases.
         """
-        revoked = False
-
-        def attempt() -> list[Leased]:
-            nonlocal revoked
-            revoked = self.tokens.verify(token) != phone
-            return [] if revoked else self.queue.lease(phone, max_count)
-
-        leased = self.queue.await_(attempt, lambda got: bool(got) or revoked, seconds)
-        if revoked:
-            return None
-        pipe = self.conn.pipeline(transaction=False)
-        for m in leased:
-            pipe.hset(self.keys.device_msg(m.id), _token_field(m.lease), _fingerprint(token))
-        pipe.execute()
+        digest = token_hash(token)
+        leased = self.queue.await_(lambda: self.queue.lease_as(phone, digest, max_count),
+                                   lambda got: got is None or bool(got), seconds)
         return leased
 
     def ack(self, phone: str, token: str, lease: str, status: str, error: str) -> str:
@@ -200,7 +191,7 @@ class DeviceTransport:
 
 
 def _token_field(lease: str) -> str:
-    return "tok:" + lease.rsplit(".", 1)[-1]
+    return "tok:" + lease.rsplit(".", 1)[-1]  # written by the lease script (device_queue.LEASE_LUA)
 
 
 def _fingerprint(token: str) -> str:

@@ -134,12 +134,16 @@ redis.call('PUBLISH', WAKE, id)
 return 1
 """
 
-# ARGV[5..]: device, now, lease seconds, max, scan, online_since, hold key prefix.
-# Returns {id, lease id, body, deadline} per leased message.
+# ARGV[5..]: device, now, lease seconds, max, scan, online_since, hold key prefix, token
+# hash ('' = not checked); KEYS[7]: the token index.  Returns {id, lease id, body,
+# deadline} per leased message, or -1 when the token no longer names this device
+# (revoked): checked in the same script, so no lease goes out after a revocation.
 LEASE_LUA = _PRELUDE + """
 local dev, now = ARGV[5], tonumber(ARGV[6])
 local deadline = now + tonumber(ARGV[7])
 local max, scan, since, HOLD = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
+local digest = ARGV[12]
+if digest ~= '' and redis.call('HGET', KEYS[7], digest) ~= dev then return -1 end
 local seen_to, out = {}, {}
 
 local function eligible(to, only, prefer, skip)
@@ -169,6 +173,8 @@ for _, id in ipairs(redis.call('LRANGE', Q, 0, scan - 1)) do
       local lease = id .. '.' .. n
       redis.call('HSET', m, 'state', 'leased', 'device', dev, 'lease', lease, 'deadline', deadline,
                  'lease:' .. n, dev)
+      -- The lease is the token's: a new token under the same name cannot ack it.
+      if digest ~= '' then redis.call('HSET', m, 'tok:' .. n, string.sub(digest, 1, 16)) end
       redis.call('HSET', INFLIGHT, to, id)
       redis.call('ZADD', LEASES, deadline, id)
       out[#out + 1] = {id, lease, f[4], tostring(deadline)}
@@ -227,7 +233,7 @@ for _, id in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do
     n = n + 1
   end
 end
-if n > 0 then redis.call('PUBLISH', WAKE, '') end
+redis.call('PUBLISH', WAKE, '')  -- also ends the revoked phone's open poll now (it re-checks its token)
 return n
 """
 
@@ -307,9 +313,20 @@ class LeaseQueue:
 
     def lease(self, device: str, max_count: int = 10) -> list[Leased]:
         """Lease up to ``max_count`` messages to ``device`` (no waiting)."""
+        return self.lease_as(device, "", max_count) or []
+
+    def lease_as(self, device: str, digest: str, max_count: int = 10) -> list[Leased] | None:
+        """Lease to ``device`` while the token whose SHA-256 is ``digest`` names it; None once it does not.
+
+        The token check and the lease are one script: a revocation either
+        comes first (None, nothing leased) or finds the leases to take back.
+        Each lease records the token's fingerprint (``tok:{attempt}``).
+        """
         now = self.clock()
-        args = [device, now, self.lease_secs, max_count, SCAN, now - self.online, self.keys.device_hold("")]
-        rows = self._run("lease", args)
+        args = [device, now, self.lease_secs, max_count, SCAN, now - self.online, self.keys.device_hold(""), digest]
+        rows = self._run("lease", args, [self.keys.device("tokens")])
+        if rows == -1:
+            return None
         return [Leased(text(i), text(lease), Outbound.from_json(body), float(d)) for i, lease, body, d in rows]
 
     def wait_lease(self, device: str, seconds: float, max_count: int = 10) -> list[Leased]:
