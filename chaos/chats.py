@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -71,14 +72,18 @@ def post(url: str, chat: Chat, copies: int = 1, give_up: float = 60.0) -> None:
             time.sleep(0.5)  # Meta retries with a back-off; half a second keeps the run short
 
 
-def stream(url: str, chats: list[Chat], seconds: float, copies: int = 1, clients: int = 8) -> threading.Thread:
-    """Post ``chats`` spread evenly over ``seconds`` from ``clients`` threads; returns the running thread."""
+def stream(poster: Callable[[int, Chat], None], chats: list[Chat], seconds: float, clients: int = 8
+           ) -> threading.Thread:
+    """``poster(i, chat)`` for each chat, spread evenly over ``seconds`` from ``clients`` threads.
+
+    Returns the running thread.
+    """
     def run() -> None:
         started = time.monotonic()
 
         def send(i: int) -> None:
             time.sleep(max(0.0, started + i * seconds / len(chats) - time.monotonic()))
-            post(url, chats[i], copies)
+            poster(i, chats[i])
 
         with ThreadPoolExecutor(clients) as pool:
             list(pool.map(send, range(len(chats))))
@@ -100,6 +105,8 @@ class Tally:
     duplicated: int = 0
     double_money: int = 0
     other: list[str] = field(default_factory=list)  # replies that belong to no chat (shown, never dropped)
+    notes: list[str] = field(default_factory=list)  # a fault's own figures (the device doors)
+    broken: int = 0  # doors the fault found open
 
     def row(self) -> str:
         return (f"| {self.fault} | {self.sent} | {self.acknowledged} | {self.once} | {self.lost} | "

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 
 from stack import Stack
 
+from wa_addon.settings import Settings
+
 REQUESTS = "/api/v1/requests"  # where a top-up moves money on the host
+READ_TIMEOUT = Settings().cloud_timeout  # the stack runs the default (WA_CLOUD_TIMEOUT unset)
+LATE = 3.0  # seconds late of an answer that was a duplicate with the old 2 s timeout of this suite
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class Fault:
     host_via_proxy: bool = True
     quick: bool = False  # part of the CI run
     extra: dict[str, str] = field(default_factory=dict)
+    device: bool = False  # the replies go out through two phones (chaos/device.py), the chats come from them
 
 
 def nothing(stack: Stack) -> None:
@@ -70,20 +75,33 @@ def host_spoiled(stack: Stack) -> None:
         stack.proxy.spoil(fault, path=REQUESTS, times=5)
 
 
-def graph_errors(stack: Stack) -> None:
-    """Meta refuses sends (130429, HTTP 429, 500, 503), then answers some after the sender's 2 s timeout.
+def graph_errors(each: int, beyond: int) -> Callable[[Stack], None]:
+    def harm(stack: Stack) -> None:
+        graph = stack.graph
+        before = len(graph.requests)
+        graph.fail_next(each, 130429, http_status=400, retry_after=1)
+        graph.fail_next(each, 4, http_status=429, retry_after=1)
+        graph.fail_next(each, 131000, http_status=500, retry_after=1)
+        graph.fail_next(each // 2, 133004, http_status=503, retry_after=1)
+        refusals = 3 * each + each // 2
+        graph.wait_for(lambda sent: len(graph.requests) >= before + refusals, timeout=60)  # all used up
+        graph.slow_next(5, LATE)  # accepted, answered late but within the read timeout: sent once
+        graph.slow_next(beyond, READ_TIMEOUT + 2)  # accepted, answered after it: the retry is a duplicate
+    harm.__doc__ = f"""Meta refuses {each} sends with each of 130429, HTTP 429 and 500 and {each // 2} with 503,
+    then answers 5 sends {LATE:.0f} s late and {beyond} after the sender's {READ_TIMEOUT:.0f} s read timeout.
 
     Each refusal says Retry-After: 1 (without it the engine waits Meta's
-    documented back-offs, up to 60 s, and the run would be mostly waiting).
-    """
-    graph = stack.graph
-    before = len(graph.requests)
-    graph.fail_next(10, 130429, http_status=400, retry_after=1)
-    graph.fail_next(10, 4, http_status=429, retry_after=1)
-    graph.fail_next(10, 131000, http_status=500, retry_after=1)
-    graph.fail_next(5, 133004, http_status=503, retry_after=1)
-    graph.wait_for(lambda sent: len(graph.requests) >= before + 35, timeout=60)  # the refusals were used up
-    graph.slow_next(5, 3.0)  # accepted, answered late: the sender cannot know they went out
+    documented back-offs, up to 60 s, and the run would be mostly waiting);
+    each pauses the number's sends for that second, so they come one a second."""
+    return harm
+
+
+def revoke_phone(stack: Stack) -> None:
+    """``wa-addon device revoke phone-a`` while it holds an open long poll and replies are queued for it."""
+    from device import DeviceStack
+
+    assert isinstance(stack, DeviceStack)
+    stack.revoke("phone-a")
 
 
 FAULTS = [
@@ -95,6 +113,10 @@ FAULTS = [
     Fault("host refusing connections for 5 s", host_refusing, host_via_proxy=False),
     Fault("host slow (40 calls answered after 2 s)", host_slow),
     Fault("host answering empty / cut / garbled / dropped", host_spoiled, quick=True),
-    Fault("Graph 130429 / 429 / 500 / 503 / timeouts", graph_errors, quick=True),
+    Fault("Graph 130429 / 429 / 500 / 503 / late answers", graph_errors(10, beyond=2)),
+    Fault("Graph 130429 / 429 / 500 / 503 (14 refusals) / answers 3 s late", graph_errors(4, beyond=0), quick=True),
     Fault("each webhook posted x10 at once", nothing, copies=10, quick=True),
+    Fault("phones: each chat posted x10 at once by its phone", nothing, copies=10, device=True, quick=True),
+    Fault("phones: phone A revoked mid-poll (its chats and replies move to B)", revoke_phone, device=True,
+          quick=True),
 ]

@@ -71,19 +71,19 @@ class Stack:
                    WA_HOST_KEY=HOST_KEY, WA_CLOUD_TOKEN=TOKEN, WA_CLOUD_PHONE_NUMBER_ID=PHONE_ID,
                    WA_CLOUD_APP_SECRET=APP_SECRET, WA_CLOUD_GRAPH_URL=self.graph.url,
                    WA_CLOUD_VERIFY_TOKEN="v",  # noqa: S106 (the subscription check is not exercised)
-                   WA_ADMIN_NUMBERS="8801711000000", WA_STATE_DIR=str(self.dir), PYTHONPATH=str(ROOT),
-                   WA_CLOUD_TIMEOUT="2")
+                   WA_ADMIN_NUMBERS="8801711000000", WA_STATE_DIR=str(self.dir), PYTHONPATH=str(ROOT))
         env.update(self.extra)
         return env
 
     def __enter__(self) -> Stack:
         self.graph.start()
         self.proxy.__enter__()
-        self.start_host()
+        self.start_host(wait=False)  # the three start together; each is waited for below
         env, py = self.env(), sys.executable
         self.procs.start([py, "-m", "wa_addon.cli", "serve", "--workers", "2", "--bind",
                           f"127.0.0.1:{self.web_port}"], env, self.log)
         self.start_workers()
+        _wait_http(f"http://127.0.0.1:{self.host_port}/")
         _wait_http(self.webhook)
         return self
 
@@ -149,18 +149,23 @@ class Stack:
         """Start Redis again on the same port and append-only file."""
         self.redis.start()
 
-    def start_host(self) -> None:
+    def start_host(self, wait: bool = True) -> None:
         env = {**self.env(), "BENCH_HOST_DB": str(self.db), "BENCH_HOST_KEY": HOST_KEY}
         self.host_procs.start([sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "16",
                                "--bind", f"127.0.0.1:{self.host_port}", "--chdir", str(ROOT / "benchmarks"),
                                "host_app:app"], env, self.log)
-        _wait_http(f"http://127.0.0.1:{self.host_port}/")
+        if wait:
+            _wait_http(f"http://127.0.0.1:{self.host_port}/")
 
     def stop_host(self) -> None:
         """Stop the host: calls to it are refused until :meth:`start_host`."""
         self.host_procs.stop()
 
     # -- counting ------------------------------------------------------------------
+
+    def sent(self) -> list[tuple[str, str]]:
+        """(recipient, text) of every reply that went out, as the Graph accepted them."""
+        return [(m.to, m.text) for m in self.graph.sent]
 
     def queued(self) -> int:
         """Items waiting or held in any lane of this namespace (0: nothing more will be sent)."""

@@ -63,7 +63,7 @@ class Settings:
     cloud_verify_token: str = ""
     cloud_graph_url: str = DEFAULT_GRAPH_URL
     cloud_api_version: str = DEFAULT_GRAPH_API_VERSION  # doctor warns near its retirement
-    cloud_timeout: float = 10.0
+    cloud_timeout: float = 30.0  # read timeout of a send (connecting: 3 s); a later answer is a duplicate
     cloud_mps: float = 80.0  # messages/s per phone number id, shared by every worker (Meta's tier)
     send_window: int = 0  # sends in flight per worker process; 0: from cloud_mps (see send_slots)
     work_window: int = 16  # chats and host events run at once per worker process

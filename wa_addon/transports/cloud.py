@@ -336,6 +336,13 @@ def _template(message: Outbound) -> dict[str, Any]:
     return template
 
 
+# A send that never connected never reached Meta (its retry cannot be a
+# duplicate), so connecting may take only this long; WA_CLOUD_TIMEOUT is the
+# read timeout, far above the Graph's answer times: a send answered after it
+# may have gone out, and its retry reaches the user twice (docs/reliability.md).
+CONNECT_TIMEOUT = 3.0
+
+
 class CloudTransport:
     """Sends :class:`Outbound` messages through the WhatsApp Cloud API.
 
@@ -374,10 +381,13 @@ class CloudTransport:
         message = self._sealer.open_message(message)  # a password or PIN is plain only on its way out
         try:
             response = self._session.post(
-                self._url, json=build_body(message), headers=self._headers, timeout=self._timeout
+                self._url, json=build_body(message), headers=self._headers,
+                timeout=(min(CONNECT_TIMEOUT, self._timeout), self._timeout),
             )
+        except requests.ConnectTimeout:  # before Timeout: it is one too
+            return _transient("connect_timeout", "cannot reach the Graph API in time (nothing was sent)")
         except requests.Timeout:
-            return _transient("timeout", "Graph API did not answer in time")
+            return _transient("timeout", "Graph API did not answer in time (the message may have gone out)")
         except requests.RequestException as exc:
             # The exception text may carry the URL; only its class name is safe to keep.
             return _transient("connection", f"cannot reach the Graph API ({type(exc).__name__})")
