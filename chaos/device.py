@@ -160,6 +160,30 @@ class DeviceStack(Stack):
                               f"revoke` started (the command took {revoked - started:.2f} s)")
         self.revoked[name] = revoked
 
+    def revoke_idle(self, name: str = "phone-c") -> None:
+        """Add a phone, wait until its long poll is open with nothing to send, and revoke it.
+
+        Mid-stream every queued reply wakes every poll, so only an idle poll
+        shows whether the revocation itself ends it (before the fix: when its
+        wait ran out, up to 25 s later).
+        """
+        conn = redis.Redis.from_url(self.redis.url)
+        wake = Keys(self.ns).device("wake")
+        before = conn.pubsub_numsub(wake)[0][1]
+        phone = self.phones[name] = Phone(self.base, name, self.device.add_phone(name))
+        phone.thread.start()
+        deadline = time.monotonic() + 10
+        while conn.pubsub_numsub(wake)[0][1] <= before and time.monotonic() < deadline:
+            time.sleep(0.05)  # the poll's subscription is the only sign that it waits
+        time.sleep(0.5)  # and it has found nothing to lease
+        started = time.time()
+        self.cli("device", "revoke", name)
+        phone.thread.join(POLL + 5)
+        if phone.refused_at is None or phone.refused_at - started > 5:
+            self.broken += 1
+        took = "never" if phone.refused_at is None else f"{phone.refused_at - started:.2f} s"
+        self.notes.append(f"an idle phone's open poll, revoked, ended after {took}")
+
     def report(self) -> None:
         """Once every chat is answered: what each revoked phone was given after its revocation, and
         how many of its contacts' replies another phone sent instead."""

@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 from chats import HEADER, Tally, make_chats, post, stream, tally  # noqa: E402
 from device import DeviceStack  # noqa: E402
 from faults import FAULTS, Fault  # noqa: E402
-from stack import Stack, seed_host  # noqa: E402
+from stack import SPACING, Stack, seed_host  # noqa: E402
 
 from wa_addon.redis_server import EmbeddedRedis  # noqa: E402
 
@@ -38,7 +38,7 @@ WAIT = 90.0  # seconds after the stream for every chat to be answered; unanswere
 
 
 def run_fault(workdir: Path, server: EmbeddedRedis, fault: Fault, first: int, count: int, seconds: float) -> Tally:
-    chats = make_chats(count, first, senders=max(1, count // 10))
+    chats = make_chats(count, first, senders=min(SPACING, max(1, count // 10)))
     kind = DeviceStack if fault.device else Stack
     marks = [("start", time.monotonic())]
     with kind(workdir, server, f"fault{first}", host_via_proxy=fault.host_via_proxy, extra=fault.extra) as stack:
@@ -56,6 +56,8 @@ def run_fault(workdir: Path, server: EmbeddedRedis, fault: Fault, first: int, co
         marks.append(("answered", time.monotonic()))
         stack.wait_drained(timeout=WAIT)  # a send retried after a timeout comes 30 s later: a duplicate
         marks.append(("drained", time.monotonic()))
+        if fault.after:
+            fault.after(stack)
         time.sleep(SETTLE)
         if stack.dead_letters():
             print(f"    ({stack.dead_letters()} items in the dead letters)", file=sys.stderr)
@@ -88,19 +90,19 @@ def main() -> int:
     args = parser.parse_args()
     count = args.chats or (40 if args.quick else 200)
     seconds = 4.0 if args.quick else 12.0
-    faults = [f for f in FAULTS if (f.quick or not args.quick) and (not args.only or args.only in f.name)]
+    faults = [f for f in FAULTS if (f.quick if args.quick else f.full) and (not args.only or args.only in f.name)]
     bad = 0
     with contextlib.ExitStack() as scope:
         workdir = Path(tempfile.mkdtemp(prefix="wa-chaos-") if args.keep else
                        scope.enter_context(tempfile.TemporaryDirectory(prefix="wa-chaos-")))
         if args.keep:
             print(f"    (logs and data in {workdir})", file=sys.stderr)
-        seed_host(workdir / "host.sqlite3")
+        seed_host(workdir / "host.sqlite3", len(faults))
         server = EmbeddedRedis(workdir / "redis", persist=True).start()
         try:
             print(HEADER, flush=True)
             for i, fault in enumerate(faults):
-                row = run_fault(workdir, server, fault, i * 40, count, seconds)
+                row = run_fault(workdir, server, fault, i * SPACING, count, seconds)
                 print(row.row(), flush=True)
                 for text in row.other:
                     print(f"    (a reply to no chat: {text[:80]!r})", file=sys.stderr)

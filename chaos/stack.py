@@ -30,12 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from shape import APP_SECRET, HOST_KEY, PHONE_ID, TOKEN, Procs, _wait_http, reseller_phone, seed_resellers  # noqa: E402, F401
 
-RESELLERS = 400  # bench0..bench399: phones 8801900000000..., PIN 1111, balance 1000, FL
+SPACING = 40  # fault i's chats come from resellers bench{40 i}..: up to 40 senders each
 
 
-def seed_host(db: Path) -> None:
-    """The sandbox seed plus RESELLERS retailers, all answered in English (replies are matched by text)."""
-    seed_resellers(db, RESELLERS)
+def seed_host(db: Path, faults: int) -> None:
+    """The sandbox seed plus ``SPACING`` retailers per fault, answered in English (replies are matched by text).
+
+    bench0, bench1, ...: phones 8801900000000, ..., PIN 1111, FL allowed.
+    """
+    seed_resellers(db, SPACING * faults)
     with sqlite3.connect(db) as conn:
         # In paisa: ৳10,000 each, enough for every top-up of a run.
         conn.execute("UPDATE resellers SET language = 'en', balance = 1000000 WHERE username LIKE 'bench%'")

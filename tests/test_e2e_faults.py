@@ -23,7 +23,8 @@ from conftest import eventually
 from wa_addon.redis_server import EmbeddedRedis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "chaos"))
-from chats import Chat, make_chats, replies_per_chat, stream, tally
+from chats import Chat, make_chats, post, replies_per_chat, stream, tally
+from device import DeviceStack
 from stack import Stack, seed_host
 
 MOVE_ON = 10.0  # seconds within which a killed worker's work moves on (issue 10, fault 4)
@@ -32,14 +33,18 @@ MOVE_ON = 10.0  # seconds within which a killed worker's work moves on (issue 10
 @pytest.fixture
 def shape(tmp_path) -> Iterator[tuple[Path, EmbeddedRedis]]:
     """A seeded host database and a private Redis with AOF (it is restarted by some tests)."""
-    seed_host(tmp_path / "host.sqlite3")
+    seed_host(tmp_path / "host.sqlite3", faults=3)
     server = EmbeddedRedis(tmp_path / "redis", persist=True).start()
     yield tmp_path, server
     server.stop()
 
 
 def answered(stack: Stack, chats: list[Chat]) -> list[int]:
-    return replies_per_chat(chats, [(m.to, m.text) for m in stack.graph.sent])
+    return replies_per_chat(chats, stack.sent())
+
+
+def webhooks(stack: Stack, chats: list[Chat], seconds: float):
+    return stream(lambda _, chat: post(stack.webhook, chat), chats, seconds)
 
 
 def report(stack: Stack, fault: str, chats: list[Chat]):
@@ -47,8 +52,7 @@ def report(stack: Stack, fault: str, chats: list[Chat]):
     assert stack.wait_drained(timeout=45)  # every retry sent: its duplicates are counted too
     time.sleep(1)  # a send still in flight when the lanes emptied
     assert stack.dead_letters() == 0
-    row = tally(fault, chats, [(m.to, m.text) for m in stack.graph.sent],
-                stack.host_rows([c.number for c in chats if c.number]))
+    row = tally(fault, chats, stack.sent(), stack.host_rows([c.number for c in chats if c.number]))
     print(row.row())
     return row
 
@@ -59,7 +63,7 @@ def test_a_worker_killed_with_sends_in_flight_loses_nothing_and_moves_money_once
         stack.wait_workers()
         stack.graph.slow_next(100, 1.0)  # every send takes a second: the kill finds some in flight
         chats = make_chats(30, first_reseller=0, senders=6)
-        stream(stack.webhook, chats, seconds=1).join()
+        webhooks(stack, chats, seconds=1).join()
         assert all(c.acked for c in chats)
         assert stack.graph.wait_for(lambda sent: len(stack.graph.requests) >= 3, timeout=20) is not None
         victim = stack.kill_worker()
@@ -83,7 +87,7 @@ def test_chats_flowing_through_a_redis_restart_are_all_answered_by_the_same_work
         stack.wait_workers()
         pool, before = stack.pool, stack.worker_children()
         chats = make_chats(40, first_reseller=40, senders=8)
-        poster = stream(stack.webhook, chats, seconds=6)
+        poster = webhooks(stack, chats, seconds=6)
         time.sleep(2)
         stack.stop_redis(signal.SIGTERM)
         time.sleep(5)
@@ -95,6 +99,26 @@ def test_chats_flowing_through_a_redis_restart_are_all_answered_by_the_same_work
         assert row.lost == 0 and row.double_money == 0
         assert pool is not None and pool.poll() is None  # nobody restarted `wa-addon worker`
         assert stack.worker_children() == before  # the same processes rode it out: none died, none replaced
+
+
+def test_a_phone_revoked_mid_poll_gets_nothing_more_and_its_replies_go_out_once_through_the_other(shape):
+    """Issue 10, door 6, on real processes: the chats come from two phones, each posted 3 times at once."""
+    workdir, server = shape
+    with DeviceStack(workdir, server, "revoke") as stack:
+        stack.wait_workers()
+        chats = make_chats(30, first_reseller=80, senders=6)
+        poster = stream(lambda i, chat: stack.post_chat(i, chat, copies=3), chats, seconds=3)
+        time.sleep(1)
+        stack.revoke("phone-a")
+        poster.join()
+        assert all(c.acked for c in chats)
+        assert eventually(lambda: all(answered(stack, chats)), timeout=60)
+        stack.revoke_idle()
+        row = report(stack, "phone A revoked mid-poll", chats)
+        stack.report()
+        print("\n".join(stack.notes))
+        assert row.lost == 0 and row.double_money == 0
+        assert stack.broken == 0, stack.notes  # its poll ended, nothing was leased to it after
 
 
 def test_every_worker_process_of_a_pool_runs_a_session(shape):
