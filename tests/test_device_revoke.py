@@ -109,3 +109,17 @@ def test_a_message_pinned_to_the_revoked_phone_waits_for_its_new_token(phones):
     assert [m["text"] for m in new.poll_once()] == ["first"]  # per-recipient order holds
     assert [m["text"] for m in new.poll_once()] == ["second"]
     assert phones.device.queue.state("m1")["attempts"] == "2" and leased["lease"].endswith(".1")
+
+
+def test_a_request_that_ends_after_the_revocation_does_not_bring_the_phone_back_online(phones):
+    """A post authenticated just before the revocation records its contact after it: the revoked phone
+    must not count as online again, or the replies that prefer it wait for it (60 s)."""
+    token = phones.device.add_phone("p1")
+    p2 = DeviceSim(phones.url, phones.device.add_phone("p2"))
+    DeviceSim(phones.url, token).say("8801933333333", "hello")  # replies to this contact prefer p1
+    phones.device.revoke_phone("p1")
+    phones.device.tokens.touch("p1")  # the late contact of that request
+    assert "p1" not in [p.name for p in phones.device.tokens.phones()]
+    assert phones.rt.conn.zscore(phones.rt.keys.device("seen"), "p1") is None
+    phones.hand("8801933333333", "the reply", "m1")
+    assert [m["text"] for m in p2.poll_once()] == ["the reply"]  # at once, not once p1 seems gone

@@ -23,6 +23,14 @@ TOKEN_PREFIX = "wad_"  # noqa: S105 - not a secret: recognisable in a config fil
 NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")  # no commas: names go into Lua lists
 
 
+# KEYS: the phone's record, the last-contact set; ARGV: now, name.
+TOUCH_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+
+
 class DeviceError(ValueError):
     """A phone name is invalid, taken, or unknown."""
 
@@ -61,6 +69,7 @@ class TokenRegistry:
     def __init__(self, conn: redis.Redis, keys: Keys, *, online: float = 60,
                  clock: Callable[[], float] = time.time):
         self.conn, self.keys, self.online, self.clock = conn, keys, online, clock
+        self._touch = conn.register_script(TOUCH_LUA)
 
     def add(self, name: str) -> str:
         """Register phone ``name``; returns its token (shown once, never stored).
@@ -98,8 +107,13 @@ class TokenRegistry:
         return text(name) if name else None
 
     def touch(self, name: str) -> None:
-        """Record that ``name`` was heard from now."""
-        self.conn.zadd(self.keys.device("seen"), {name: self.clock()})
+        """Record that ``name`` was heard from now, if it is still registered.
+
+        Checked in the same script: a request authenticated just before its
+        phone was revoked must not mark the revoked phone online again (the
+        replies that prefer it would wait for it for ``online`` seconds).
+        """
+        self._touch(keys=[self.keys.device_phone(name), self.keys.device("seen")], args=[self.clock(), name])
 
     def phones(self) -> list[Phone]:
         """Every registered phone, by name."""
