@@ -21,7 +21,8 @@ from wa_addon.messages import Outbound
 from wa_addon.settings import Settings
 from wa_addon.transports.device_tokens import token_hash
 
-RETAIL1 = "8801822222222"
+RETAIL1 = "8801822222222"  # pinned to the phone "pinned"
+OTHER = "8801933333333"
 POLL = 25  # the open poll's wait: far beyond the client's timeout below
 
 
@@ -123,3 +124,18 @@ def test_a_request_that_ends_after_the_revocation_does_not_bring_the_phone_back_
     assert phones.rt.conn.zscore(phones.rt.keys.device("seen"), "p1") is None
     phones.hand("8801933333333", "the reply", "m1")
     assert [m["text"] for m in p2.poll_once()] == ["the reply"]  # at once, not once p1 seems gone
+
+
+def test_an_autoresponder_exchange_takes_nothing_once_its_phone_is_revoked(phones):
+    token = phones.device.add_phone("ar")
+    wake = phones.rt.keys.device("wake")
+    before = phones.rt.conn.pubsub_numsub(wake)[0][1]
+    taken: list = []
+    waiting = threading.Thread(target=lambda: taken.extend(
+        phones.device.exchange("ar", OTHER, "no-such-reply", POLL - 10, token)))
+    waiting.start()
+    assert eventually(lambda: phones.rt.conn.pubsub_numsub(wake)[0][1] > before, timeout=10)  # it waits
+    phones.device.revoke_phone("ar")
+    phones.hand(OTHER, "after the revocation", "m1")  # before, the waiting exchange took it
+    waiting.join(POLL)
+    assert taken == [] and phones.device.queue.state("m1")["state"] == "queued"

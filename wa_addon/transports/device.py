@@ -165,21 +165,27 @@ class DeviceTransport:
         return Inbound(transport=NAME, msg_id=f"{sender}:{msg_id}", sender=sender, text=text,
                        timestamp=int(time.time()), via=via)
 
-    def exchange(self, device: str, to: str, reply_id: str, seconds: float) -> list[Outbound]:
+    def exchange(self, device: str, to: str, reply_id: str, seconds: float, token: str = "") -> list[Outbound]:
         """Wait up to ``seconds`` for ``reply_id``; take ``to``'s queued messages as they come.
 
         Each message is recorded as sent by ``device`` as it is taken, before
         the caller's answer is written.  The caller holds ``to``'s messages
-        from the polling phones meanwhile (:meth:`LeaseQueue.hold`).
+        from the polling phones meanwhile (:meth:`LeaseQueue.hold`).  With
+        ``token``, nothing is taken once it is revoked (what was taken before
+        is still answered: it is recorded as sent through this phone).
 
         Returns:
             The messages taken, in order: the reply, and anything else queued
             for ``to``; without the reply if it was late (maybe none at all).
         """
         taken: list[Outbound] = []
+        digest = token_hash(token) if token else ""
 
         def attempt() -> bool:
-            taken.extend(self.queue.take_for(device, to))
+            got = self.queue.take_for(device, to, digest)
+            if got is None:  # revoked: the exchange ends with what it took before
+                return True
+            taken.extend(got)
             return self.queue.state(reply_id).get("state") in ("sent", "failed")
 
         self.queue.await_(attempt, bool, seconds)

@@ -237,10 +237,12 @@ redis.call('PUBLISH', WAKE, '')  -- also ends the revoked phone's open poll now 
 return n
 """
 
-# ARGV[5..]: recipient, device, now, scan.  Takes, in order, the recipient's
-# queued messages this device may send (an AutoResponder reply carries them).
+# ARGV[5..]: recipient, device, now, scan, token hash ('' = not checked); KEYS[7]: the
+# token index.  Takes, in order, the recipient's queued messages this device may
+# send (an AutoResponder reply carries them); -1 once the token no longer names it.
 TAKE_LUA = _PRELUDE + """
 local to, dev, now = ARGV[5], ARGV[6], ARGV[7]
+if ARGV[9] ~= '' and redis.call('HGET', KEYS[7], ARGV[9]) ~= dev then return -1 end
 if busy(to) then return {} end
 local out = {}
 for _, id in ipairs(redis.call('LRANGE', Q, 0, tonumber(ARGV[8]) - 1)) do
@@ -350,10 +352,14 @@ class LeaseQueue:
                 self.max_retries, self.retry_pause]
         return text(self._run("ack", args))
 
-    def take_for(self, device: str, to: str) -> list[Outbound]:
-        """Take (as sent by ``device``) the queued messages to ``to``, in order."""
-        rows = self._run("take", [to, device, self.clock(), SCAN])
-        return [Outbound.from_json(body) for _, body in rows]
+    def take_for(self, device: str, to: str, digest: str = "") -> list[Outbound] | None:
+        """Take (as sent by ``device``) the queued messages to ``to``, in order.
+
+        With ``digest`` (a token's SHA-256), None once that token no longer
+        names ``device``: checked in the same script, as :meth:`lease_as` does.
+        """
+        rows = self._run("take", [to, device, self.clock(), SCAN, digest], [self.keys.device("tokens")])
+        return None if rows == -1 else [Outbound.from_json(body) for _, body in rows]
 
     @contextmanager
     def hold(self, to: str, seconds: float) -> Iterator[None]:

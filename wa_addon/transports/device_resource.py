@@ -170,9 +170,9 @@ class Phones:
         the polling phones meanwhile, and answer with what was taken in that time;
         a late reply goes to a polling phone or this contact's next exchange.
         """
-        resp.media = self._exchange(req.context.phone, _query(read_json(req)))
+        resp.media = self._exchange(req.context.phone, req.context.device_token, _query(read_json(req)))
 
-    def _exchange(self, phone: str, query: dict[str, Any]) -> dict[str, Any]:
+    def _exchange(self, phone: str, token: str, query: dict[str, Any]) -> dict[str, Any]:
         if query.get("isTestMessage"):
             return {"replies": [{"message": f"wa-addon: connected as {phone}"}]}
         sender, text = str(query.get("sender") or ""), str(query.get("message") or "").strip()
@@ -187,7 +187,7 @@ class Phones:
         inbound, wait = self.device.chat(number, text, via=phone), self.settings.device_reply_wait
         with self.device.queue.hold(number, wait):  # from before the reply can exist
             self.intake.submit([inbound], [])
-            out = self.device.exchange(phone, number, inbound.reply_id, wait)
+            out = self.device.exchange(phone, number, inbound.reply_id, wait, token)
         opened = sealer(self.settings)
         return {"replies": [{"message": opened.open_message(m).text} for m in out]}
 
