@@ -41,9 +41,11 @@ def demo(redis_url, tmp_path_factory) -> Iterator[demo_mod.Demo]:
     namespace = f"t{uuid.uuid4().hex[:10]}"
     state = tmp_path_factory.mktemp("demo-xss")
     running = demo_mod.start(Settings(redis_url=redis_url, namespace=namespace), free_port(), state, echo=None)
-    SandboxDB(str(state / "host.sqlite3")).update_reseller("retail2", {"name": NAME})
-    yield running
-    running.stop()
+    try:  # a failing rename must not leave the demo's worker process behind
+        SandboxDB(str(state / "host.sqlite3")).update_reseller("retail2", {"name": NAME})
+        yield running
+    finally:
+        running.stop()
     conn = redis.Redis.from_url(redis_url)
     for pattern in (f"{namespace}:*", f"rq:*{namespace}-*"):
         keys = list(conn.scan_iter(match=pattern, count=1000))
