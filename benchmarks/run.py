@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -115,16 +115,20 @@ class Monitor:
     def __init__(self, design: Design):
         self.conn = design.shape.conn
         self.client = self.lua = 0
+        self.by_command: Counter[str] = Counter()  # "client GET", "lua RPUSH", ...: what to cut next
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._listen, daemon=True)
 
     def _listen(self) -> None:
         with self.conn.monitor() as monitor:
             for entry in monitor.listen():
+                command = str(entry.get("command", "")).split(" ", 1)[0].upper()
                 if entry.get("client_type") == "lua":
                     self.lua += 1
-                elif not str(entry.get("command", "")).upper().startswith(("MONITOR", "INFO")):
+                    self.by_command[f"lua {command}"] += 1
+                elif not command.startswith(("MONITOR", "INFO")):
                     self.client += 1
+                    self.by_command[f"client {command}"] += 1
                 if self.stop.is_set():
                     return
 
@@ -164,6 +168,9 @@ def measure(design: Design, load: Load, timeout: float = 300, monitor: bool = Fa
               "cpu ms/chat": 1000 * cpu / chats}
     if counted:
         result |= {"client cmds/chat": counted.client / chats, "in-Lua cmds/chat": counted.lua / chats}
+        if VERBOSE:
+            print("    per chat: " + ", ".join(f"{k} {v / chats:.2f}" for k, v in counted.by_command.most_common()),
+                  flush=True)
     return result
 
 
@@ -202,10 +209,16 @@ def scenario(shape: Shape, name: str, load: Callable[[], Load], monitor: bool = 
         return measure(design, load(), monitor=monitor)
 
 
-def run_all(shape: Shape, n: int, quick: bool) -> list[tuple[str, str, dict[str, float]]]:
+VERBOSE = False  # --verbose: the counted rows' commands by name
+
+
+def run_all(shape: Shape, n: int, quick: bool, only: list[str] | None = None
+            ) -> list[tuple[str, str, dict[str, float]]]:
     rows: list[tuple[str, str, dict[str, float]]] = []
 
-    def add(label: str, design: str, load: Callable[[], Load], **opts: object) -> dict[str, float]:
+    def add(label: str, design: str, load: Callable[[], Load], **opts: object) -> dict[str, float] | None:
+        if only and not any(o in f"{label} {design}" for o in only):
+            return None
         result = scenario(shape, design, load, **opts)
         rows.append((label, design, result))
         print(f"  {label:<46} {design:<10} " + "  ".join(f"{k}={v:.3g}" for k, v in result.items()), flush=True)
@@ -261,12 +274,17 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=0, help="also push this many messages and report RSS")
     parser.add_argument("--repeat", type=int, default=1, help="run everything N times and report medians")
     parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument("--only", action="append", metavar="TEXT",
+                        help="run only the rows whose 'scenario design' contains TEXT (repeatable)")
+    parser.add_argument("--verbose", action="store_true", help="print the counted rows' commands by name")
     args = parser.parse_args()
+    global VERBOSE
+    VERBOSE = args.verbose
     n = 1000 if args.quick else args.messages
     with tempfile.TemporaryDirectory(prefix="wa-bench-") as tmp:
         shape = Shape(Path(tmp))
         try:
-            runs = [run_all(shape, n, args.quick) for _ in range(max(1, args.repeat))]
+            runs = [run_all(shape, n, args.quick, args.only) for _ in range(max(1, args.repeat))]
             rows = medians(runs)
             if args.soak:
                 soak(shape, args.soak)

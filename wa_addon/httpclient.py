@@ -1,21 +1,121 @@
-"""The HTTP client sessions the add-on keeps to the host and to the Graph API."""
+"""The HTTP client the add-on keeps to the host and to the Graph API.
+
+A thin keep-alive client on urllib3's pool (which ``requests`` itself sits
+on), answering like a ``requests.Session`` for the calls the add-on makes
+(``request``, ``post``, ``close``; a response with ``status_code``, ``ok``,
+``headers``, ``content``, ``text``, ``json()``) and raising ``requests``'
+exceptions, so callers and tests may pass a ``requests.Session`` instead
+(a deployment behind a proxy does).  Why not ``requests`` itself: a
+profile of the worker put a third of its time in ``requests``, most of it
+preparing each call (merging settings, cookies and hooks, re-parsing the
+URL) for a client that always calls the same two servers.
+
+Semantics kept from the ``requests`` session it replaces: connections kept
+alive (up to ``connections`` per server), one timeout for connect and read,
+no retries (a call that fails is the caller's to retry: a money move must
+not be repeated behind its back), redirects not followed, and proxy
+variables of the environment ignored (``trust_env=False``).
+"""
 
 from __future__ import annotations
 
+import json as jsonlib
+from collections.abc import Mapping
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
 import requests
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+
+_NO_RETRY = urllib3.Retry(0, read=False, redirect=False)  # what a requests session does by default
 
 
-def keepalive_session(connections: int = 10) -> requests.Session:
-    """A session keeping up to ``connections`` connections alive, ignoring proxy variables.
+class Response:
+    """The parts of ``requests.Response`` the add-on reads."""
 
-    ``trust_env=False``: requests otherwise re-reads the environment's proxy
-    settings on every call (measured: a visible share of each call).  A
-    deployment behind a proxy passes its own session.
+    def __init__(self, status: int, headers: Mapping[str, str], content: bytes):
+        self.status_code, self.headers, self.content = status, headers, content
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body as JSON; raises ValueError (like requests) when it is not."""
+        return jsonlib.loads(self.content)
+
+
+class Client(Protocol):
+    """What the host and Cloud clients call: :class:`KeepAlive`, or a ``requests.Session``."""
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any: ...
+
+    def post(self, url: str, **kwargs: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class KeepAlive:
+    """Keep-alive HTTP calls on one urllib3 pool manager.
+
+    Args:
+        connections: connections kept alive per server (callers run calls
+            from that many threads at once).
     """
-    session = requests.Session()
-    session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, connections))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+
+    def __init__(self, connections: int = 10):
+        self._pool = urllib3.PoolManager(num_pools=4, maxsize=max(10, connections), retries=_NO_RETRY)
+
+    def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
+                params: Mapping[str, Any] | None = None, timeout: float | None = None) -> Response:
+        """One call; raises ``requests.Timeout`` / ``requests.ConnectionError`` like a requests session."""
+        sent = dict(headers or {})
+        body = None
+        if json is not None:
+            body = jsonlib.dumps(json, allow_nan=False).encode()
+            sent["Content-Type"] = "application/json"
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
+        try:
+            resp = self._pool.request(method, url, body=body, headers=sent, redirect=False,
+                                      timeout=urllib3.Timeout(connect=timeout, read=timeout))
+        except MaxRetryError as exc:  # retries are off: this wraps the one failure
+            raise _as_requests_error(exc.reason or exc, exc) from None
+        except HTTPError as exc:
+            raise _as_requests_error(exc, exc) from None
+        return Response(resp.status, resp.headers, resp.data)
+
+    def post(self, url: str, **kwargs: Any) -> Response:
+        return self.request("POST", url, **kwargs)
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
+def _as_requests_error(reason: BaseException, exc: BaseException) -> requests.RequestException:
+    """The exception a requests session raises for the same failure (its adapter's mapping)."""
+    if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
+        return requests.ConnectTimeout(exc)
+    if isinstance(reason, ReadTimeoutError):
+        return requests.ReadTimeout(exc)
+    if isinstance(reason, ProtocolError | OSError | HTTPError):
+        # ``args[0].reason`` is what requests' callers look at (e.g. NewConnectionError: never sent).
+        return requests.ConnectionError(exc if isinstance(exc, MaxRetryError) else MaxRetryError(None, "", reason))
+    return requests.RequestException(exc)
+
+
+def keepalive_session(connections: int = 10) -> KeepAlive:
+    """A client keeping up to ``connections`` connections alive per server, ignoring proxy variables."""
+    return KeepAlive(connections)

@@ -36,7 +36,7 @@ from wa_addon.host import (
     Service,
     Summary,
 )
-from wa_addon.httpclient import keepalive_session
+from wa_addon.httpclient import Client, keepalive_session
 
 API = "/api/v1"
 UNKNOWN_TRIES = 3  # asks with the same key before the item goes back to its lane
@@ -64,7 +64,7 @@ class HttpHost:
     Args:
         base_url: the host's root URL (``/api/v1`` is appended), or its API URL ending in ``/api/v1``.
         key: the API key sent as ``Authorization: Bearer <key>``.
-        session: a ``requests.Session`` to reuse (one is made otherwise).
+        session: a client to reuse, e.g. a ``requests.Session`` (a keep-alive one is made otherwise).
         timeout: seconds per call.
         connections: keep-alive connections kept (commands run concurrently).
         unknown_pause: seconds before asking a lost money move again (grows with each try).
@@ -76,7 +76,7 @@ class HttpHost:
 
     observe: Callable[[float], None] | None = None
 
-    def __init__(self, base_url: str, key: str, *, session: requests.Session | None = None, timeout: float = 10,
+    def __init__(self, base_url: str, key: str, *, session: Client | None = None, timeout: float = 10,
                  connections: int = 32, unknown_pause: float = UNKNOWN_PAUSE):
         self.base_url = root_url(base_url)
         self._key = key

@@ -22,6 +22,7 @@ class Task:
     payload: str
     done: bool = False
     acked: bool = False
+    journal: list[tuple[str, list[str]]] = field(default_factory=list)  # its run's deferred journal writes
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Flush:
     replies: list[tuple[str | None, list[Outbound]]] = field(default_factory=list)
     records: list[tuple[str, Outbound, SendResult, str]] = field(default_factory=list)
     dead: list[tuple[str, str]] = field(default_factory=list)
+    journal: list[tuple[str, list[str]]] = field(default_factory=list)  # the chats' journal and audit entries
     pauses: dict[str, float] = field(default_factory=dict)
     done: int = 0  # items finished since the last flush
 

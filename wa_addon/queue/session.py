@@ -38,7 +38,7 @@ from typing import Any
 
 import redis
 
-from wa_addon import tally
+from wa_addon import journal, tally
 from wa_addon.host import HostUnavailable
 from wa_addon.messages import Outbound
 from wa_addon.queue import dead, outbox
@@ -208,7 +208,8 @@ class Session:
                         sends[owned.lane.name.split(":", 1)[1]].append((owned, task))
                 elif self._running(work=True) < self.rt.settings.work_window:
                     owned.start(task)
-                    self._submit(owned, task, self._work, owned.lane.name, task.payload)
+                    task.journal = []
+                    self._submit(owned, task, self._work, owned.lane.name, task.payload, task.journal)
         for transport, batch in sends.items():
             self._start_sends(transport, batch)
 
@@ -295,8 +296,9 @@ class Session:
 
     # -- the work done in the pool's threads -----------------------------------
 
-    def _work(self, lane: str, payload: str) -> tuple[str | None, list[Outbound]]:
-        return self.processors[lane](self.rt, payload)
+    def _work(self, lane: str, payload: str, writes: journal.Writes) -> tuple[str | None, list[Outbound]]:
+        with journal.deferred(writes):  # written in the flush that acks the item
+            return self.processors[lane](self.rt, payload)
 
     def _send(self, transport: str, payload: str, slot: float) -> tuple[Outbound, SendResult]:
         msg = Outbound.from_json(payload)
@@ -343,6 +345,7 @@ class Session:
             self.flush.dead.append((owned.lane.name, dead.letter(task.key, task.payload, exc)))
         else:
             self.flush.replies.append((transport, msgs))
+        self.flush.journal += task.journal
         self._done(owned, task)
 
     def _settle_send(self, owned: Owned, task: Task, future: Future[Any]) -> None:
@@ -410,6 +413,7 @@ class Session:
         entries = [outbox.record(rt, pipe, t, m, r, s) for t, m, r, s in flush.records]
         if entries:
             outbox.journal_out(rt, pipe, entries)
+        journal.write(pipe, flush.journal)
         for lane, entry in flush.dead:
             pipe.rpush(rt.keys.dead(lane), entry)
         for transport, seconds in flush.pauses.items():

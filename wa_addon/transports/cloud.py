@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from wa_addon.httpclient import keepalive_session
+from wa_addon.httpclient import Client, keepalive_session
 from wa_addon.messages import NUMBER_CHANGED, Inbound, Outbound, StatusUpdate
 from wa_addon.sealing import sealer
 from wa_addon.settings import Settings
@@ -346,7 +346,7 @@ CONNECT_TIMEOUT = 3.0
 class CloudTransport:
     """Sends :class:`Outbound` messages through the WhatsApp Cloud API.
 
-    One :class:`requests.Session` is kept so batches reuse connections.
+    One keep-alive client (:mod:`wa_addon.httpclient`) is kept so sends reuse connections.
     Never raises for a delivery error; the outcome is in the :class:`SendResult`.
 
     Args:
@@ -357,7 +357,7 @@ class CloudTransport:
 
     name = NAME
 
-    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+    def __init__(self, settings: Settings, session: Client | None = None) -> None:
         self._token = settings.cloud_token
         self._timeout = settings.cloud_timeout
         self._url = f"{settings.graph_base}/{settings.cloud_phone_number_id}/messages"
