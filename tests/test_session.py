@@ -211,7 +211,7 @@ class Queued:
 
 @pytest.fixture
 def queue_of_chats(redis_url, namespace, sandbox, monkeypatch):
-    monkeypatch.setattr("wa_addon.queue.session.HOST_RETRY", 0.2)
+    monkeypatch.setattr("wa_addon.queue.settle.HOST_RETRY", 0.2)
     for chat in open_chat(redis_url, namespace, sandbox):
         # The cloud transport, so replies have an outbox; only work lanes are served: nothing is sent.
         rt = Runtime(chat.rt.settings, chat.host)

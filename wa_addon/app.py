@@ -58,11 +58,11 @@ def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None
             (and is off when no token is set).
     """
     rt = runtime or Runtime(settings, host)
-    intake = Intake(rt)
+    # The intake records the senders' 24-hour windows in the script that queues their messages.
+    intake = Intake(rt, ServiceWindow(rt.conn, rt.keys, settings.cloud_phone_number_id))
     app = http_errors.install(falcon.App())  # our error body; StoreUnavailable: 503, in one place
     app.add_route("/health", Health(rt))
-    window = ServiceWindow(rt.conn, rt.keys, settings.cloud_phone_number_id)
-    app.add_route("/webhooks/cloud", CloudWebhook(settings, intake, window))
+    app.add_route("/webhooks/cloud", CloudWebhook(settings, intake))
     app.add_route("/hooks", HookResource(EventIntake(rt)))
     app.add_route("/otp", OtpIssue(rt))
     app.add_route("/otp/verify", OtpVerify(rt))

@@ -60,9 +60,11 @@ class Response:
 class Client(Protocol):
     """What the host and Cloud clients call: :class:`KeepAlive`, or a ``requests.Session``."""
 
-    def request(self, method: str, url: str, **kwargs: Any) -> Any: ...
+    def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
+                params: Mapping[str, Any] | None = None, timeout: float | None = None) -> Any: ...
 
-    def post(self, url: str, **kwargs: Any) -> Any: ...
+    def post(self, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
+             timeout: float | None = None) -> Any: ...
 
     def close(self) -> None: ...
 
@@ -97,8 +99,9 @@ class KeepAlive:
             raise _as_requests_error(exc, exc) from None
         return Response(resp.status, resp.headers, resp.data)
 
-    def post(self, url: str, **kwargs: Any) -> Response:
-        return self.request("POST", url, **kwargs)
+    def post(self, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
+             timeout: float | None = None) -> Response:
+        return self.request("POST", url, headers=headers, json=json, timeout=timeout)
 
     def close(self) -> None:
         self._pool.clear()
@@ -111,8 +114,8 @@ def _as_requests_error(reason: BaseException, exc: BaseException) -> requests.Re
     if isinstance(reason, ReadTimeoutError):
         return requests.ReadTimeout(exc)
     if isinstance(reason, ProtocolError | OSError | HTTPError):
-        # ``args[0].reason`` is what requests' callers look at (e.g. NewConnectionError: never sent).
-        return requests.ConnectionError(exc if isinstance(exc, MaxRetryError) else MaxRetryError(None, "", reason))
+        # ``args[0].reason`` is what callers look at (a NewConnectionError: the call never left).
+        return requests.ConnectionError(exc)
     return requests.RequestException(exc)
 
 

@@ -26,18 +26,28 @@ log = logging.getLogger(__name__)
 
 
 class Intake:
-    """Where transport resources hand what they received."""
+    """Where transport resources hand what they received.
+
+    Args:
+        rt: the runtime.
+        windows: the Cloud API number's customer-service windows: the
+            senders' windows are recorded by the same script that queues
+            their messages (one round trip per webhook, not two).
+    """
 
     Unavailable = StoreUnavailable
 
-    def __init__(self, rt: Runtime):
+    def __init__(self, rt: Runtime, windows: window.ServiceWindow | None = None):
         self.rt = rt
+        self.windows = windows
 
     def submit(self, inbound: list[Inbound], statuses: list[StatusUpdate]) -> int:
         """Queue new messages and statuses; raises StoreUnavailable if Redis is down."""
         items = [Item(_wrap("msg", m.to_json()), m.sender or m.user_id or m.msg_id, m.dedupe_id) for m in inbound]
         items += [Item(_wrap("status", s.to_json()), s.wa_msg_id) for s in statuses]
-        self.rt.lanes[IN_LANE].push(items)
+        cloud = [m for m in inbound if m.transport == window.CLOUD]
+        marks = self.windows.marks(cloud) if self.windows is not None and cloud else None
+        self.rt.lanes[IN_LANE].push(items, marks=marks)
         return len(items)
 
 

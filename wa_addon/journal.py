@@ -26,7 +26,6 @@ import redis
 
 from wa_addon.store import AUDIT_SIZE, LOG_SIZE, Keys
 
-
 # (journal key, its entries as JSON, oldest first), collected by this thread while deferred
 Writes = list[tuple[str, list[str]]]
 _local = threading.local()

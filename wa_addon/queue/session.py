@@ -38,36 +38,31 @@ from typing import Any
 
 import redis
 
-from wa_addon import journal, tally
-from wa_addon.host import HostUnavailable
+from wa_addon import journal
 from wa_addon.messages import Outbound
-from wa_addon.queue import dead, outbox
+from wa_addon.queue import outbox
 from wa_addon.queue.lanes import BUSY_TTL, decode, is_outbox
-from wa_addon.queue.partition import Acks, Flush, Owned, Task
+from wa_addon.queue.partition import Flush, Owned, Task
 from wa_addon.queue.rate import PairPacer, SharedRate, too_late
+from wa_addon.queue.settle import BATCH_EVERY, Settling
 from wa_addon.runtime import Runtime
 from wa_addon.store import DOWN, StoreUnavailable, text
-from wa_addon.transports.base import RETRY, SendResult
+from wa_addon.transports.base import SendResult
 
 log = logging.getLogger(__name__)
 
 BUDGET = 60.0  # seconds a session works before handing over to a fresh RQ job
-HOST_RETRY = 5.0  # seconds before an item that met a host or Redis outage is tried again
-DEFAULT_RETRY = 5.0  # seconds when a transport asks to retry without saying when
 LINGER = 2.0  # seconds an idle partition stays owned (a chat's reply, its next message: no new announce)
 ADOPT_EVERY = 0.05  # seconds between looks at the ready and wake lists while work is in flight
 HEARTBEAT = BUSY_TTL / 4  # seconds between renewals of the owned partitions' flags
 FINISH_WAIT = 30.0  # seconds a finishing session waits for what is in flight
 
-# Outages: the item stays first in line for its key and is tried again later.
-RETRY_LATER = (HostUnavailable, StoreUnavailable, *DOWN)
-
 # (runtime, payload) -> (transport name or None for the default, messages to send)
 Processor = Callable[[Runtime, str], tuple[str | None, list[Outbound]]]
 
 
-class Session:
-    """One session of one worker process.
+class Session(Settling):
+    """One session of one worker process (what finished is settled and written by :class:`Settling`).
 
     Args:
         rt: the process's runtime.
@@ -100,7 +95,7 @@ class Session:
         self.done = 0
         self._loaded = False
         self._paused: dict[str, float] = {}
-        self._checked_pauses = self._beat = self._adopted_at = 0.0
+        self._checked_pauses = self._beat = self._adopted_at = self._written_at = 0.0
 
     # -- the loop -------------------------------------------------------------
 
@@ -224,6 +219,8 @@ class Session:
         room = self.rt.settings.batch_size - owned.held
         if room < self.rt.settings.batch_size // 2:
             return  # enough in hand
+        if owned.claimed and (owned.pending or owned.running) and now - owned.claimed_at < BATCH_EVERY:
+            return  # busy: let pushes gather for one claim
         if not owned.claimed:
             token = f"{self.sid}.{uuid.uuid4().hex[:12]}"
             got = owned.lane.claim(owned.part, owned.token, room, mode="recover", new_token=token)
@@ -234,7 +231,7 @@ class Session:
             got = owned.lane.claim(owned.part, owned.token, room, mode="release")
         else:
             return
-        owned.wake = False
+        owned.wake, owned.claimed_at = False, now
         if got is None:  # gone (nothing left: the flag is dropped) or lost to another owner
             owned.lost = True
             return
@@ -319,136 +316,16 @@ class Session:
             if self.burst and self.owned:  # no blocking wait in _adopt: do not spin on held items
                 self.stop.wait(min(self._idle_wait(time.monotonic()), 0.05))
             return  # otherwise the next turn's _adopt waits for work
-        done, _ = wait(list(self.futures), timeout=0.2, return_when=FIRST_COMPLETED)
+        timeout = 0.2
+        if self.flush.done:  # something waits to be written: not longer than BATCH_EVERY
+            timeout = max(0.0, min(timeout, self._written_at + BATCH_EVERY - time.monotonic()))
+        done, _ = wait(list(self.futures), timeout=timeout, return_when=FIRST_COMPLETED)
         if done and len(done) < len(self.futures):
             time.sleep(0.005)  # let a few more finish: one flush for several
             done = {f for f in self.futures if f.done()}
         for future in done:
             owned, task = self.futures.pop(future)
             self._settle(owned, task, future)
-
-    def _settle(self, owned: Owned, task: Task, future: Future[Any]) -> None:
-        if is_outbox(owned.lane.name):
-            self._settle_send(owned, task, future)
-        else:
-            self._settle_work(owned, task, future)
-
-    def _settle_work(self, owned: Owned, task: Task, future: Future[Any]) -> None:
-        try:
-            transport, msgs = future.result()
-        except RETRY_LATER as exc:
-            log.warning("lane %s: %s; the item is kept for a retry", owned.lane.name, type(exc).__name__)
-            owned.put_back(task, time.monotonic() + HOST_RETRY)
-            return
-        except Exception as exc:  # an item nobody can process must not block its key
-            log.exception("lane %s: an item failed; kept in the dead letters", owned.lane.name)
-            self.flush.dead.append((owned.lane.name, dead.letter(task.key, task.payload, exc)))
-        else:
-            self.flush.replies.append((transport, msgs))
-        self.flush.journal += task.journal
-        self._done(owned, task)
-
-    def _settle_send(self, owned: Owned, task: Task, future: Future[Any]) -> None:
-        transport = owned.lane.name.split(":", 1)[1]
-        try:
-            msg, result = future.result()
-        except (ValueError, TypeError):  # unreadable: it can never be sent, and must not block the rest
-            log.error("outbox %s: an unreadable message, kept in the dead letters", owned.lane.name)
-            self.flush.dead.append((owned.lane.name, dead.letter(task.key, task.payload, "unreadable message")))
-            self._done(owned, task)
-            return
-        if result.outcome == RETRY:
-            self._retry(owned, task, transport, result)
-            return
-        status = getattr(self.rt.transports[transport], "sent_status", "sent")
-        self.flush.records.append((transport, msg, result, status))
-        self._done(owned, task)
-
-    def _retry(self, owned: Owned, task: Task, transport: str, result: SendResult) -> None:
-        wait_s = result.retry_after or DEFAULT_RETRY
-        until = time.monotonic() + wait_s
-        owned.put_back(task, until)
-        if result.scope == "recipient":
-            self.pacer.hold(task.key, until)
-        else:
-            self.flush.pauses[transport] = wait_s
-            self._paused[transport] = until
-        log.warning("send to be retried in %.1f s: code=%s", wait_s, result.error_code)
-        tally.send_error(self.rt.conn, self.rt.keys, transport, result.error_code)  # one HINCRBY: /metrics
-
-    def _done(self, owned: Owned, task: Task) -> None:
-        owned.active_at = time.monotonic()
-        owned.running.discard(task.key)
-        owned.not_before.pop(task.key, None)
-        task.done = True
-        self.flush.done += 1
-
-    # -- writing ---------------------------------------------------------------
-
-    def _write(self, all_done: bool = False) -> None:
-        """The flush: replies queued, statuses recorded, items acked, in one pipeline."""
-        flush = self.flush
-        if not (flush.done or flush.pauses or all_done):
-            self._drop_finished()
-            return
-        acks = {k: o.to_ack(all_done) for k, o in self.owned.items() if o.order or all_done}
-        try:
-            replies = self._execute(flush, acks)
-        except redis.exceptions.NoScriptError:
-            self.rt.lane_scripts.load()  # Redis restarted and forgot them: the flush is safe to repeat
-            replies = self._execute(flush, acks)
-        except BaseException:
-            self._unplan(acks)  # nothing was acked: the same items go in the next flush
-            raise
-        self._apply(acks, replies)
-        self.flush = Flush()
-        self._drop_finished()
-
-    def _execute(self, flush: Flush, acks: Acks) -> list[Any]:
-        rt = self.rt
-        pipe = rt.conn.pipeline(transaction=False)
-        for transport, msgs in flush.replies:
-            for lane, items in outbox.items(rt, msgs, transport).items():
-                rt.lanes[lane].push(items, pipe)
-        entries = [outbox.record(rt, pipe, t, m, r, s) for t, m, r, s in flush.records]
-        if entries:
-            outbox.journal_out(rt, pipe, entries)
-        journal.write(pipe, flush.journal)
-        for lane, entry in flush.dead:
-            pipe.rpush(rt.keys.dead(lane), entry)
-        for transport, seconds in flush.pauses.items():
-            pipe.set(rt.keys.pause(transport), "1", px=int(seconds * 1000))
-        first_ack = len(pipe)
-        for (lane, part), (first, _, rest) in acks.items():
-            owned = self.owned[(lane, part)]
-            owned.lane.ack(part, owned.token, first, [t.raw for t in rest], pipe)
-        replies = pipe.execute(raise_on_error=False)
-        for reply in replies:
-            if isinstance(reply, redis.exceptions.NoScriptError | redis.exceptions.ConnectionError):
-                raise reply
-        return replies[first_ack:]
-
-    def _unplan(self, acks: Acks) -> None:
-        for key, (_, front, _) in acks.items():
-            self.owned[key].order.extendleft(reversed(front))
-
-    def _apply(self, acks: Acks, replies: list[Any]) -> None:
-        for ((lane, part), (_, front, rest)), ok in zip(acks.items(), replies, strict=True):
-            owned = self.owned[(lane, part)]
-            fresh = [t for t in front + rest if not t.acked]
-            for t in fresh:
-                t.acked = True
-            owned.held -= len(fresh)
-            self.done += len(fresh)
-            if ok != 1:
-                log.warning("lane %s/%d: another session took the partition over; leaving it", lane, part)
-                owned.lost = True
-
-    def _drop_finished(self) -> None:
-        """Forget partitions that are gone or lost once nothing of theirs is in flight."""
-        busy = {id(o) for o, _ in self.futures.values()}
-        for key in [k for k, o in self.owned.items() if o.lost and id(o) not in busy]:
-            del self.owned[key]
 
     def _heartbeat(self) -> None:
         now = time.monotonic()

@@ -361,7 +361,7 @@ class CloudTransport:
         self._token = settings.cloud_token
         self._timeout = settings.cloud_timeout
         self._url = f"{settings.graph_base}/{settings.cloud_phone_number_id}/messages"
-        self._session = session or keepalive_session(settings.send_slots)
+        self._session: Client = session or keepalive_session(settings.send_slots)
         self._headers = {"Authorization": f"Bearer {self._token}"}
         self.mps = settings.cloud_mps
         self.rate_name = f"cloud:{settings.cloud_phone_number_id}"

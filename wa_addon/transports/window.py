@@ -52,15 +52,21 @@ class ServiceWindow:
 
     def record(self, inbound: Iterable[Inbound]) -> None:
         """Open (or extend) the window of each sender, in one round trip."""
-        now = self.clock()
         pipe = self.conn.pipeline(transaction=False)
+        for key, (value, left) in self.marks(inbound).items():
+            pipe.set(key, value, ex=left)
+        pipe.execute()
+
+    def marks(self, inbound: Iterable[Inbound]) -> dict[str, tuple[str, int]]:
+        """What :meth:`record` sets, key -> (value, seconds), for a caller that sets it itself."""
+        now, out = self.clock(), {}
         for msg in inbound:
             who = msg.sender or msg.user_id
             at = min(msg.timestamp or now, now)  # a phone clock ahead of ours must not stretch it
             left = int(at + WINDOW - now)
             if who and left > 0:
-                pipe.set(self.key(who), f"{at:.0f}", ex=left)
-        pipe.execute()
+                out[self.key(who)] = (f"{at:.0f}", left)
+        return out
 
     def key(self, who: str) -> str:
         """The Redis key of ``who``'s window on this number."""
