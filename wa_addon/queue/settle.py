@@ -21,7 +21,7 @@ import redis
 from wa_addon import journal, tally
 from wa_addon.host import HostUnavailable
 from wa_addon.queue import dead, outbox
-from wa_addon.queue.lanes import is_outbox
+from wa_addon.queue.lanes import Item, is_outbox
 from wa_addon.queue.partition import Acks, Flush, Owned, Task
 from wa_addon.queue.rate import PairPacer
 from wa_addon.runtime import Runtime
@@ -136,9 +136,12 @@ class Settling:
     def _execute(self, flush: Flush, acks: Acks) -> list[Any]:
         rt = self.rt
         pipe = rt.conn.pipeline(transaction=False)
-        for transport, msgs in flush.replies:
+        by_lane: dict[str, list[Item]] = {}
+        for transport, msgs in flush.replies:  # one push per lane for every chat of the flush
             for lane, items in outbox.items(rt, msgs, transport).items():
-                rt.lanes[lane].push(items, pipe)
+                by_lane.setdefault(lane, []).extend(items)
+        for lane, items in by_lane.items():
+            rt.lanes[lane].push(items, pipe)
         entries = [outbox.record(rt, pipe, t, m, r, s) for t, m, r, s in flush.records]
         if entries:
             outbox.journal_out(rt, pipe, entries)
