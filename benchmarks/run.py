@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -147,6 +148,7 @@ def measure(design: Design, load: Load, timeout: float = 300, monitor: bool = Fa
     """Post the load, wait for every reply, and read the figures."""
     cmds0 = redis_commands(design)
     cpu0 = cpu_seconds(design.addon_pids())
+    shares0, machine0 = cpu_shares(design), machine_busy()
     t0 = time.time()
     counted = Monitor(design) if monitor else None
     if counted:
@@ -157,6 +159,9 @@ def measure(design: Design, load: Load, timeout: float = 300, monitor: bool = Fa
         counted.__exit__()
     cmds = redis_commands(design) - cmds0
     cpu = cpu_seconds(design.addon_pids()) - cpu0
+    wall = time.time() - t0
+    shares = {k: v - shares0[k] for k, v in cpu_shares(design).items()}
+    machine = [b - a for a, b in zip(machine0, machine_busy(), strict=True)]
     times = sorted(t for t, _ in got)
     last = times[-1] if times else t0
     trips = round_trips(load, got)
@@ -166,12 +171,31 @@ def measure(design: Design, load: Load, timeout: float = 300, monitor: bool = Fa
               "delivered": len(got), "p50 s": pct(trips, 50), "p99 s": pct(trips, 99),
               "redis cmds/chat": cmds / chats, "refused": load.refused, "max in 1 s": busiest_second(got),
               "cpu ms/chat": 1000 * cpu / chats}
+    # What the two cores did meanwhile: each part of this run, and the whole machine (other users too).
+    result |= {f"cpu% {k}": 100 * v / wall for k, v in shares.items()}
+    result["cpu% machine"] = 100 * machine[0] / max(1, machine[1]) * (os.cpu_count() or 1)
     if counted:
         result |= {"client cmds/chat": counted.client / chats, "in-Lua cmds/chat": counted.lua / chats}
         if VERBOSE:
             print("    per chat: " + ", ".join(f"{k} {v / chats:.2f}" for k, v in counted.by_command.most_common()),
                   flush=True)
     return result
+
+
+def cpu_shares(design: Design) -> dict[str, float]:
+    """CPU seconds so far of each part of the run: ours (web + workers), host + Graph, Redis, the load."""
+    procs = [p.pid for p in design.procs.procs]
+    redis_pid = design.shape.redis.proc.pid if design.shape.redis.proc else None
+    return {"web": cpu_seconds(procs[2:3]), "workers": cpu_seconds(procs[3:]), "host+graph": cpu_seconds(procs[:2]),
+            "redis": cpu_seconds([redis_pid]) if redis_pid else 0.0,
+            "load": sum(os.times()[:2])}  # this process: the 32 posting clients
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def round_trips(load: Load, got: list[tuple[float, str]]) -> list[float]:
@@ -309,7 +333,15 @@ def report(rows: list[tuple[str, str, dict[str, float]]]) -> None:
         counted = (f"{r['client cmds/chat']:.1f} | {r['in-Lua cmds/chat']:.1f}" if "client cmds/chat" in r
                    else "– | –")
         print(f"| {label} | {design} | {r['accepted/s']:.0f} | {r['delivered/s']:.1f} | {r['sustained/s']:.1f} | "
-              f"{r['p50 s']:.2f} | {r['p99 s']:.2f} | {r['max in 1 s']:.0f} | {r['redis cmds/chat']:.1f} | {counted} |")
+              f"{r['p50 s']:.2f} | {r['p99 s']:.2f} | {r['max in 1 s']:.0f} | {r['redis cmds/chat']:.1f} | {counted} | "
+              f"{r['cpu ms/chat']:.1f} |")
+    print("\nCPU while each row ran, % of one core (the machine has "
+          f"{os.cpu_count()}; 'machine' includes other users of it):\n")
+    print("| scenario | design | web | workers | host + Graph | Redis | load generator | machine |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, design, r in rows:
+        print(f"| {label} | {design} | {r['cpu% web']:.0f} | {r['cpu% workers']:.0f} | {r['cpu% host+graph']:.0f} | "
+              f"{r['cpu% redis']:.0f} | {r['cpu% load']:.0f} | {r['cpu% machine']:.0f} |")
     by = {(label, d): r for label, d, r in rows}
     for label, ours, base in (("loopback, 2 workers", "ours", "inrequest"), ("loopback, 2 workers", "ours", "perjob")):
         if (label, ours) in by and (label, base) in by:
