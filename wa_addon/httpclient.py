@@ -81,10 +81,11 @@ class KeepAlive:
         self._pool = urllib3.PoolManager(num_pools=4, maxsize=max(10, connections), retries=_NO_RETRY)
 
     def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
-                params: Mapping[str, Any] | None = None, timeout: float | None = None) -> Response:
-        """One call; raises ``requests.Timeout`` / ``requests.ConnectionError`` like a requests session."""
+                params: Mapping[str, Any] | None = None, timeout: float | None = None,
+                body: bytes | None = None) -> Response:
+        """One call (a ``json`` body, or raw ``body`` bytes); raises ``requests.Timeout`` /
+        ``requests.ConnectionError`` like a requests session."""
         sent = dict(headers or {})
-        body = None
         if json is not None:
             body = jsonlib.dumps(json, allow_nan=False).encode()
             sent["Content-Type"] = "application/json"
