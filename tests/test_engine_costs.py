@@ -152,6 +152,9 @@ def test_the_client_fails_like_requests_never_sent_apart_from_maybe_sent(echo):
         client.request("GET", f"http://127.0.0.1:{closed}/", timeout=2)
     with pytest.raises(requests.ReadTimeout):
         client.request("GET", f"{echo}/slow", timeout=0.2)
+    with pytest.raises(requests.ReadTimeout):  # (connect, read), as the Cloud transport gives it
+        client.post(f"{echo}/slow", json={}, timeout=(2.0, 0.2))
+    assert client.post(f"{echo}/x", json={}, timeout=(2.0, 5.0)).ok
     # The host client tells a refused money move (never sent) from a timed-out one (maybe moved).
     assert _never_sent(refused.value)
     with pytest.raises(HostUnavailable):

@@ -11,8 +11,8 @@ preparing each call (merging settings, cookies and hooks, re-parsing the
 URL) for a client that always calls the same two servers.
 
 Semantics kept from the ``requests`` session it replaces: connections kept
-alive (up to ``connections`` per server), one timeout for connect and read,
-no retries (a call that fails is the caller's to retry: a money move must
+alive (up to ``connections`` per server), a timeout of seconds for connect
+and read or a (connect, read) pair, no retries (a call that fails is the caller's to retry: a money move must
 not be repeated behind its back), redirects not followed, and proxy
 variables of the environment ignored (``trust_env=False``).
 """
@@ -38,6 +38,15 @@ from urllib3.exceptions import (
 _NO_RETRY = urllib3.Retry(0, read=False, redirect=False)  # what a requests session does by default
 
 
+# Seconds, like requests: one for connecting and reading, or (connect, read).
+Timeout = float | tuple[float, float] | None
+
+
+def _timeout(timeout: Timeout) -> urllib3.Timeout:
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    return urllib3.Timeout(connect=connect, read=read)
+
+
 class Response:
     """The parts of ``requests.Response`` the add-on reads."""
 
@@ -61,10 +70,10 @@ class Client(Protocol):
     """What the host and Cloud clients call: :class:`KeepAlive`, or a ``requests.Session``."""
 
     def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
-                params: Mapping[str, Any] | None = None, timeout: float | None = None) -> Any: ...
+                params: Mapping[str, Any] | None = None, timeout: Timeout = None) -> Any: ...
 
     def post(self, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
-             timeout: float | None = None) -> Any: ...
+             timeout: Timeout = None) -> Any: ...
 
     def close(self) -> None: ...
 
@@ -81,7 +90,7 @@ class KeepAlive:
         self._pool = urllib3.PoolManager(num_pools=4, maxsize=max(10, connections), retries=_NO_RETRY)
 
     def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
-                params: Mapping[str, Any] | None = None, timeout: float | None = None,
+                params: Mapping[str, Any] | None = None, timeout: Timeout = None,
                 body: bytes | None = None) -> Response:
         """One call (a ``json`` body, or raw ``body`` bytes); raises ``requests.Timeout`` /
         ``requests.ConnectionError`` like a requests session."""
@@ -93,7 +102,7 @@ class KeepAlive:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
         try:
             resp = self._pool.request(method, url, body=body, headers=sent, redirect=False,
-                                      timeout=urllib3.Timeout(connect=timeout, read=timeout))
+                                      timeout=_timeout(timeout))
         except MaxRetryError as exc:  # retries are off: this wraps the one failure
             raise _as_requests_error(exc.reason or exc, exc) from None
         except HTTPError as exc:
@@ -101,7 +110,7 @@ class KeepAlive:
         return Response(resp.status, resp.headers, resp.data)
 
     def post(self, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
-             timeout: float | None = None) -> Response:
+             timeout: Timeout = None) -> Response:
         return self.request("POST", url, headers=headers, json=json, timeout=timeout)
 
     def close(self) -> None:
