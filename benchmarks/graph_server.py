@@ -54,8 +54,12 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lat
                     ARRIVALS.clear()
                     LAGS.clear()
             data = json.dumps(answer).encode()
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                         + str(len(data)).encode() + b"\r\n\r\n" + data)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                + str(len(data)).encode()
+                + b"\r\n\r\n"
+                + data
+            )
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass

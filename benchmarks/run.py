@@ -72,9 +72,13 @@ class Load:
                         time.sleep(max(0.0, started + i / self.rate - time.monotonic()))
                     sender, raw = bodies[i]
                     self.posted[sender].append(time.time())  # order per sender = post order (under the lock)
-                resp = session.request("POST", url, body=raw, timeout=60,
-                                       headers={"X-Hub-Signature-256": cp.sign(APP_SECRET, raw),
-                                                "Content-Type": "application/json"})
+                resp = session.request(
+                    "POST",
+                    url,
+                    body=raw,
+                    timeout=60,
+                    headers={"X-Hub-Signature-256": cp.sign(APP_SECRET, raw), "Content-Type": "application/json"},
+                )
                 if resp.status_code != 200:
                     self.refused += 1
 
@@ -167,19 +171,28 @@ def measure(design: Design, load: Load, timeout: float = 300, monitor: bool = Fa
     last = times[-1] if times else t0
     trips = round_trips(load, got)
     chats = max(1, load.total)
-    result = {"accepted/s": load.total / post_s, "delivered/s": len(got) / max(1e-9, last - t0),
-              "sustained/s": (len(times) - 1) / max(1e-9, times[-1] - times[0]) if len(times) > 1 else 0.0,
-              "delivered": len(got), "p50 s": pct(trips, 50), "p99 s": pct(trips, 99),
-              "redis cmds/chat": cmds / chats, "refused": load.refused, "max in 1 s": busiest_second(got),
-              "cpu ms/chat": 1000 * cpu / chats}
+    result = {
+        "accepted/s": load.total / post_s,
+        "delivered/s": len(got) / max(1e-9, last - t0),
+        "sustained/s": (len(times) - 1) / max(1e-9, times[-1] - times[0]) if len(times) > 1 else 0.0,
+        "delivered": len(got),
+        "p50 s": pct(trips, 50),
+        "p99 s": pct(trips, 99),
+        "redis cmds/chat": cmds / chats,
+        "refused": load.refused,
+        "max in 1 s": busiest_second(got),
+        "cpu ms/chat": 1000 * cpu / chats,
+    }
     # What the two cores did meanwhile: each part of this run, and the whole machine (other users too).
     result |= {f"cpu% {k}": 100 * v / wall for k, v in shares.items()}
     result["cpu% machine"] = 100 * machine[0] / max(1, machine[1]) * (os.cpu_count() or 1)
     if counted:
         result |= {"client cmds/chat": counted.client / chats, "in-Lua cmds/chat": counted.lua / chats}
         if VERBOSE:
-            print("    per chat: " + ", ".join(f"{k} {v / chats:.2f}" for k, v in counted.by_command.most_common()),
-                  flush=True)
+            print(
+                "    per chat: " + ", ".join(f"{k} {v / chats:.2f}" for k, v in counted.by_command.most_common()),
+                flush=True,
+            )
     return result
 
 
@@ -187,9 +200,13 @@ def cpu_shares(design: Design) -> dict[str, float]:
     """CPU seconds so far of each part of the run: ours (web + workers), host + Graph, Redis, the load."""
     procs = [p.pid for p in design.procs.procs]
     redis_pid = design.shape.redis.proc.pid if design.shape.redis.proc else None
-    return {"web": cpu_seconds(procs[2:3]), "workers": cpu_seconds(procs[3:]), "host+graph": cpu_seconds(procs[:2]),
-            "redis": cpu_seconds([redis_pid]) if redis_pid else 0.0,
-            "load": sum(os.times()[:2])}  # this process: the 32 posting clients
+    return {
+        "web": cpu_seconds(procs[2:3]),
+        "workers": cpu_seconds(procs[3:]),
+        "host+graph": cpu_seconds(procs[:2]),
+        "redis": cpu_seconds([redis_pid]) if redis_pid else 0.0,
+        "load": sum(os.times()[:2]),
+    }  # this process: the 32 posting clients
 
 
 def machine_busy() -> tuple[int, int]:
@@ -203,8 +220,9 @@ def round_trips(load: Load, got: list[tuple[float, str]]) -> list[float]:
     by_to: dict[str, list[float]] = defaultdict(list)
     for t, to in sorted(got):
         by_to[to].append(t)
-    return [arr - post for to, posts in load.posted.items()
-            for post, arr in zip(posts, by_to.get(to, []), strict=False)]
+    return [
+        arr - post for to, posts in load.posted.items() for post, arr in zip(posts, by_to.get(to, []), strict=False)
+    ]
 
 
 def busiest_second(got: list[tuple[float, str]]) -> int:
@@ -227,8 +245,9 @@ def pct(values: list[float], p: float) -> float:
 # -- the scenarios ---------------------------------------------------------------
 
 
-def scenario(shape: Shape, name: str, load: Callable[[], Load], monitor: bool = False,
-             **opts: object) -> dict[str, float]:
+def scenario(
+    shape: Shape, name: str, load: Callable[[], Load], monitor: bool = False, **opts: object
+) -> dict[str, float]:
     with shape.design(name, **opts) as design:  # type: ignore[arg-type]
         time.sleep(1.0)  # workers register and start their sessions
         return measure(design, load(), monitor=monitor)
@@ -237,8 +256,9 @@ def scenario(shape: Shape, name: str, load: Callable[[], Load], monitor: bool = 
 VERBOSE = False  # --verbose: the counted rows' commands by name
 
 
-def run_all(shape: Shape, n: int, quick: bool, only: list[str] | None = None
-            ) -> list[tuple[str, str, dict[str, float]]]:
+def run_all(
+    shape: Shape, n: int, quick: bool, only: list[str] | None = None
+) -> list[tuple[str, str, dict[str, float]]]:
     rows: list[tuple[str, str, dict[str, float]]] = []
 
     def add(label: str, design: str, load: Callable[[], Load], **opts: object) -> dict[str, float] | None:
@@ -258,8 +278,13 @@ def run_all(shape: Shape, n: int, quick: bool, only: list[str] | None = None
     print("2. Graph at 250 ± 50 ms", flush=True)
     add("Graph 250 ms, MPS 1000, 2 workers", "ours", lambda: Load(500, per), **up, **slow)
     add("Graph 250 ms, 2 workers", "inrequest", lambda: Load(100 if quick else 200, 1), **slow)
-    add("Graph 250 ms, MPS 1000, 100 chats/s offered", "ours", lambda: Load(500, max(1, per // 2), rate=100),
-        **up, **slow)
+    add(
+        "Graph 250 ms, MPS 1000, 100 chats/s offered",
+        "ours",
+        lambda: Load(500, max(1, per // 2), rate=100),
+        **up,
+        **slow,
+    )
     add("Graph 250 ms, 1 worker, defaults (MPS 80)", "ours", lambda: Load(500, max(1, per // 2)), workers=1, **slow)
     add("Graph 250 ms, MPS 40", "ours", lambda: Load(500, max(1, per // 5)), mps=40, **slow)
     print("3. host answering in 100 ms, 1 worker process", flush=True)
@@ -285,11 +310,17 @@ def soak(shape: Shape, total: int) -> None:
             wait_delivered(design, load.total, 300)
             arrivals(design, reset=True)
             web, worker = design.procs.procs[2].pid, design.procs.procs[3].pid
-            print(f"  after {(i + 1) * load.total:>7} messages: web RSS {rss_mb([web]):.0f} MB, "
-                  f"worker RSS {rss_mb([worker]):.0f} MB", flush=True)
+            print(
+                f"  after {(i + 1) * load.total:>7} messages: web RSS {rss_mb([web]):.0f} MB, "
+                f"worker RSS {rss_mb([worker]):.0f} MB",
+                flush=True,
+            )
         used = shape.conn.info("memory")["used_memory"] - mem0
-        print(f"  Redis: {used / total:.0f} bytes and {(shape.conn.dbsize() - keys0) / total:.2f} keys per message "
-              "(kept for their TTL: 7 days dedupe marks, 30 days send status)", flush=True)
+        print(
+            f"  Redis: {used / total:.0f} bytes and {(shape.conn.dbsize() - keys0) / total:.2f} keys per message "
+            "(kept for their TTL: 7 days dedupe marks, 30 days send status)",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -299,8 +330,12 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=0, help="also push this many messages and report RSS")
     parser.add_argument("--repeat", type=int, default=1, help="run everything N times and report medians")
     parser.add_argument("--json", type=Path, help="write the rows here")
-    parser.add_argument("--only", action="append", metavar="TEXT",
-                        help="run only the rows whose 'scenario design' contains TEXT (repeatable)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="run only the rows whose 'scenario design' contains TEXT (repeatable)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print the counted rows' commands by name")
     args = parser.parse_args()
     global VERBOSE
@@ -322,27 +357,36 @@ def main() -> None:
 
 def medians(runs: list[list[tuple[str, str, dict[str, float]]]]) -> list[tuple[str, str, dict[str, float]]]:
     """Each row's figures as the median of the runs (rows are in the same order in every run)."""
-    return [(label, design, {k: statistics.median(run[i][2][k] for run in runs) for k in result})
-            for i, (label, design, result) in enumerate(runs[0])]
+    return [
+        (label, design, {k: statistics.median(run[i][2][k] for run in runs) for k in result})
+        for i, (label, design, result) in enumerate(runs[0])
+    ]
 
 
 def report(rows: list[tuple[str, str, dict[str, float]]]) -> None:
-    print("\n| scenario | design | accepted/s | delivered/s | sustained/s | p50 s | p99 s | max in 1 s "
-          "| Redis cmds/chat (all) | client | in Lua | CPU ms/chat (web + workers) |")
+    print(
+        "\n| scenario | design | accepted/s | delivered/s | sustained/s | p50 s | p99 s | max in 1 s "
+        "| Redis cmds/chat (all) | client | in Lua | CPU ms/chat (web + workers) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for label, design, r in rows:
-        counted = (f"{r['client cmds/chat']:.1f} | {r['in-Lua cmds/chat']:.1f}" if "client cmds/chat" in r
-                   else "– | –")
-        print(f"| {label} | {design} | {r['accepted/s']:.0f} | {r['delivered/s']:.1f} | {r['sustained/s']:.1f} | "
-              f"{r['p50 s']:.2f} | {r['p99 s']:.2f} | {r['max in 1 s']:.0f} | {r['redis cmds/chat']:.1f} | {counted} | "
-              f"{r['cpu ms/chat']:.1f} |")
-    print("\nCPU while each row ran, % of one core (the machine has "
-          f"{os.cpu_count()}; 'machine' includes other users of it):\n")
+        counted = f"{r['client cmds/chat']:.1f} | {r['in-Lua cmds/chat']:.1f}" if "client cmds/chat" in r else "– | –"
+        print(
+            f"| {label} | {design} | {r['accepted/s']:.0f} | {r['delivered/s']:.1f} | {r['sustained/s']:.1f} | "
+            f"{r['p50 s']:.2f} | {r['p99 s']:.2f} | {r['max in 1 s']:.0f} | {r['redis cmds/chat']:.1f} | {counted} | "
+            f"{r['cpu ms/chat']:.1f} |"
+        )
+    print(
+        "\nCPU while each row ran, % of one core (the machine has "
+        f"{os.cpu_count()}; 'machine' includes other users of it):\n"
+    )
     print("| scenario | design | web | workers | host + Graph | Redis | load generator | machine |")
     print("|---|---|---|---|---|---|---|---|")
     for label, design, r in rows:
-        print(f"| {label} | {design} | {r['cpu% web']:.0f} | {r['cpu% workers']:.0f} | {r['cpu% host+graph']:.0f} | "
-              f"{r['cpu% redis']:.0f} | {r['cpu% load']:.0f} | {r['cpu% machine']:.0f} |")
+        print(
+            f"| {label} | {design} | {r['cpu% web']:.0f} | {r['cpu% workers']:.0f} | {r['cpu% host+graph']:.0f} | "
+            f"{r['cpu% redis']:.0f} | {r['cpu% load']:.0f} | {r['cpu% machine']:.0f} |"
+        )
     by = {(label, d): r for label, d, r in rows}
     for label, ours, base in (("loopback, 2 workers", "ours", "inrequest"), ("loopback, 2 workers", "ours", "perjob")):
         if (label, ours) in by and (label, base) in by:

@@ -44,8 +44,19 @@ def seed_resellers(path: Path, count: int) -> None:
     seed(db)
     with db.transaction() as tx:
         for i in range(count):
-            row = (1000 + i, f"bench{i}", f"Bench Shop {i}", reseller_phone(i), 2, 2, 1000, "1111", "active",
-                   "bn" if i % 2 else "en", ("FL",))
+            row = (
+                1000 + i,
+                f"bench{i}",
+                f"Bench Shop {i}",
+                reseller_phone(i),
+                2,
+                2,
+                1000,
+                "1111",
+                "active",
+                "bn" if i % 2 else "en",
+                ("FL",),
+            )
             add_reseller(tx, row)
     db.close()
 
@@ -69,8 +80,9 @@ class Procs:
 
     def start(self, argv: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
         with open(log, "ab") as out:
-            proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.procs.append(proc)
         return proc
 
@@ -99,11 +111,29 @@ class Shape:
     def close(self) -> None:
         self.redis.stop()
 
-    def design(self, name: str, *, workers: int = 2, graph_ms: float = 0, jitter_ms: float = 0,
-               host_ms: float = 0, mps: float = 80, web_workers: int = 2, extra: dict[str, str] | None = None
-               ) -> Design:
-        return Design(self, name, workers=workers, graph_ms=graph_ms, jitter_ms=jitter_ms, host_ms=host_ms,
-                      mps=mps, web_workers=web_workers, extra=extra or {})
+    def design(
+        self,
+        name: str,
+        *,
+        workers: int = 2,
+        graph_ms: float = 0,
+        jitter_ms: float = 0,
+        host_ms: float = 0,
+        mps: float = 80,
+        web_workers: int = 2,
+        extra: dict[str, str] | None = None,
+    ) -> Design:
+        return Design(
+            self,
+            name,
+            workers=workers,
+            graph_ms=graph_ms,
+            jitter_ms=jitter_ms,
+            host_ms=host_ms,
+            mps=mps,
+            web_workers=web_workers,
+            extra=extra or {},
+        )
 
 
 class Design:
@@ -121,23 +151,59 @@ class Design:
     def env(self) -> dict[str, str]:
         o = self.opts
         env = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}
-        env.update(WA_REDIS_URL=self.shape.redis.url, WA_NAMESPACE=self.ns, WA_HOST_URL=f"http://127.0.0.1:{self.host_port}",
-                   WA_HOST_KEY=HOST_KEY, WA_CLOUD_TOKEN=TOKEN, WA_CLOUD_PHONE_NUMBER_ID=PHONE_ID,
-                   WA_CLOUD_APP_SECRET=APP_SECRET, WA_CLOUD_VERIFY_TOKEN="v", WA_CLOUD_GRAPH_URL=self.graph,
-                   WA_CLOUD_MPS=str(o["mps"]), WA_ADMIN_NUMBERS="8801711000000", WA_STATE_DIR=str(self.shape.dir),
-                   PYTHONPATH=str(ROOT))
+        env.update(
+            WA_REDIS_URL=self.shape.redis.url,
+            WA_NAMESPACE=self.ns,
+            WA_HOST_URL=f"http://127.0.0.1:{self.host_port}",
+            WA_HOST_KEY=HOST_KEY,
+            WA_CLOUD_TOKEN=TOKEN,
+            WA_CLOUD_PHONE_NUMBER_ID=PHONE_ID,
+            WA_CLOUD_APP_SECRET=APP_SECRET,
+            WA_CLOUD_VERIFY_TOKEN="v",
+            WA_CLOUD_GRAPH_URL=self.graph,
+            WA_CLOUD_MPS=str(o["mps"]),
+            WA_ADMIN_NUMBERS="8801711000000",
+            WA_STATE_DIR=str(self.shape.dir),
+            PYTHONPATH=str(ROOT),
+        )
         env.update(o["extra"])  # type: ignore[arg-type]
         return env
 
     def __enter__(self) -> Design:
         o, env, py = self.opts, self.env(), sys.executable
-        self.procs.start([py, str(HERE / "graph_server.py"), str(self.graph_port), str(o["graph_ms"]),
-                          str(o["jitter_ms"])], env, self.log)
-        host_env = {**env, "BENCH_HOST_DB": str(self.shape.db), "BENCH_HOST_KEY": HOST_KEY,
-                    "BENCH_HOST_LATENCY_MS": str(o["host_ms"])}
-        self.procs.start([py, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "32", "--keep-alive", "30",
-                          "--bind", f"127.0.0.1:{self.host_port}", "--chdir", str(HERE), "host_app:app"],
-                         host_env, self.log)
+        self.procs.start(
+            [py, str(HERE / "graph_server.py"), str(self.graph_port), str(o["graph_ms"]), str(o["jitter_ms"])],
+            env,
+            self.log,
+        )
+        host_env = {
+            **env,
+            "BENCH_HOST_DB": str(self.shape.db),
+            "BENCH_HOST_KEY": HOST_KEY,
+            "BENCH_HOST_LATENCY_MS": str(o["host_ms"]),
+        }
+        self.procs.start(
+            [
+                py,
+                "-m",
+                "gunicorn",
+                "-k",
+                "gthread",
+                "-w",
+                "2",
+                "--threads",
+                "32",
+                "--keep-alive",
+                "30",
+                "--bind",
+                f"127.0.0.1:{self.host_port}",
+                "--chdir",
+                str(HERE),
+                "host_app:app",
+            ],
+            host_env,
+            self.log,
+        )
         self._web_and_workers(env)
         _wait_http(f"{self.graph}/stats")
         _wait_http(f"http://127.0.0.1:{self.host_port}/")
@@ -153,12 +219,44 @@ class Design:
             self.procs.start([py, "-m", "wa_addon.cli", "worker", "--processes", str(workers)], env, self.log)
             return
         app = {"inrequest": "baselines:inrequest_app()", "perjob": "baselines:perjob_app()"}[self.name]
-        self.procs.start([py, "-m", "gunicorn", "-w", web_workers, "--bind", bind, "--chdir", str(HERE),
-                          "--access-logfile", "/dev/null", app], env, self.log)
+        self.procs.start(
+            [
+                py,
+                "-m",
+                "gunicorn",
+                "-w",
+                web_workers,
+                "--bind",
+                bind,
+                "--chdir",
+                str(HERE),
+                "--access-logfile",
+                "/dev/null",
+                app,
+            ],
+            env,
+            self.log,
+        )
         if self.name == "perjob":
             for _ in range(workers):
-                self.procs.start([py, "-m", "rq.cli", "worker", "-w", "rq.worker.SimpleWorker", "--path", str(HERE),
-                                  "--url", self.shape.redis.url, "-q", "baseline-perjob"], env, self.log)
+                self.procs.start(
+                    [
+                        py,
+                        "-m",
+                        "rq.cli",
+                        "worker",
+                        "-w",
+                        "rq.worker.SimpleWorker",
+                        "--path",
+                        str(HERE),
+                        "--url",
+                        self.shape.redis.url,
+                        "-q",
+                        "baseline-perjob",
+                    ],
+                    env,
+                    self.log,
+                )
 
     def __exit__(self, *exc: object) -> None:
         self.procs.stop()
@@ -170,7 +268,7 @@ class Design:
 
 def _stat(pid: int) -> list[str]:
     raw = Path(f"/proc/{pid}/stat").read_text()
-    return raw[raw.rindex(")") + 2:].split()  # fields after the command name
+    return raw[raw.rindex(")") + 2 :].split()  # fields after the command name
 
 
 def tree(roots: list[int]) -> set[int]:

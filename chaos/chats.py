@@ -72,12 +72,14 @@ def post(url: str, chat: Chat, copies: int = 1, give_up: float = 60.0) -> None:
             time.sleep(0.5)  # Meta retries with a back-off; half a second keeps the run short
 
 
-def stream(poster: Callable[[int, Chat], None], chats: list[Chat], seconds: float, clients: int = 8
-           ) -> threading.Thread:
+def stream(
+    poster: Callable[[int, Chat], None], chats: list[Chat], seconds: float, clients: int = 8
+) -> threading.Thread:
     """``poster(i, chat)`` for each chat, spread evenly over ``seconds`` from ``clients`` threads.
 
     Returns the running thread.
     """
+
     def run() -> None:
         started = time.monotonic()
 
@@ -109,12 +111,16 @@ class Tally:
     broken: int = 0  # doors the fault found open
 
     def row(self) -> str:
-        return (f"| {self.fault} | {self.sent} | {self.acknowledged} | {self.once} | {self.lost} | "
-                f"{self.duplicated} | {self.double_money} |")
+        return (
+            f"| {self.fault} | {self.sent} | {self.acknowledged} | {self.once} | {self.lost} | "
+            f"{self.duplicated} | {self.double_money} |"
+        )
 
 
-HEADER = ("| fault | sent | acknowledged | answered once | lost | duplicated | double money moves |\n"
-          "|---|---:|---:|---:|---:|---:|---:|")
+HEADER = (
+    "| fault | sent | acknowledged | answered once | lost | duplicated | double money moves |\n"
+    "|---|---:|---:|---:|---:|---:|---:|"
+)
 
 
 def replies_per_chat(chats: list[Chat], sent: list[tuple[str, str]]) -> list[int]:

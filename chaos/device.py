@@ -47,8 +47,9 @@ class Phone:
         self.sim = DeviceSim(base, token, echo=self._event)
         self.refused_at: float | None = None
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.sim.run_forever, args=(self.stop, POLL), daemon=True,
-                                       name=f"chaos-{name}")
+        self.thread = threading.Thread(
+            target=self.sim.run_forever, args=(self.stop, POLL), daemon=True, name=f"chaos-{name}"
+        )
 
     def _event(self, line: str) -> None:
         if "token refused" in line and self.refused_at is None:
@@ -59,8 +60,12 @@ class DeviceStack(Stack):
     """The add-on on the device transport, phones A and B polling it (start with ``with``)."""
 
     def __init__(self, workdir: Path, redis_server: Any, name: str, **kw: Any):
-        extra = {"WA_TRANSPORTS": "device", "WA_DEVICE_POLL_MAX": str(POLL), "WA_DEVICE_LEASE": str(LEASE),
-                 **(kw.pop("extra", None) or {})}
+        extra = {
+            "WA_TRANSPORTS": "device",
+            "WA_DEVICE_POLL_MAX": str(POLL),
+            "WA_DEVICE_LEASE": str(LEASE),
+            **(kw.pop("extra", None) or {}),
+        }
         super().__init__(workdir, redis_server, name, extra=extra, **kw)
         self.base = f"http://127.0.0.1:{self.web_port}/wa"
         self.phones: dict[str, Phone] = {}
@@ -88,8 +93,14 @@ class DeviceStack(Stack):
 
     def cli(self, *args: str) -> str:
         """Run ``wa-addon ARGS`` as an operator would; returns its output."""
-        done = subprocess.run([sys.executable, "-m", "wa_addon.cli", *args], env=self.env(), capture_output=True,
-                              text=True, timeout=60, check=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "wa_addon.cli", *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         return done.stdout
 
     # -- the chats, posted by the phones ---------------------------------------------
@@ -99,7 +110,7 @@ class DeviceStack(Stack):
         if not chat.raw.startswith(b'{"messages"'):
             item = {"id": uuid.uuid4().hex, "from": chat.sender, "text": chat.text, "time": int(time.time())}
             chat.raw = json.dumps({"messages": [item]}).encode()
-        names = list(PHONES[index % 2:] + PHONES[:index % 2])
+        names = list(PHONES[index % 2 :] + PHONES[: index % 2])
         deadline = time.monotonic() + give_up
         while not chat.acked and names and time.monotonic() < deadline:
             statuses = self._post(names[0], chat.raw, copies)
@@ -156,8 +167,10 @@ class DeviceStack(Stack):
             self.broken += 1
             self.notes.append(f"{name}'s poll did not end within {POLL + 5} s of its revocation")
         else:
-            self.notes.append(f"{name}'s open poll ended {phone.refused_at - started:.2f} s after `wa-addon device "
-                              f"revoke` started (the command took {revoked - started:.2f} s)")
+            self.notes.append(
+                f"{name}'s open poll ended {phone.refused_at - started:.2f} s after `wa-addon device "
+                f"revoke` started (the command took {revoked - started:.2f} s)"
+            )
         self.revoked[name] = revoked
 
     def revoke_idle(self, name: str = "phone-c") -> None:
@@ -191,6 +204,11 @@ class DeviceStack(Stack):
             late = [m for m in list(self.phones[name].sim.sent) if float(m["deadline"]) - LEASE > revoked]
             self.broken += len(late)
             self.notes.append(f"messages leased to {name} after its revocation: {len(late)}")
-            moved = [m for other, phone in self.phones.items() if other != name for m in list(phone.sim.sent)
-                     if m["to"] in self.contacts[name] and float(m["deadline"]) - LEASE > revoked]
+            moved = [
+                m
+                for other, phone in self.phones.items()
+                if other != name
+                for m in list(phone.sim.sent)
+                if m["to"] in self.contacts[name] and float(m["deadline"]) - LEASE > revoked
+            ]
             self.notes.append(f"replies to {name}'s contacts sent by the other phone after it: {len(moved)}")

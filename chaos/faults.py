@@ -56,6 +56,7 @@ def redis_restart(sig: int) -> Callable[[Stack], None]:
         stack.stop_redis(sig)
         time.sleep(5)
         stack.start_redis()
+
     harm.__doc__ = f"Stop Redis with {signal.Signals(sig).name}; start it again 5 s later (same port, same AOF)."
     return harm
 
@@ -91,6 +92,7 @@ def graph_errors(each: int, late: dict[float, int]) -> Callable[[Stack], None]:
         graph.wait_for(lambda sent: len(graph.requests) >= before + refusals, timeout=60)  # all used up
         for seconds, count in late.items():
             graph.slow_next(count, seconds)  # accepted (sent, as Meta would), answered late
+
     spread = ", ".join(f"{n} x {s:.0f} s" for s, n in late.items())
     harm.__doc__ = f"""Meta refuses {each} sends with each of 130429, HTTP 429 and 500 and {each // 2} with 503,
     then accepts sends but answers them late ({spread}; the read timeout is {READ_TIMEOUT:.0f} s).
@@ -128,10 +130,19 @@ FAULTS = [
     Fault("host slow (40 calls answered after 2 s)", host_slow),
     Fault("host answering empty / cut / garbled / dropped", host_spoiled, quick=True),
     Fault("Graph 130429 / 429 / 500 / 503, 10 sends answered 3, 15 or 32 s late", graph_errors(10, LATE)),
-    Fault("Graph 130429 / 429 / 500 / 503 (14 refusals) / answers 3 s late", graph_errors(4, {3.0: 5}), quick=True,
-          full=False),
+    Fault(
+        "Graph 130429 / 429 / 500 / 503 (14 refusals) / answers 3 s late",
+        graph_errors(4, {3.0: 5}),
+        quick=True,
+        full=False,
+    ),
     Fault("each webhook posted x10 at once", nothing, copies=10, quick=True),
     Fault("phones: each chat posted x10 at once by its phone", nothing, copies=10, device=True, quick=True),
-    Fault("phones: phone A revoked mid-poll (its chats and replies move to B)", revoke_phone, device=True,
-          quick=True, after=revoke_idle_phone),
+    Fault(
+        "phones: phone A revoked mid-poll (its chats and replies move to B)",
+        revoke_phone,
+        device=True,
+        quick=True,
+        after=revoke_idle_phone,
+    ),
 ]

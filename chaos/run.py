@@ -93,8 +93,11 @@ def main() -> int:
     faults = [f for f in FAULTS if (f.quick if args.quick else f.full) and (not args.only or args.only in f.name)]
     bad = 0
     with contextlib.ExitStack() as scope:
-        workdir = Path(tempfile.mkdtemp(prefix="wa-chaos-") if args.keep else
-                       scope.enter_context(tempfile.TemporaryDirectory(prefix="wa-chaos-")))
+        workdir = Path(
+            tempfile.mkdtemp(prefix="wa-chaos-")
+            if args.keep
+            else scope.enter_context(tempfile.TemporaryDirectory(prefix="wa-chaos-"))
+        )
         if args.keep:
             print(f"    (logs and data in {workdir})", file=sys.stderr)
         seed_host(workdir / "host.sqlite3", len(faults))

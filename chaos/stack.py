@@ -53,8 +53,15 @@ class Stack:
         host_via_proxy: send the host calls through the faulty proxy (False: straight to gunicorn).
     """
 
-    def __init__(self, workdir: Path, redis_server: EmbeddedRedis, name: str, *, host_via_proxy: bool = True,
-                 extra: dict[str, str] | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        redis_server: EmbeddedRedis,
+        name: str,
+        *,
+        host_via_proxy: bool = True,
+        extra: dict[str, str] | None = None,
+    ):
         self.dir, self.redis, self.name = workdir, redis_server, name
         self.procs, self.host_procs = Procs(), Procs()
         self.ns = f"c{uuid.uuid4().hex[:8]}"
@@ -70,11 +77,20 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}
-        env.update(WA_REDIS_URL=self.redis.url, WA_NAMESPACE=self.ns, WA_HOST_URL=self.host_url,
-                   WA_HOST_KEY=HOST_KEY, WA_CLOUD_TOKEN=TOKEN, WA_CLOUD_PHONE_NUMBER_ID=PHONE_ID,
-                   WA_CLOUD_APP_SECRET=APP_SECRET, WA_CLOUD_GRAPH_URL=self.graph.url,
-                   WA_CLOUD_VERIFY_TOKEN="v",  # noqa: S106 (the subscription check is not exercised)
-                   WA_ADMIN_NUMBERS="8801711000000", WA_STATE_DIR=str(self.dir), PYTHONPATH=str(ROOT))
+        env.update(
+            WA_REDIS_URL=self.redis.url,
+            WA_NAMESPACE=self.ns,
+            WA_HOST_URL=self.host_url,
+            WA_HOST_KEY=HOST_KEY,
+            WA_CLOUD_TOKEN=TOKEN,
+            WA_CLOUD_PHONE_NUMBER_ID=PHONE_ID,
+            WA_CLOUD_APP_SECRET=APP_SECRET,
+            WA_CLOUD_GRAPH_URL=self.graph.url,
+            WA_CLOUD_VERIFY_TOKEN="v",  # noqa: S106 (the subscription check is not exercised)
+            WA_ADMIN_NUMBERS="8801711000000",
+            WA_STATE_DIR=str(self.dir),
+            PYTHONPATH=str(ROOT),
+        )
         env.update(self.extra)
         return env
 
@@ -83,8 +99,9 @@ class Stack:
         self.proxy.__enter__()
         self.start_host(wait=False)  # the three start together; each is waited for below
         env, py = self.env(), sys.executable
-        self.procs.start([py, "-m", "wa_addon.cli", "serve", "--workers", "2", "--bind",
-                          f"127.0.0.1:{self.web_port}"], env, self.log)
+        self.procs.start(
+            [py, "-m", "wa_addon.cli", "serve", "--workers", "2", "--bind", f"127.0.0.1:{self.web_port}"], env, self.log
+        )
         self.start_workers()
         _wait_http(f"http://127.0.0.1:{self.host_port}/")
         _wait_http(self.webhook)
@@ -100,8 +117,9 @@ class Stack:
 
     def start_workers(self) -> None:
         """``wa-addon worker --processes 2`` (again, after :meth:`kill_workers`)."""
-        self.pool = self.procs.start([sys.executable, "-m", "wa_addon.cli", "worker", "--processes", "2"],
-                                     self.env(), self.log)
+        self.pool = self.procs.start(
+            [sys.executable, "-m", "wa_addon.cli", "worker", "--processes", "2"], self.env(), self.log
+        )
 
     def worker_children(self) -> list[int]:
         """The pids of the pool's worker processes (its children)."""
@@ -125,9 +143,13 @@ class Stack:
     def session_pids(self) -> list[int]:
         """The worker processes that run a session now."""
         conn = redis.Redis.from_url(self.redis.url)
-        return sorted(w.pid for w in Worker.all(connection=conn)
-                      if w.get_current_job_id() and any(q.name.startswith(self.ns) for q in w.queues)
-                      and w.pid in self.worker_children())
+        return sorted(
+            w.pid
+            for w in Worker.all(connection=conn)
+            if w.get_current_job_id()
+            and any(q.name.startswith(self.ns) for q in w.queues)
+            and w.pid in self.worker_children()
+        )
 
     def kill_worker(self) -> int:
         """SIGKILL a worker process that runs a session (the pool replaces it); returns its pid."""
@@ -154,9 +176,26 @@ class Stack:
 
     def start_host(self, wait: bool = True) -> None:
         env = {**self.env(), "BENCH_HOST_DB": str(self.db), "BENCH_HOST_KEY": HOST_KEY}
-        self.host_procs.start([sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "16",
-                               "--bind", f"127.0.0.1:{self.host_port}", "--chdir", str(ROOT / "benchmarks"),
-                               "host_app:app"], env, self.log)
+        self.host_procs.start(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-k",
+                "gthread",
+                "-w",
+                "2",
+                "--threads",
+                "16",
+                "--bind",
+                f"127.0.0.1:{self.host_port}",
+                "--chdir",
+                str(ROOT / "benchmarks"),
+                "host_app:app",
+            ],
+            env,
+            self.log,
+        )
         if wait:
             _wait_http(f"http://127.0.0.1:{self.host_port}/")
 

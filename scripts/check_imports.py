@@ -20,8 +20,22 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "demo", "app", "serving", "doctor", "webchat", "device_sim"),  # entry points
     ("transports", "hooks", "admin", "otp_resource", "inbound", "metrics"),  # adapters
     ("commands", "workflows", "notifications", "otp"),  # domain
-    ("host", "messages", "phones", "settings", "store", "render", "sealing",  # ports and shared models
-     "http_errors", "journal", "switches", "httpclient", "redis_conn", "redis_server", "tally"),  # helpers any room uses
+    (
+        "host",
+        "messages",
+        "phones",
+        "settings",
+        "store",
+        "render",
+        "sealing",  # ports and shared models
+        "http_errors",
+        "journal",
+        "switches",
+        "httpclient",
+        "redis_conn",
+        "redis_server",
+        "tally",
+    ),  # helpers any room uses
 )
 # Above the domain, beside the adapters: the domain and the ports never import them (handlers get their
 # stores and ports through the command kit, not by asking the runtime).

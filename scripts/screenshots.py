@@ -42,8 +42,15 @@ from wa_addon.settings import Settings
 from wa_addon.transports.cloud import build_body
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 ADMIN, RETAIL1, RETAIL2 = "8801711000000", "8801822222222", "8801933333333"
@@ -57,8 +64,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     _warn_fonts()
     state = Path(tempfile.mkdtemp(prefix="wa-shots-"))
-    settings = ensure_redis(Settings.from_env().with_(state_dir=str(state), namespace=f"shots{uuid.uuid4().hex[:8]}"),
-                            start="private")  # stops with this script: its state folder is a temporary one
+    settings = ensure_redis(
+        Settings.from_env().with_(state_dir=str(state), namespace=f"shots{uuid.uuid4().hex[:8]}"), start="private"
+    )  # stops with this script: its state folder is a temporary one
     demo = demo_mod.start(settings, free_port(), state, echo=None)
     try:
         _shoot(demo, out)
@@ -82,7 +90,8 @@ def _shoot(demo: demo_mod.Demo, out: Path) -> None:
         page.set_viewport_size(DESKTOP)
         _chat(page, demo, RETAIL1)
         expect(page.locator(".bubble.theirs").filter(has_text=f"#{request_id} successful")).to_be_visible(
-            timeout=WAIT_MS)
+            timeout=WAIT_MS
+        )
         page.screenshot(path=str(out / "web-chat.png"))
         page.set_viewport_size(PHONE)
         page.locator("#messages").evaluate("box => box.scrollTop = box.scrollHeight")
@@ -106,8 +115,9 @@ def _guided(page: Page, demo: demo_mod.Demo, out: Path) -> None:
 
 def _interactive_alert(page: Page, out: Path) -> None:
     """The admin's balance-request alert as the Cloud API gets it (build_body), drawn as a phone shows it."""
-    text = Renderer().render("bn", "notify_balance_request", id=7, amount="1000", name="Karim Store",
-                             username="retail1", note="Eid stock")
+    text = Renderer().render(
+        "bn", "notify_balance_request", id=7, amount="1000", name="Karim Store", username="retail1", note="Eid stock"
+    )
     taps = [choice("ACCEPT 7", label("accept", "bn")), choice("DENY 7", label("deny", "bn"))]
     body = build_body(Outbound("shot", ADMIN, text, choices=taps))["interactive"]
     buttons = "".join(f"<div class=b>{html.escape(b['reply']['title'])}</div>" for b in body["action"]["buttons"])

@@ -94,9 +94,16 @@ def stack_settings(redis_url, namespace, sandbox, graph):
     from wa_addon.settings import Settings
 
     return Settings(
-        redis_url=redis_url, namespace=namespace, host_url=sandbox, host_key=HOST_KEY,
-        admin_numbers=(ADMIN_PHONE,), cloud_token=GRAPH_TOKEN, cloud_phone_number_id=PHONE_NUMBER_ID,
-        cloud_app_secret=APP_SECRET, cloud_verify_token="verify-me", cloud_graph_url=graph.url,
+        redis_url=redis_url,
+        namespace=namespace,
+        host_url=sandbox,
+        host_key=HOST_KEY,
+        admin_numbers=(ADMIN_PHONE,),
+        cloud_token=GRAPH_TOKEN,
+        cloud_phone_number_id=PHONE_NUMBER_ID,
+        cloud_app_secret=APP_SECRET,
+        cloud_verify_token="verify-me",
+        cloud_graph_url=graph.url,
         hook_secret=HOOK_SECRET,
     )
 
@@ -128,8 +135,12 @@ def worker(stack_settings, tmp_path) -> Iterator[object]:
 
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "wa_addon.cli", "-v", "worker"],
-                                env=settings_env(stack_settings), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wa_addon.cli", "-v", "worker"],
+            env=settings_env(stack_settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     proc.log_path = log_path  # type: ignore[attr-defined]
     yield proc
     proc.terminate()
@@ -223,8 +234,15 @@ class Chat:
 
 def open_chat(redis_url: str, namespace: str, sandbox: str) -> Iterator[Chat]:
     """A :class:`Chat` on the test's Redis namespace and sandbox (the ``chat`` fixture, and tests that need two)."""
-    settings = Settings(redis_url=redis_url, namespace=namespace, host_url=sandbox, host_key=HOST_KEY,
-                        admin_numbers=(ADMIN,), default_language="en", hook_secret=HOOK_SECRET)
+    settings = Settings(
+        redis_url=redis_url,
+        namespace=namespace,
+        host_url=sandbox,
+        host_key=HOST_KEY,
+        admin_numbers=(ADMIN,),
+        default_language="en",
+        hook_secret=HOOK_SECRET,
+    )
     host = HttpHost(sandbox, HOST_KEY)
     chat = Chat(Runtime(settings, host, transports={}), host)
     yield chat

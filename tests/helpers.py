@@ -35,14 +35,39 @@ def drain(rt: Runtime, classes: tuple[str, ...] = ("hi", "lo")) -> int:
 
 # -- sample contexts: every template renders with one --------------------------
 
-CARD = {"id": 3, "name": "Karim Store", "username": "retail1", "phone": "01822222222", "level": 2,
-        "status": "active", "balance": "2500.00", "services": "FL, BK"}
-REQUEST = {"id": 41, "what": "FL GP prepaid", "number": "01712345678", "amount": "50.00", "status": "success",
-           "trx_id": "TX1", "note": "ok", "created_at": "2026-01-01 10:00"}
+CARD = {
+    "id": 3,
+    "name": "Karim Store",
+    "username": "retail1",
+    "phone": "01822222222",
+    "level": 2,
+    "status": "active",
+    "balance": "2500.00",
+    "services": "FL, BK",
+}
+REQUEST = {
+    "id": 41,
+    "what": "FL GP prepaid",
+    "number": "01712345678",
+    "amount": "50.00",
+    "status": "success",
+    "trx_id": "TX1",
+    "note": "ok",
+    "created_at": "2026-01-01 10:00",
+}
 COMMAND_SAMPLES: dict[str, dict] = {  # the command replies' templates (test_commands_chat, test_templates)
     "services": {"services": [{"code": "FL", "name": "Flexiload", "min": "10", "max": "5000", "types": "prepaid"}]},
-    "operators": {"service": "FL", "operators": [{"code": "GP", "name": "Grameenphone", "prefixes": "013, 017",
-                                                  "limits": [{"type": "prepaid", "min": "10", "max": "1000"}]}]},
+    "operators": {
+        "service": "FL",
+        "operators": [
+            {
+                "code": "GP",
+                "name": "Grameenphone",
+                "prefixes": "013, 017",
+                "limits": [{"type": "prepaid", "min": "10", "max": "1000"}],
+            }
+        ],
+    },
     "packages": {"operator": "GP", "packages": [{"code": "GP1", "name": "1GB", "price": "98", "validity": "7 days"}]},
     "unknown_service": {"service": "XX"},
     "service_not_permitted": {"service": "NG"},
@@ -52,7 +77,10 @@ COMMAND_SAMPLES: dict[str, dict] = {  # the command replies' templates (test_com
     "totals": {"resellers": 5, "suspended": 1, "balance": "16800.00", "pending": 2, "processing": 0, "attention": 2},
     "no_summary": {},
     "guide_ask": {"what": "FL", "step": "amount", "n": 2, "total": 3, "problem": "A PIN is 4 to 8 digits."},
-    "guide_stopped": {}, "guide_not_pin": {}, "guide_not_name": {}, "guide_not_amount": {},
+    "guide_stopped": {},
+    "guide_not_pin": {},
+    "guide_not_name": {},
+    "guide_not_amount": {},
     "open_requests": {"requests": [{**REQUEST, "minutes": 75}], "more": 2},
     "attention": {"resellers": [CARD], "low": 500, "more": 0},
     "amount_out_of_range": {"what": "FL GP prepaid", "min": "10", "max": "1000", "amount": "5"},
@@ -60,17 +88,38 @@ COMMAND_SAMPLES: dict[str, dict] = {  # the command replies' templates (test_com
     "bad_number": {"number": "123", "kind": "mobile"},
     "bad_option": {"word": "foo", "types": "prepaid", "operators": "GP"},
     "no_operator": {"number": "01112345678", "operators": "GP, RB"},
-    "request_placed": {"id": 41, "what": "FL", "number": "01712345678", "amount": "50", "before": "100",
-                       "after": "50", "status": "pending"},
-    "duplicate_held": {"what": "FL", "number": "01712345678", "amount": "50", "previous": "41", "code": "123",
-                       "minutes": 10},
+    "request_placed": {
+        "id": 41,
+        "what": "FL",
+        "number": "01712345678",
+        "amount": "50",
+        "before": "100",
+        "after": "50",
+        "status": "pending",
+    },
+    "duplicate_held": {
+        "what": "FL",
+        "number": "01712345678",
+        "amount": "50",
+        "previous": "41",
+        "code": "123",
+        "minutes": 10,
+    },
     "nothing_held": {"code": "123"},
     "held_dropped": {"count": 2},
     "no_reseller": {"ref": "x"},
     "not_in_subtree": {"ref": "x"},
     "reseller_added": {**CARD, "password": "pw", "pin": "4821", "replayed": False},
-    "payment_done": {"amount": "500", "name": "Karim Store", "username": "retail1", "to_before": "1",
-                     "to_after": "501", "from_before": "1000", "from_after": "500", "id": 1},
+    "payment_done": {
+        "amount": "500",
+        "name": "Karim Store",
+        "username": "retail1",
+        "to_before": "1",
+        "to_after": "501",
+        "from_before": "1000",
+        "from_after": "500",
+        "id": 1,
+    },
     "reseller": CARD,
     "resellers": {"resellers": [CARD, {**CARD, "status": "suspended"}], "more": 3},
     "requests": {"requests": [REQUEST]},
@@ -84,8 +133,14 @@ COMMAND_SAMPLES: dict[str, dict] = {  # the command replies' templates (test_com
     "balance_request_expired": {"id": 7},
     "no_balance_request": {"id": 7},
     "balance_request_closed": {"id": 7, "status": "approved"},
-    "balance_request_decided": {"id": 7, "amount": "1000", "status": "approved", "name": "Karim Store",
-                                "username": "retail1", "balance": "3500"},
+    "balance_request_decided": {
+        "id": 7,
+        "amount": "1000",
+        "status": "approved",
+        "name": "Karim Store",
+        "username": "retail1",
+        "balance": "3500",
+    },
     "switched_off": {"kind": "otp"},
     "otp_limited": {"minutes": 5},
     "message_sent": {"phone": "01799999999"},
@@ -94,11 +149,25 @@ COMMAND_SAMPLES: dict[str, dict] = {  # the command replies' templates (test_com
 }
 
 NOTIFY_SAMPLES = {  # one context every notification template renders with
-    "id": 12, "service": "FL", "what": "GP1 — 1GB 7 days",
-    "type": "prepaid", "number": "01712***678", "amount": "50.00", "name": "Karim Store",
-    "trx_id": "TX9", "reason": "operator down", "balance": "2450.00", "minutes": 15, "by": "Rahim Telecom",
-    "username": "retail1", "note": "urgent", "password": "Xy12ab", "pin": "4821", "code": "123456",
-    "changes": [{"field": "status", "old": "active", "new": "suspended"}], "summary": "status: suspended",
+    "id": 12,
+    "service": "FL",
+    "what": "GP1 — 1GB 7 days",
+    "type": "prepaid",
+    "number": "01712***678",
+    "amount": "50.00",
+    "name": "Karim Store",
+    "trx_id": "TX9",
+    "reason": "operator down",
+    "balance": "2450.00",
+    "minutes": 15,
+    "by": "Rahim Telecom",
+    "username": "retail1",
+    "note": "urgent",
+    "password": "Xy12ab",
+    "pin": "4821",
+    "code": "123456",
+    "changes": [{"field": "status", "old": "active", "new": "suspended"}],
+    "summary": "status: suspended",
 }
 
 
@@ -184,6 +253,7 @@ def live(stack, relay, host_db):
 
 def wait_text(live, to, fragment):
     """Block until a message to ``to`` containing ``fragment`` was sent; returns its text."""
+
     def seen(sent):
         return any(m.to == to and fragment in m.text for m in sent)
 

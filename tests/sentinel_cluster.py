@@ -26,8 +26,17 @@ class SentinelCluster:
     ``min_replicas``: each server's ``min-replicas-to-write``, as docs/deploy.md advises.
     """
 
-    def __init__(self, folder: Path, name: str = MASTER_NAME, min_replicas: int = 1, *, password: str = "",
-                 username: str = "", sentinel_password: str = "", tls: Certificates | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        name: str = MASTER_NAME,
+        min_replicas: int = 1,
+        *,
+        password: str = "",
+        username: str = "",
+        sentinel_password: str = "",
+        tls: Certificates | None = None,
+    ):
         self.dir, self.name, self.min_replicas = folder, name, min_replicas
         self.password, self.username, self.sentinel_password, self.tls = password, username, sentinel_password, tls
         self.master_port, self.replica_port = free_port(), free_port()
@@ -83,12 +92,44 @@ class SentinelCluster:
     def _server(self, port: int, *extra: str) -> None:
         folder = self.dir / str(port)
         folder.mkdir(parents=True)
-        argv = [find_binary(), *self._listen(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
-                "--appendonly", "yes", "--appendfsync", "everysec", "--logfile", str(folder / "redis.log"),
-                "--min-replicas-to-write", str(self.min_replicas), "--min-replicas-max-lag", "10", *extra]
+        argv = [
+            find_binary(),
+            *self._listen(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(folder),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--logfile",
+            str(folder / "redis.log"),
+            "--min-replicas-to-write",
+            str(self.min_replicas),
+            "--min-replicas-max-lag",
+            "10",
+            *extra,
+        ]
         if self.username:  # an ACL user, and the default user off: only that name signs in
-            argv += ["--user", "default", "off", "--user", self.username, "on", f">{self.password}", "~*", "&*",
-                     "+@all", "--masteruser", self.username, "--masterauth", self.password]
+            argv += [
+                "--user",
+                "default",
+                "off",
+                "--user",
+                self.username,
+                "on",
+                f">{self.password}",
+                "~*",
+                "&*",
+                "+@all",
+                "--masteruser",
+                self.username,
+                "--masterauth",
+                self.password,
+            ]
         elif self.password:  # masterauth too: after a failover the old master follows the new one
             argv += ["--requirepass", self.password, "--masterauth", self.password]
         self._spawn(argv)
@@ -97,10 +138,15 @@ class SentinelCluster:
     def _sentinel(self, port: int) -> None:
         conf = self.dir / f"sentinel-{port}.conf"  # a sentinel rewrites its file: one each
         listen = self._listen(port)
-        lines = [*(f"{k.removeprefix('--')} {v}" for k, v in zip(listen[::2], listen[1::2], strict=True)),
-                 "bind 127.0.0.1", f"dir {self.dir}", f"logfile {self.dir / f'sentinel-{port}.log'}",
-                 f"sentinel monitor {self.name} 127.0.0.1 {self.master_port} 2",
-                 f"sentinel down-after-milliseconds {self.name} 2000", f"sentinel failover-timeout {self.name} 10000"]
+        lines = [
+            *(f"{k.removeprefix('--')} {v}" for k, v in zip(listen[::2], listen[1::2], strict=True)),
+            "bind 127.0.0.1",
+            f"dir {self.dir}",
+            f"logfile {self.dir / f'sentinel-{port}.log'}",
+            f"sentinel monitor {self.name} 127.0.0.1 {self.master_port} 2",
+            f"sentinel down-after-milliseconds {self.name} 2000",
+            f"sentinel failover-timeout {self.name} 10000",
+        ]
         if self.password:
             lines.append(f"sentinel auth-pass {self.name} {self.password}")
         if self.username:
@@ -114,9 +160,22 @@ class SentinelCluster:
         """Plain ``--port``, or TLS only (the plain port closed) with replication over TLS too."""
         if self.tls is None:
             return ["--port", str(port)]
-        return ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(self.tls.cert),
-                "--tls-key-file", str(self.tls.key), "--tls-ca-cert-file", str(self.tls.ca),
-                "--tls-replication", "yes", "--tls-auth-clients", "no"]
+        return [
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--tls-cert-file",
+            str(self.tls.cert),
+            "--tls-key-file",
+            str(self.tls.key),
+            "--tls-ca-cert-file",
+            str(self.tls.ca),
+            "--tls-replication",
+            "yes",
+            "--tls-auth-clients",
+            "no",
+        ]
 
     def _sentinels_ready(self) -> bool:
         """Each sentinel knows the replica and the two other sentinels (failover needs both)."""
@@ -134,8 +193,9 @@ class SentinelCluster:
         password = self.sentinel_password if port in self.sentinel_ports else self.password
         tls = {"ssl": True, "ssl_ca_certs": str(self.tls.ca)} if self.tls else {}
         user = None if port in self.sentinel_ports else self.username or None
-        return redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=2, username=user,
-                           password=password or None, **tls)
+        return redis.Redis(
+            port=port, socket_connect_timeout=0.5, socket_timeout=2, username=user, password=password or None, **tls
+        )
 
 
 @dataclass(frozen=True)
@@ -150,13 +210,60 @@ class Certificates:
     def make(cls, folder: Path) -> Certificates:
         folder.mkdir(parents=True, exist_ok=True)
         run = functools.partial(subprocess.run, check=True, capture_output=True, cwd=folder)
-        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-             "-days", "2", "-subj", "/CN=wa-addon test CA"])
-        run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "redis.key", "-out", "redis.csr",
-             "-subj", "/CN=127.0.0.1"])
+        run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=wa-addon test CA",
+            ]
+        )
+        run(
+            [
+                "openssl",
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "redis.key",
+                "-out",
+                "redis.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ]
+        )
         (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-        run(["openssl", "x509", "-req", "-in", "redis.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", "redis.crt", "-days", "2", "-extfile", "san.cnf"])
+        run(
+            [
+                "openssl",
+                "x509",
+                "-req",
+                "-in",
+                "redis.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "redis.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "san.cnf",
+            ]
+        )
         return cls(folder / "ca.crt", folder / "redis.crt", folder / "redis.key")
 
 
@@ -166,10 +273,27 @@ def tls_problem(folder: Path) -> str | None:
         return "no openssl program to make certificates"
     certs = Certificates.make(folder)
     port = free_port()
-    proc = subprocess.Popen([find_binary(), "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(certs.cert),
-                             "--tls-key-file", str(certs.key), "--tls-ca-cert-file", str(certs.ca), "--save", "",
-                             "--tls-auth-clients", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            find_binary(),
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--tls-cert-file",
+            str(certs.cert),
+            "--tls-key-file",
+            str(certs.key),
+            "--tls-ca-cert-file",
+            str(certs.ca),
+            "--save",
+            "",
+            "--tls-auth-clients",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         client = redis.Redis(port=port, ssl=True, ssl_ca_certs=str(certs.ca), socket_connect_timeout=0.5)
         _until(lambda: proc.poll() is not None or client.ping(), timeout=10)

@@ -35,11 +35,13 @@ def csrf_of(c, path="/admin/login") -> str:
 
 def sign_in(c, token=TOKEN):
     csrf = csrf_of(c)
-    return c.simulate_post("/admin/login", body=f"csrf={csrf}&token={token}", headers=FORM,
-                           cookies={"wa_csrf": csrf}), csrf
+    return c.simulate_post(
+        "/admin/login", body=f"csrf={csrf}&token={token}", headers=FORM, cookies={"wa_csrf": csrf}
+    ), csrf
 
 
 # --- no hook, no token: refused ------------------------------------------------
+
 
 def test_without_token_or_hook_the_page_is_refused_with_a_clear_message(settings):
     c = client(settings.with_(admin_token=""))
@@ -52,6 +54,7 @@ def test_without_token_or_hook_the_page_is_refused_with_a_clear_message(settings
 
 
 # --- standalone: the admin token ---------------------------------------------------
+
 
 def test_signed_out_page_goes_to_the_login_form(settings):
     c = client(settings)
@@ -189,8 +192,12 @@ def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(settings, conn):
 
 def sign_in_from(c, token, client_ip):
     csrf = csrf_of(c)
-    return c.simulate_post("/admin/login", body=f"csrf={csrf}&token={token}", cookies={"wa_csrf": csrf},
-                           headers={**FORM, "X-Forwarded-For": client_ip})
+    return c.simulate_post(
+        "/admin/login",
+        body=f"csrf={csrf}&token={token}",
+        cookies={"wa_csrf": csrf},
+        headers={**FORM, "X-Forwarded-For": client_ip},
+    )
 
 
 def test_the_right_token_does_not_use_up_the_allowance(settings):
@@ -221,6 +228,7 @@ def test_sign_out_drops_the_session(settings):
 
 # --- the gate: one middleware in front of every admin resource --------------------
 
+
 class _Probe(_Resource):
     """A resource that checks nothing itself: whatever stops a stranger is the gate."""
 
@@ -243,7 +251,8 @@ def test_every_admin_resource_is_behind_the_gate_unless_it_says_otherwise(settin
     assert c.simulate_post("/admin/probe").status_code == (401 if answers_json else 303)
     resp, _ = sign_in(c)
     assert c.simulate_get("/admin/probe", cookies={"wa_admin": resp.cookies["wa_admin"].value}).json == {
-        "reached": True}
+        "reached": True
+    }
     rt.close()
 
 
@@ -253,6 +262,7 @@ def test_a_method_the_resource_lacks_is_405_for_anyone(settings):
 
 
 # --- mounted in a Python host: the host's hook -----------------------------------
+
 
 def test_a_host_hook_decides_and_sees_the_hosts_own_cookie(settings):
     seen = []
@@ -287,6 +297,7 @@ def test_mounted_under_the_prefix_cookies_and_links_carry_it(settings):
 
 # --- CSRF -----------------------------------------------------------------------
 
+
 @pytest.fixture
 def admin(settings):
     c = client(settings)
@@ -318,24 +329,27 @@ def test_a_form_with_the_csrf_token_works(admin):
     assert resp.status_code == 303 and not _enabled(c)
 
 
-@pytest.mark.parametrize("headers", [
-    {"Sec-Fetch-Site": "cross-site"},
-    {"Sec-Fetch-Site": "same-site"},  # a sibling subdomain
-    {"Origin": "https://evil.example"},
-    {"Origin": "null"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},  # a sibling subdomain
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+    ],
+)
 def test_a_form_sent_from_another_site_changes_nothing_even_with_the_token(admin, headers):
     c, cookies, csrf = admin
-    resp = c.simulate_post("/admin/switches", body=f"csrf={csrf}&enabled=0", headers={**FORM, **headers},
-                           cookies=cookies)
+    resp = c.simulate_post(
+        "/admin/switches", body=f"csrf={csrf}&enabled=0", headers={**FORM, **headers}, cookies=cookies
+    )
     assert resp.status_code == 403 and _enabled(c)
 
 
 def test_a_form_from_our_own_page_passes_the_origin_checks(admin):
     c, cookies, csrf = admin
     own = {"Sec-Fetch-Site": "same-origin", "Origin": "http://falconframework.org"}  # the test client's Host
-    resp = c.simulate_post("/admin/switches", body=f"csrf={csrf}&enabled=0", headers={**FORM, **own},
-                           cookies=cookies)
+    resp = c.simulate_post("/admin/switches", body=f"csrf={csrf}&enabled=0", headers={**FORM, **own}, cookies=cookies)
     assert resp.status_code == 303 and not _enabled(c)
 
 
@@ -344,15 +358,17 @@ def test_a_planted_second_csrf_cookie_makes_the_form_fail(admin):
     planted = "p" * 43
     header = f"wa_admin={cookies['wa_admin']}; wa_csrf={planted}; wa_csrf={csrf}"
     for submitted in (planted, csrf):
-        resp = c.simulate_post("/admin/switches", body=f"csrf={submitted}&enabled=0",
-                               headers={**FORM, "Cookie": header})
+        resp = c.simulate_post(
+            "/admin/switches", body=f"csrf={submitted}&enabled=0", headers={**FORM, "Cookie": header}
+        )
         assert resp.status_code == 403 and _enabled(c)
 
 
 def test_the_json_twin_refuses_a_cross_site_change(admin):
     c, cookies, _ = admin
-    resp = c.simulate_patch("/admin/settings", json={"enabled": False}, cookies=cookies,
-                            headers={"Origin": "https://evil.example"})
+    resp = c.simulate_patch(
+        "/admin/settings", json={"enabled": False}, cookies=cookies, headers={"Origin": "https://evil.example"}
+    )
     assert resp.status_code == 403 and _enabled(c)
     ok = c.simulate_patch("/admin/settings", json={"enabled": False}, cookies=cookies)
     assert ok.status_code == 200 and not _enabled(c)

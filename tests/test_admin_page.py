@@ -39,8 +39,9 @@ class Admin:
         return resp.text
 
     def post(self, path: str, **fields: str | list[str]):
-        body = [("csrf", self.csrf)] + [(k, v) for k, vs in fields.items() for v in ([vs] if isinstance(vs, str)
-                                                                                  else vs)]
+        body = [("csrf", self.csrf)] + [
+            (k, v) for k, vs in fields.items() for v in ([vs] if isinstance(vs, str) else vs)
+        ]
         from urllib.parse import urlencode
 
         resp = self.c.simulate_post(path, body=urlencode(body), headers=FORM, cookies=self.cookies)
@@ -56,8 +57,15 @@ class Admin:
 
 @pytest.fixture
 def admin(redis_url, namespace) -> Admin:
-    settings = Settings(redis_url=redis_url, namespace=namespace, transports=("cloud", "device"), admin_token=TOKEN,
-                        admin_numbers=("8801711000000",), cloud_token=CLOUD_TOKEN, cloud_phone_number_id="1098765")
+    settings = Settings(
+        redis_url=redis_url,
+        namespace=namespace,
+        transports=("cloud", "device"),
+        admin_token=TOKEN,
+        admin_numbers=("8801711000000",),
+        cloud_token=CLOUD_TOKEN,
+        cloud_phone_number_id="1098765",
+    )
     return Admin(settings)
 
 
@@ -66,6 +74,7 @@ def msg(i: int, **extra) -> Outbound:
 
 
 # --- the switches --------------------------------------------------------------
+
 
 def test_turning_off_says_messages_are_kept_and_how_many_wait(admin):
     admin.post("/admin/switches", enabled="0")
@@ -113,6 +122,7 @@ def test_switch_changes_go_on_the_audit_trail(admin):
 
 # --- the JSON twin ------------------------------------------------------------------
 
+
 def test_json_twin_reads_switches_and_status(admin):
     body = admin.api().json
     assert body["switches"]["enabled"] is True
@@ -124,25 +134,35 @@ def test_json_twin_reads_switches_and_status(admin):
 
 @pytest.mark.parametrize("method", ["PATCH", "PUT"])
 def test_json_twin_changes_switches(admin, method):
-    resp = admin.api(method, {"enabled": False, "notifications": {"balance_added": False},
-                              "admin_numbers": ["01711000000"], "default_language": "en"})
+    resp = admin.api(
+        method,
+        {
+            "enabled": False,
+            "notifications": {"balance_added": False},
+            "admin_numbers": ["01711000000"],
+            "default_language": "en",
+        },
+    )
     assert resp.status_code == 200
     assert resp.json["switches"]["enabled"] is False and resp.json["switches"]["default_language"] == "en"
     assert resp.json["changed"] == ["enabled = off", "notify balance_added = off", "default_language = en"]
     assert admin.rt.switches.notify("balance_added") is False
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"enabled": "no"}, "enabled must be true or false"),
-    ({"colour": "red"}, "unknown setting(s): colour"),
-    ({"notifications": {"balance_addded": False}}, "unknown notification kind(s): balance_addded"),
-    ({"notifications": ["balance_added"]}, "notifications must be an object"),
-    ({"admin_numbers": ["0171"]}, "not a phone number: 0171"),
-    ({"admin_numbers": 8801711000000}, "admin_numbers must be a list"),
-    ({"default_language": "fr"}, "default_language must be one of bn, en"),
-    ([], "expected a JSON object"),
-    ("{not json", "the body is not JSON"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"enabled": "no"}, "enabled must be true or false"),
+        ({"colour": "red"}, "unknown setting(s): colour"),
+        ({"notifications": {"balance_addded": False}}, "unknown notification kind(s): balance_addded"),
+        ({"notifications": ["balance_added"]}, "notifications must be an object"),
+        ({"admin_numbers": ["0171"]}, "not a phone number: 0171"),
+        ({"admin_numbers": 8801711000000}, "admin_numbers must be a list"),
+        ({"default_language": "fr"}, "default_language must be one of bn, en"),
+        ([], "expected a JSON object"),
+        ("{not json", "the body is not JSON"),
+    ],
+)
 def test_json_twin_rejects_bad_input_and_changes_nothing(admin, body, message):
     before = admin.rt.switches.as_dict()
     resp = admin.api("PATCH", body)
@@ -163,6 +183,7 @@ def test_partial_changes_leave_the_rest(admin):
 
 
 # --- transports: no secrets, phones ------------------------------------------------
+
 
 def test_cloud_check_shows_what_is_set_never_the_secrets(admin):
     page, api = admin.page(), admin.c.simulate_get("/admin/settings", headers=BEARER).text
@@ -206,6 +227,7 @@ def test_a_taken_phone_name_is_an_error_not_a_crash(admin):
 
 # --- messages, failures, audit ---------------------------------------------------------
 
+
 def _journal(admin, direction, entries):
     pipe = admin.rt.conn.pipeline()
     journal.log_messages(pipe, admin.rt.keys, direction, entries)
@@ -214,8 +236,20 @@ def _journal(admin, direction, entries):
 
 def test_messages_in_and_out_with_their_live_status(admin):
     _journal(admin, "in", [{"id": "i1", "from": "8801822222222", "text": "FL 01712345678 50 ****", "via": "device"}])
-    _journal(admin, "out", [{"id": "o1", "to": "8801822222222", "text": "Balance: 2500", "kind": "reply",
-                             "status": "handed", "via": "device"}])
+    _journal(
+        admin,
+        "out",
+        [
+            {
+                "id": "o1",
+                "to": "8801822222222",
+                "text": "Balance: 2500",
+                "kind": "reply",
+                "status": "handed",
+                "via": "device",
+            }
+        ],
+    )
     admin.rt.conn.hset(admin.rt.keys.msg("o1"), "status", "sent")  # the phone's ack came later
     page = admin.page()
     assert "FL 01712345678 50 ****" in page and "Balance: 2500" in page
@@ -243,7 +277,8 @@ def test_failed_deliveries_can_be_retried_one_or_all(admin):
 
 def test_audit_trail_is_shown(admin):
     pipe = admin.rt.conn.pipeline()
-    journal.audit(pipe, admin.rt.keys, {"who": "8801822222222", "role": "reseller", "command": "FL 0171 50 ****",
-                                        "outcome": "ok"})
+    journal.audit(
+        pipe, admin.rt.keys, {"who": "8801822222222", "role": "reseller", "command": "FL 0171 50 ****", "outcome": "ok"}
+    )
     pipe.execute()
     assert "FL 0171 50 ****" in admin.page()

@@ -44,8 +44,10 @@ def test_a_phone_claiming_the_admin_cannot_mint_money_without_a_pin(chat):
     assert all("8642" not in entry["command"] for entry in chat.audit())
 
 
-@pytest.mark.parametrize("text", ["ADDRS 01799999999 New Shop", "ACCEPT 1", "COMPLETE 1", "CANCEL 1",
-                                  "RESEND 1", "SEND 01822222222 hello", "OTP"])
+@pytest.mark.parametrize(
+    "text",
+    ["ADDRS 01799999999 New Shop", "ACCEPT 1", "COMPLETE 1", "CANCEL 1", "RESEND 1", "SEND 01822222222 hello", "OTP"],
+)
 def test_every_money_or_secret_admin_command_is_guarded(chat, text):
     set_pin(chat)
     assert say(chat, text).startswith("This command needs the admin PIN")

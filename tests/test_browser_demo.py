@@ -25,14 +25,22 @@ from wa_addon.runtime import Runtime, out_lane
 from wa_addon.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]  # --headless and a fresh --user-data-dir: Playwright's own
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]  # --headless and a fresh --user-data-dir: Playwright's own
 ADMIN, RETAIL1 = "8801711000000", "8801822222222"
 WAIT_MS = 45_000  # a reply crosses the worker, the host and the phone's long poll
 SWITCH_MAX_AGE = 1.0  # seconds a worker may use switches it read earlier (Runtime(cached_switches=True))
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason=f"Debian's Chromium is not installed ({CHROMIUM}); apt-get install chromium")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"Debian's Chromium is not installed ({CHROMIUM}); apt-get install chromium"
+)
 
 
 @pytest.fixture(scope="module")

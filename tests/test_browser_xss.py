@@ -28,11 +28,14 @@ from wa_addon.settings import Settings
 RETAIL2 = "8801933333333"
 # Each payload, if it runs, sets a global of its own named __x...; the host keeps names to 100 characters.
 NAME = "<img src=x onerror=__ximg=1>Rahim</script><script>__xname=1</script>"
-TEXT = ("</script><script>__xtext=1</script><svg onload=__xsvg=1><b>bold</b>"
-        "<iframe srcdoc='<script>parent.__xframe=1</script>'></iframe>{{7*7}}")
+TEXT = (
+    "</script><script>__xtext=1</script><svg onload=__xsvg=1><b>bold</b>"
+    "<iframe srcdoc='<script>parent.__xframe=1</script>'></iframe>{{7*7}}"
+)
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason=f"Debian's Chromium is not installed ({CHROMIUM}); apt-get install chromium")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"Debian's Chromium is not installed ({CHROMIUM}); apt-get install chromium"
+)
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,12 @@ from wa_addon.transports.cloud_interactive import fit
 
 
 def test_two_choices_without_a_menu_are_reply_buttons_carrying_their_command():
-    msg = Outbound("m1", "8801711000000", "💳 Balance request #5", choices=[
-        choice("ACCEPT 5", "Accept"), choice("DENY 5", "নামঞ্জুর একটি খুব লম্বা লেবেল যা কাটা হবে")])
+    msg = Outbound(
+        "m1",
+        "8801711000000",
+        "💳 Balance request #5",
+        choices=[choice("ACCEPT 5", "Accept"), choice("DENY 5", "নামঞ্জুর একটি খুব লম্বা লেবেল যা কাটা হবে")],
+    )
     body = build_body(msg)
     assert body["type"] == "interactive" and body["interactive"]["type"] == "button"
     buttons = body["interactive"]["action"]["buttons"]
@@ -53,7 +57,11 @@ def test_a_phone_on_the_device_transport_gets_the_text_form():
     from wa_addon.transports.device_queue import Leased
     from wa_addon.transports.device_resource import _leased
 
-    msg = Outbound("m7", "8801711000000", "💳 Balance request #5\nReply ACCEPT 5 or DENY 5",
-                   choices=[choice("ACCEPT 5", "Accept"), choice("DENY 5", "Deny")])
+    msg = Outbound(
+        "m7",
+        "8801711000000",
+        "💳 Balance request #5\nReply ACCEPT 5 or DENY 5",
+        choices=[choice("ACCEPT 5", "Accept"), choice("DENY 5", "Deny")],
+    )
     wire = _leased(Leased("m7", "lease-1", msg, 0.0), sealer(Settings(hook_secret="x")))
     assert wire["text"] == msg.text and "choices" not in wire and "ACCEPT 5" in wire["text"]

@@ -29,8 +29,9 @@ def number_changed(old: str, new: str) -> dict:
 
 
 def edited(sender: str) -> dict:
-    return cp.message(sender, "edit", {"original_message_id": "wamid.old",
-                                       "message": {"type": "text", "text": {"body": "BAL"}}})
+    return cp.message(
+        sender, "edit", {"original_message_id": "wamid.old", "message": {"type": "text", "text": {"body": "BAL"}}}
+    )
 
 
 def revoked(sender: str) -> dict:
@@ -123,7 +124,6 @@ def test_a_changed_number_moves_the_reseller_and_nobody_is_answered(stack):
     stack.say(NEW_PHONE, "BAL")
     stack.graph.wait_for(1, timeout=20)
     assert [(m.to, m.text) for m in stack.graph.sent] == [(NEW_PHONE, "Karim Store: balance ৳2,500")]
-
 
 
 def test_a_chat_to_another_number_of_the_account_is_not_answered(stack):

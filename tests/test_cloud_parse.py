@@ -146,9 +146,7 @@ def test_contacts_matched_by_phone_not_position():
 
 
 def test_lone_contact_for_another_phone_is_not_borrowed():
-    body = cp.webhook(
-        cp.entry(cp.value([cp.text("8801711000001", "A")], contacts=[cp.contact("8801999", "X")]))
-    )
+    body = cp.webhook(cp.entry(cp.value([cp.text("8801711000001", "A")], contacts=[cp.contact("8801999", "X")])))
     [msg], _ = parse_webhook(cp.dumps(body))
     assert msg.name is None
 
@@ -157,9 +155,7 @@ def test_builders_round_trip():
     body = cp.webhook(
         cp.entry(
             cp.value([cp.button_reply("8801711000001", "BAL", "ব্যালেন্স")], names={"8801711000001": "R"}),
-            cp.value(
-                statuses=[cp.status("wamid.1", "failed", "8801711000001", error_code=131026, error_title="x")]
-            ),
+            cp.value(statuses=[cp.status("wamid.1", "failed", "8801711000001", error_code=131026, error_title="x")]),
         ),
         cp.entry(cp.value([cp.list_reply("", "PERM", user_id=BSUID), cp.quick_reply("8801811000002", "OK")])),
     )
@@ -203,14 +199,10 @@ def test_other_fields_and_junk_items_are_skipped():
 
 # -- property tests: nothing but WebhookError, whatever comes in -------------
 
-_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)
-)
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
 _json = st.recursive(
     _scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
     max_leaves=30,
 )
 
@@ -257,9 +249,7 @@ _value = st.fixed_dictionaries(
     },
 )
 _change = st.fixed_dictionaries({"value": st.one_of(_value, _json)}, optional={"field": _maybe("messages")})
-_entry = st.fixed_dictionaries(
-    {}, optional={"id": _json, "changes": st.one_of(st.lists(_change, max_size=3), _json)}
-)
+_entry = st.fixed_dictionaries({}, optional={"id": _json, "changes": st.one_of(st.lists(_change, max_size=3), _json)})
 _webhook = st.fixed_dictionaries(
     {"object": _maybe("whatsapp_business_account"), "entry": st.one_of(st.lists(_entry, max_size=3), _json)}
 )

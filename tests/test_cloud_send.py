@@ -230,9 +230,7 @@ def test_token_echoed_by_meta_is_redacted():
     content = json.dumps({"error": error}).encode()
     cloud = CloudTransport(_settings("http://unused"), session=_CannedSession(_response(400, content)))
     result = cloud.send(_msg())
-    assert (
-        result.outcome == FAILED and TOKEN not in (result.error or "") and "[token]" in (result.error or "")
-    )
+    assert result.outcome == FAILED and TOKEN not in (result.error or "") and "[token]" in (result.error or "")
 
 
 class _CountingSession(requests.Session):

@@ -67,11 +67,23 @@ def test_submit_needs_the_token_and_the_business_account():
 def test_a_one_time_code_fills_the_copy_code_button_too(graph):
     import requests
 
-    msg = Outbound(id="o1", to="8801822222222", text="123456 is your code", kind="notify.otp", mode="template",
-                   template="otp", params=["123456"], language="bn")
+    msg = Outbound(
+        id="o1",
+        to="8801822222222",
+        text="123456 is your code",
+        kind="notify.otp",
+        mode="template",
+        template="otp",
+        params=["123456"],
+        language="bn",
+    )
     components = build_body(msg)["template"]["components"]
-    assert components[1] == {"type": "button", "sub_type": "url", "index": "0",
-                             "parameters": [{"type": "text", "text": "123456"}]}
+    assert components[1] == {
+        "type": "button",
+        "sub_type": "url",
+        "index": "0",
+        "parameters": [{"type": "text", "text": "123456"}],
+    }
     url = f"{graph.url}/v21.0/{graph.phone_number_id}/messages"
     resp = requests.post(url, json=build_body(msg), headers={"Authorization": f"Bearer {GRAPH_TOKEN}"}, timeout=5)
     assert resp.status_code == 200 and graph.sent_to("8801822222222") == ["template:otp 123456"]

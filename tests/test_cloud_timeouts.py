@@ -44,8 +44,9 @@ class Recording(requests.Session):
 def test_connecting_is_short_and_the_answer_may_take_the_setting():
     with FakeGraph(token=TOKEN, phone_number_id=PHONE_ID) as graph:
         session = Recording()
-        sender = cloud.CloudTransport(Settings(cloud_graph_url=graph.url, cloud_token=TOKEN,
-                                               cloud_phone_number_id=PHONE_ID), session=session)
+        sender = cloud.CloudTransport(
+            Settings(cloud_graph_url=graph.url, cloud_token=TOKEN, cloud_phone_number_id=PHONE_ID), session=session
+        )
         assert sender.send(_msg()).outcome == SENT
         sender.close()
     assert session.timeouts == [(cloud.CONNECT_TIMEOUT, Settings().cloud_timeout)]

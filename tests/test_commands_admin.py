@@ -35,8 +35,10 @@ def test_req(chat, request_id):
 
 def test_cancel_refunds_and_cannot_be_done_twice(chat, request_id):
     text = chat.reply(ADMIN, f"CANCEL {request_id}")
-    assert text == (f"Request #{request_id} cancelled and refunded.\nFL GP prepaid 01712345678 — ৳50\n"
-                    "Status: cancelled\nKarim Store's balance: ৳2,500")
+    assert text == (
+        f"Request #{request_id} cancelled and refunded.\nFL GP prepaid 01712345678 — ৳50\n"
+        "Status: cancelled\nKarim Store's balance: ৳2,500"
+    )
     assert chat.balance("retail1") == "2500.00"
     assert chat.reply(ADMIN, f"CANCEL {request_id}") == f"Request #{request_id} is cancelled: it cannot be cancelled."
     assert chat.balance("retail1") == "2500.00"
@@ -88,8 +90,7 @@ def test_addbal_mints_and_shows_the_balances(chat):
 
 def test_rs(chat):
     text = chat.reply(ADMIN, "RS 01655555555")
-    assert text == ("Nipa Mobile (retail3) · level 2\n01655555555 · ⛔ suspended\nBalance: ৳800\n"
-                    "Services: FL")
+    assert text == ("Nipa Mobile (retail3) · level 2\n01655555555 · ⛔ suspended\nBalance: ৳800\nServices: FL")
     assert chat.reply(ADMIN, "RS a b").startswith("Usage: RS [<reseller>]")
 
 
@@ -99,8 +100,7 @@ def test_rs(chat):
 def test_accept_moves_the_money_once(chat):
     br = balance_request(chat)
     text = chat.reply(ADMIN, f"ACCEPT {br}")
-    assert text == (f"✅ Balance request #{br} approved: ৳1,000 to Karim Store (retail1).\n"
-                    "Their balance: ৳3,500")
+    assert text == (f"✅ Balance request #{br} approved: ৳1,000 to Karim Store (retail1).\nTheir balance: ৳3,500")
     assert chat.reply(ADMIN, f"ACCEPT {br}") == f"Balance request #{br} is already approved."
     assert chat.reply(ADMIN, f"DENY {br}") == f"Balance request #{br} is already approved."
     assert chat.balance("retail1") == "3500.00"
@@ -115,8 +115,7 @@ def test_the_same_accept_message_twice_pays_once(chat):
 
 def test_deny_moves_nothing(chat):
     br = balance_request(chat, "700")
-    assert chat.reply(ADMIN, f"DENY {br}") == (
-        f"❌ Balance request #{br} denied: ৳700 for Karim Store (retail1).")
+    assert chat.reply(ADMIN, f"DENY {br}") == (f"❌ Balance request #{br} denied: ৳700 for Karim Store (retail1).")
     assert chat.balance("retail1") == "2500.00"
     assert chat.reply(ADMIN, "DENY 999") == "No balance request #999."
 
@@ -125,7 +124,8 @@ def test_an_expired_balance_request_cannot_be_accepted_from_chat(chat):
     br = balance_request(chat)
     approval.LIFECYCLE.start(chat.rt, br, approval.EXPIRED, cause="test")
     assert chat.reply(ADMIN, f"ACCEPT {br}") == (
-        f"Balance request #{br} has expired; the reseller was told to ask again.")
+        f"Balance request #{br} has expired; the reseller was told to ask again."
+    )
     assert chat.balance("retail1") == "2500.00"
 
 
@@ -136,8 +136,10 @@ def test_send_a_message_as_typed(chat):
     out = chat.send(ADMIN, "SEND 01799999999 Eid Mubarak!  অফার ৫০% ছাড়")
     assert out[0].text == "📨 Message queued for 01799999999."
     assert (out[1].to, out[1].text) == ("8801799999999", "Eid Mubarak!  অফার ৫০% ছাড়")
-    assert chat.send(ADMIN, "SEND 01799999999 hi", msg_id="wamid.s")[1].id == \
-        chat.send(ADMIN, "SEND 01799999999 hi", msg_id="wamid.s")[1].id  # a re-run is the same message
+    assert (
+        chat.send(ADMIN, "SEND 01799999999 hi", msg_id="wamid.s")[1].id
+        == chat.send(ADMIN, "SEND 01799999999 hi", msg_id="wamid.s")[1].id
+    )  # a re-run is the same message
     assert chat.reply(ADMIN, "SEND 01799999999").startswith("Usage: SEND <phone> <text>")
 
 
@@ -186,10 +188,14 @@ def test_req_without_an_id_lists_the_open_requests_oldest_first_with_their_age(c
 
 def test_rs_without_an_argument_lists_the_low_and_the_suspended_and_bal_gives_the_totals(chat):
     assert chat.reply(ADMIN, "RS").splitlines() == [
-        "Below ৳500 or suspended:", "• Nipa Mobile (retail3) ৳800 ⛔ suspended"]
+        "Below ৳500 or suspended:",
+        "• Nipa Mobile (retail3) ৳800 ⛔ suspended",
+    ]
     chat.reply(DEALER1, "ADDBAL retail2 1 1234")  # Salma: 501, still not below
-    assert chat.reply(ADMIN, "BAL") == ("📊 Resellers: 5 (1 suspended)\nTheir balance: ৳16,800\n"
-                                        "Requests: 0 pending, 0 processing\nLow or suspended: 1 (RS)")
+    assert chat.reply(ADMIN, "BAL") == (
+        "📊 Resellers: 5 (1 suspended)\nTheir balance: ৳16,800\n"
+        "Requests: 0 pending, 0 processing\nLow or suspended: 1 (RS)"
+    )
     chat.host.create_request(actor=4, service="FL", number="01712345678", amount="50", idem_key="s")
     assert "• Salma Shop (retail2) ৳451" in chat.reply(ADMIN, "RS")
 

@@ -92,6 +92,7 @@ def test_the_audit_keeps_commands_without_pins(chat):
 
 # -- every reply template, both languages -------------------------------------
 
+
 @pytest.mark.parametrize("lang", ["bn", "en"])
 @pytest.mark.parametrize("name", sorted(COMMAND_SAMPLES))
 def test_every_command_template_renders_short_in_both_languages(name, lang):

@@ -19,8 +19,10 @@ def test_every_flow_guides_a_registered_command_and_ends_with_the_pin_when_it_ne
 
 def test_fl_alone_asks_for_the_number_the_amount_and_the_pin_then_places_it_once(chat):
     assert chat.reply(RETAIL1, "FL") == "FL · 1/3\nWhich number? (e.g. 01712345678)\nNO to stop."
-    assert chat.reply(RETAIL1, "123") == ('FL · 1/3\n"123" is not a mobile number. Write it like 01712345678.'
-                                        "\nWhich number? (e.g. 01712345678)\nNO to stop.")
+    assert chat.reply(RETAIL1, "123") == (
+        'FL · 1/3\n"123" is not a mobile number. Write it like 01712345678.'
+        "\nWhich number? (e.g. 01712345678)\nNO to stop."
+    )
     assert chat.reply(RETAIL1, "০১৭১২৩৪৫৬৭৮").startswith("FL · 2/3\nHow much?")
     assert chat.reply(RETAIL1, "lots").startswith("FL · 2/3\nThat is not an amount")
     assert chat.reply(RETAIL1, "50").startswith("FL · 3/3\nYour PIN?")

@@ -14,9 +14,35 @@ SENDERS = [ADMIN, DEALER1, RETAIL1, RETAIL2, RETAIL3, "8801799999999"]
 PINS = {DEALER1: "1234", RETAIL1: "4321", RETAIL2: "5678"}
 WORDS = [*sorted(set(HELP_ORDER) | set(ALIASES)), "FL", "BK", "NG", "BPDB", "NPR", "GP1", "retail1", "dealer2"]
 TOKENS = st.one_of(
-    st.sampled_from(["01712345678", "+8801812345678", "০১৯১২৩৪৫৬৭৮", "8801511111111", "9841234567", "123456789",
-                     "50", "৫০", "৳100", "10.5", "0", "-5", "99999999", "#3", "3", "gp", "RB", "skitto", "postpaid",
-                     "cashin", "en", "bn", "বাংলা", "1", "9"]),
+    st.sampled_from(
+        [
+            "01712345678",
+            "+8801812345678",
+            "০১৯১২৩৪৫৬৭৮",
+            "8801511111111",
+            "9841234567",
+            "123456789",
+            "50",
+            "৫০",
+            "৳100",
+            "10.5",
+            "0",
+            "-5",
+            "99999999",
+            "#3",
+            "3",
+            "gp",
+            "RB",
+            "skitto",
+            "postpaid",
+            "cashin",
+            "en",
+            "bn",
+            "বাংলা",
+            "1",
+            "9",
+        ]
+    ),
     st.from_regex(r"[0-9০-৯]{1,14}", fullmatch=True),
     st.text(min_size=1, max_size=12).filter(lambda t: t.strip() == t and " " not in t),
 )

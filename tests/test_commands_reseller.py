@@ -61,7 +61,8 @@ def test_addrs_needs_the_pin_and_a_name(chat):
 
 def test_addrs_of_a_taken_phone_is_refused(chat):
     assert chat.reply(RETAIL1, "ADDRS 01933333333 Salma 4321") == (
-        "Not done: a reseller with this number exists already")
+        "Not done: a reseller with this number exists already"
+    )
 
 
 # -- ADDBAL ------------------------------------------------------------------
@@ -137,7 +138,7 @@ def test_ops_and_pkgs(chat):
     pkgs = chat.reply(RETAIL1, "PKGS gp")
     assert "GP1 1GB 7 days ৳98 (7 days)" in pkgs and "RB1" not in pkgs
     assert chat.reply(RETAIL1, "PKGS TT") == "TT packages:\nnone.\nBuy: PKG <code> <number> <PIN>"
-    assert chat.reply(RETAIL1, "PKGS ZZ") == "No operator \"ZZ\". Operators: AT, BL, GP, RB, TT"
+    assert chat.reply(RETAIL1, "PKGS ZZ") == 'No operator "ZZ". Operators: AT, BL, GP, RB, TT'
     assert "GP1" in chat.reply("8801711000000", "PKGS GP")  # the admin too
 
 

@@ -15,20 +15,26 @@ def newest(chat, reseller_id: int = 3):
 def test_a_recharge_says_what_happened_in_full(chat):
     text = chat.reply(RETAIL1, "FL 01712345678 50 4321")
     request = newest(chat)
-    assert text == (f"✅ Request #{request.id} received\nFL GP prepaid 01712345678 — ৳50\n"
-                    "Balance: ৳2,500 → ৳2,450")
-    assert (request.number, request.operator, request.type, request.amount) == ("8801712345678", "GP", "prepaid",
-                                                                                "50.00")
+    assert text == (f"✅ Request #{request.id} received\nFL GP prepaid 01712345678 — ৳50\nBalance: ৳2,500 → ৳2,450")
+    assert (request.number, request.operator, request.type, request.amount) == (
+        "8801712345678",
+        "GP",
+        "prepaid",
+        "50.00",
+    )
     assert chat.balance("retail1") == "2450.00"
 
 
-@pytest.mark.parametrize(("text", "operator"), [
-    ("FL ০১৮১২৩৪৫৬৭৮ ৫০ ৪৩২১", "RB"),  # Bengali digits everywhere
-    ("fl +8801912345678 50tk 4321", "BL"),
-    ("Fl 8801512345678 ৳50 4321", "TT"),
-    ("FL 016-1234-5678 50 4321", "AT"),
-    ("FL 01312345678 50 4321", "GP"),
-])
+@pytest.mark.parametrize(
+    ("text", "operator"),
+    [
+        ("FL ০১৮১২৩৪৫৬৭৮ ৫০ ৪৩২১", "RB"),  # Bengali digits everywhere
+        ("fl +8801912345678 50tk 4321", "BL"),
+        ("Fl 8801512345678 ৳50 4321", "TT"),
+        ("FL 016-1234-5678 50 4321", "AT"),
+        ("FL 01312345678 50 4321", "GP"),
+    ],
+)
 def test_every_number_form_and_the_operator_from_the_prefix(chat, text, operator):
     assert chat.reply(RETAIL1, text).startswith("✅ Request #")
     assert (newest(chat).operator, newest(chat).amount) == (operator, "50.00")
@@ -46,21 +52,23 @@ def test_skitto_only_where_the_operator_offers_it(chat):
     assert chat.reply(RETAIL1, "FL 01812345678 20 skitto 4321") == "RB has no skitto. Types: prepaid, postpaid"
 
 
-@pytest.mark.parametrize(("text", "reply"), [
-    ("FL 01712345678 5 4321", "Not sent: FL GP prepaid takes ৳10 to ৳1,000, not ৳5."),
-    ("FL 01712345678 1500 4321", "Not sent: FL GP prepaid takes ৳10 to ৳1,000, not ৳1,500."),
-    ("FL 01512345678 4000 postpaid 4321", "Not sent: FL TT postpaid takes ৳10 to ৳3,000, not ৳4,000."),
-    ("FL 01712345678 10 skitto 4321", "Not sent: FL GP skitto takes ৳20 to ৳1,000, not ৳10."),
-    ("BK 01712345678 20 4321", "Not sent: BK cashin takes ৳50 to ৳25,000, not ৳20."),
-])
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("FL 01712345678 5 4321", "Not sent: FL GP prepaid takes ৳10 to ৳1,000, not ৳5."),
+        ("FL 01712345678 1500 4321", "Not sent: FL GP prepaid takes ৳10 to ৳1,000, not ৳1,500."),
+        ("FL 01512345678 4000 postpaid 4321", "Not sent: FL TT postpaid takes ৳10 to ৳3,000, not ৳4,000."),
+        ("FL 01712345678 10 skitto 4321", "Not sent: FL GP skitto takes ৳20 to ৳1,000, not ৳10."),
+        ("BK 01712345678 20 4321", "Not sent: BK cashin takes ৳50 to ৳25,000, not ৳20."),
+    ],
+)
 def test_amounts_outside_the_limits_are_refused_before_anything_moves(chat, text, reply):
     assert chat.reply(RETAIL1, text) == reply
     assert chat.balance("retail1") == "2500.00"
 
 
 def test_a_request_beyond_the_balance_is_refused_before_anything_moves(chat):
-    assert chat.reply(RETAIL2, "FL 01712345678 600 postpaid 5678") == (
-        "পাঠানো হয়নি: আপনার ব্যালেন্স ৳৫০০, যা ৳৬০০-এর কম।")
+    assert chat.reply(RETAIL2, "FL 01712345678 600 postpaid 5678") == ("পাঠানো হয়নি: আপনার ব্যালেন্স ৳৫০০, যা ৳৬০০-এর কম।")
     assert chat.balance("retail2") == "500.00"
 
 
@@ -77,20 +85,33 @@ def test_mobile_banking_custom_and_country_services(chat):
     assert chat.balance("retail1") == str(2500 - 500 - 600 - 500 - 100 - 700) + ".00"
 
 
-@pytest.mark.parametrize(("sender", "text", "reply"), [
-    (RETAIL2, "NG 01712345678 100 5678", "NG আপনার জন্য চালু নেই। আপনার ডিলারকে বলুন।"),
-    (RETAIL1, "XYZ 01712345678 100 4321", 'Unknown command "XYZ".\nTry:\n• BAL — your balance\n'
-     '• <service> <number> <amount> [type] [operator] <PIN> — e.g. FL 01712345678 50 postpaid <PIN>\n'
-     '• REQ [<id>] — your request, or your last 5\n• PKGS <operator> — packages and prices\nHELP: every command'),
-    (RETAIL1, "FL 123 50 4321", '"123" is not a mobile number. Write it like 01712345678.'),
-    (RETAIL1, "FL 4321 50 4321", '"****" is not a mobile number. Write it like 01712345678.'),  # a PIN: not echoed
-    (RETAIL1, "FL +9779841234567 50 4321", '"+9779841234567" is not a mobile number. Write it like 01712345678.'),
-    (RETAIL1, "BPDB 12ab 500 4321", '"12ab" is not a valid number for this service.'),
-    (RETAIL1, "FL 01712345678 50 foo 4321",
-     '"foo" is neither a type nor an operator. Types: prepaid, postpaid, skitto. Operators: AT, BL, GP, RB, TT.'),
-    (RETAIL1, "FL 01712345678 fifty 4321", "Usage: <service> <number> <amount> [type] [operator] <PIN> — e.g. FL"
-     " 01712345678 50 postpaid <PIN>"),
-])
+@pytest.mark.parametrize(
+    ("sender", "text", "reply"),
+    [
+        (RETAIL2, "NG 01712345678 100 5678", "NG আপনার জন্য চালু নেই। আপনার ডিলারকে বলুন।"),
+        (
+            RETAIL1,
+            "XYZ 01712345678 100 4321",
+            'Unknown command "XYZ".\nTry:\n• BAL — your balance\n'
+            "• <service> <number> <amount> [type] [operator] <PIN> — e.g. FL 01712345678 50 postpaid <PIN>\n"
+            "• REQ [<id>] — your request, or your last 5\n• PKGS <operator> — packages and prices\nHELP: every command",
+        ),
+        (RETAIL1, "FL 123 50 4321", '"123" is not a mobile number. Write it like 01712345678.'),
+        (RETAIL1, "FL 4321 50 4321", '"****" is not a mobile number. Write it like 01712345678.'),  # a PIN: not echoed
+        (RETAIL1, "FL +9779841234567 50 4321", '"+9779841234567" is not a mobile number. Write it like 01712345678.'),
+        (RETAIL1, "BPDB 12ab 500 4321", '"12ab" is not a valid number for this service.'),
+        (
+            RETAIL1,
+            "FL 01712345678 50 foo 4321",
+            '"foo" is neither a type nor an operator. Types: prepaid, postpaid, skitto. Operators: AT, BL, GP, RB, TT.',
+        ),
+        (
+            RETAIL1,
+            "FL 01712345678 fifty 4321",
+            "Usage: <service> <number> <amount> [type] [operator] <PIN> — e.g. FL 01712345678 50 postpaid <PIN>",
+        ),
+    ],
+)
 def test_refusals(chat, sender, text, reply):
     assert chat.reply(sender, text) == reply
     assert chat.balance("retail1") == "2500.00"
@@ -126,8 +147,10 @@ def test_a_repeat_within_the_window_is_held_until_yes(chat):
     request_id = re.search(r"#(\d+)", first).group(1)
     held = chat.reply(RETAIL1, "FL 01712345678 50 4321")
     code = re.search(r"CONFIRM (\d+)", held).group(1)
-    assert held == (f"⚠️ Not sent: FL GP prepaid 01712345678 ৳50 was already sent (#{request_id}) in the "
-                    f"last 10 min.\nSend it again? Reply YES (or CONFIRM {code}) within 10 min. NO to drop it.")
+    assert held == (
+        f"⚠️ Not sent: FL GP prepaid 01712345678 ৳50 was already sent (#{request_id}) in the "
+        f"last 10 min.\nSend it again? Reply YES (or CONFIRM {code}) within 10 min. NO to drop it."
+    )
     assert chat.balance("retail1") == "2450.00"
     sent = chat.reply(RETAIL1, "yes")
     assert sent.startswith("✅ Request #") and "৳2,450 → ৳2,400" in sent

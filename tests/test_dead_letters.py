@@ -60,7 +60,7 @@ def test_the_page_shows_who_what_and_why_and_hides_secrets(admin):
     rt.conn.rpush(rt.keys.dead("ev"), dead.letter("reseller:7", event.to_json(), "KeyError in hooks/notify.py:9"))
     rt.conn.rpush(rt.keys.dead("ev"), "{not json, written before envelopes}")
     page = admin.page()
-    section = page[page.index('id="dead-letters"'):page.index('id="messages-out"')]
+    section = page[page.index('id="dead-letters"') : page.index('id="messages-out"')]
     assert "from 8801822222222" in section and "PIN **** ****" in section and "1234 5678" not in section
     assert "to 8801933333333" in section and "(hidden)" in section and "482913" not in section
     assert "event reseller.reset" in section and "hunter2" not in section and "KeyError in hooks/notify.py:9" in section
@@ -115,12 +115,19 @@ def test_the_forms_need_a_signed_in_admin_the_csrf_token_and_a_known_lane(admin)
     rt = admin.rt
     rt.conn.rpush(rt.keys.dead("in"), dead.letter(CHAT.sender, wrap(CHAT), "why"))
     [letter] = dead.read(rt, "in")
-    stranger = admin.c.simulate_post("/admin/dead/discard", body=f"lane=in&id={letter.id}&csrf={admin.csrf}",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"},
-                                     cookies={"wa_csrf": admin.csrf})  # no session cookie
+    stranger = admin.c.simulate_post(
+        "/admin/dead/discard",
+        body=f"lane=in&id={letter.id}&csrf={admin.csrf}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        cookies={"wa_csrf": admin.csrf},
+    )  # no session cookie
     assert stranger.status_code == 303 and stranger.headers["location"].endswith("/admin/login")
-    resp = admin.c.simulate_post("/admin/dead/discard", body=f"lane=in&id={letter.id}&csrf=wrong",
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"}, cookies=admin.cookies)
+    resp = admin.c.simulate_post(
+        "/admin/dead/discard",
+        body=f"lane=in&id={letter.id}&csrf=wrong",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        cookies=admin.cookies,
+    )
     assert resp.status_code == 403 and len(dead.read(rt, "in")) == 1
     admin.post("/admin/dead/retry", lane="nope", id=letter.id)
     assert "No lane named nope." in admin.page()

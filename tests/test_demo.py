@@ -19,7 +19,11 @@ def test_demo_answers_a_reseller_through_the_simulated_phone(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}  # embedded everything
     proc = subprocess.Popen(
         [sys.executable, "-m", "wa_addon.cli", "demo", "--port", str(free_port()), "--state-dir", str(tmp_path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
     seen: list[str] = []
     replied, paid = threading.Event(), threading.Event()
@@ -51,10 +55,13 @@ def _banner(**settings) -> str:
     return demo.banner(demo.Demo(Settings(**settings), "http://127.0.0.1:8000", None))
 
 
-@pytest.mark.parametrize(("host_key", "shown"), [
-    (demo.DEMO_HOST_KEY, f"key: {demo.DEMO_HOST_KEY}"),
-    ("the-users-real-host-key", "key: (from WA_HOST_KEY)"),
-])
+@pytest.mark.parametrize(
+    ("host_key", "shown"),
+    [
+        (demo.DEMO_HOST_KEY, f"key: {demo.DEMO_HOST_KEY}"),
+        ("the-users-real-host-key", "key: (from WA_HOST_KEY)"),
+    ],
+)
 def test_the_banner_prints_only_the_demos_own_host_key(host_key, shown):
     text = _banner(host_key=host_key)
     assert shown in text
@@ -76,8 +83,23 @@ def _demo_run(state_dir, *args: str, say: str = "", until: str = "Replies and no
     """Run ``wa-addon demo`` until a line starting with ``until`` is printed; everything printed till then."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wa_addon.cli", "demo", "--port", str(free_port()), "--state-dir", str(state_dir),
-         *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "wa_addon.cli",
+            "demo",
+            "--port",
+            str(free_port()),
+            "--state-dir",
+            str(state_dir),
+            *args,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     seen: list[str] = []
     done = threading.Event()
 

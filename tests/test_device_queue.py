@@ -340,8 +340,7 @@ def _subscribed(q: LeaseQueue) -> None:
 
 # --- a property: whatever the phones do, nothing is lost and order holds ------
 
-ACTIONS = st.lists(st.tuples(st.sampled_from(["lease", "ack", "die", "tick"]), st.sampled_from("abc")),
-                   max_size=40)
+ACTIONS = st.lists(st.tuples(st.sampled_from(["lease", "ack", "die", "tick"]), st.sampled_from("abc")), max_size=40)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

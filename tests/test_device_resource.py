@@ -36,9 +36,16 @@ class Phones:
 
 @pytest.fixture
 def device_settings(redis_url, namespace, sandbox) -> Settings:
-    return Settings(redis_url=redis_url, namespace=namespace, host_url=sandbox, host_key=HOST_KEY,
-                    transports=("device",), device_poll_max=3, device_names=("Karim Store=8801822222222",),
-                    device_reply_wait=0.5)
+    return Settings(
+        redis_url=redis_url,
+        namespace=namespace,
+        host_url=sandbox,
+        host_key=HOST_KEY,
+        transports=("device",),
+        device_poll_max=3,
+        device_names=("Karim Store=8801822222222",),
+        device_reply_wait=0.5,
+    )
 
 
 @pytest.fixture
@@ -88,8 +95,9 @@ def test_revoking_a_phone_closes_its_open_long_poll(phones):
     answer = {}
 
     def poll() -> None:
-        answer["resp"] = requests.get(f"{phones.url}/device/outbox", params={"wait": 3}, timeout=10,
-                                      headers={"Authorization": f"Bearer {token}"})
+        answer["resp"] = requests.get(
+            f"{phones.url}/device/outbox", params={"wait": 3}, timeout=10, headers={"Authorization": f"Bearer {token}"}
+        )
 
     waiting = threading.Thread(target=poll)
     waiting.start()
@@ -109,7 +117,8 @@ def test_a_new_token_under_the_same_name_cannot_ack_the_old_tokens_lease(phones)
     phones.device.revoke_phone("p1")
     new = phones.phone("p1", ack=False)
     assert new.post("ack", [{"lease": leased["lease"], "status": "sent"}]) == {
-        "results": [{"lease": leased["lease"], "result": "unknown"}]}
+        "results": [{"lease": leased["lease"], "result": "unknown"}]
+    }
     assert phones.device.queue.state("m1")["state"] == "queued"  # still to send, by a phone that holds it
     (again,) = new.poll_once()
     assert new.post("ack", [{"lease": again["lease"], "status": "sent"}])["results"][0]["result"] == "ok"
@@ -133,9 +142,14 @@ def test_inbound_is_queued_once_per_phone_message_id_and_sender(phones):
 
 def test_inbound_resolves_contact_names_and_reports_what_it_dropped(phones):
     sim = phones.phone("p1")
-    answer = sim.post("inbound", [{"id": "1", "from": "Karim Store", "text": "BAL"},
-                                  {"id": "2", "from": "Unknown Person", "text": "BAL"},
-                                  {"id": "3", "from": RETAIL1, "text": "BAL", "group": True}])
+    answer = sim.post(
+        "inbound",
+        [
+            {"id": "1", "from": "Karim Store", "text": "BAL"},
+            {"id": "2", "from": "Unknown Person", "text": "BAL"},
+            {"id": "3", "from": RETAIL1, "text": "BAL", "group": True},
+        ],
+    )
     assert answer["accepted"] == 1
     assert [(r["index"], r["code"]) for r in answer["rejected"]] == [(1, "unknown_sender"), (2, "group")]
 
@@ -143,8 +157,12 @@ def test_inbound_resolves_contact_names_and_reports_what_it_dropped(phones):
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"messages": [{"id": "1"}]}', b'{"messages": 5}'])
 def test_malformed_inbound_gets_a_json_400(phones, body):
     token = phones.device.add_phone("p1")
-    resp = requests.post(f"{phones.url}/device/inbound", data=body, timeout=10,
-                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    resp = requests.post(
+        f"{phones.url}/device/inbound",
+        data=body,
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     assert resp.status_code == 400 and "code" in resp.json()["error"]
 
 
@@ -207,8 +225,10 @@ def test_the_pause_holds_the_outbox_not_the_phones_queue(phones):
 def test_autoresponder_ignores_groups_and_unmapped_names(phones):
     token = phones.device.add_phone("ar")
     url = f"{phones.url}/device/autoresponder?token={token}"
-    for query in ({"sender": "Karim Store", "message": "BAL", "isGroup": True},
-                  {"sender": "Somebody", "message": "BAL", "isGroup": False}):
+    for query in (
+        {"sender": "Karim Store", "message": "BAL", "isGroup": True},
+        {"sender": "Somebody", "message": "BAL", "isGroup": False},
+    ):
         assert requests.post(url, json={"query": query}, timeout=10).json() == {"replies": []}
     assert phones.rt.lanes["in"].depth() == 0
 
@@ -268,9 +288,23 @@ def test_the_device_sim_command_posts_a_script_polls_once_and_records(phones, de
     script.write_text("# a reseller asks\n8801822222222: BAL\n", encoding="utf-8")
     phones.hand(RETAIL1, "queued before", "x1")
     token = phones.device.add_phone("sim")
-    result = CliRunner(env=settings_env(device_settings)).invoke(main, [
-        "device-sim", "--url", phones.url, "--token", token, "--script", str(script),
-        "--record", str(record), "--once", "--wait", "0"])
+    result = CliRunner(env=settings_env(device_settings)).invoke(
+        main,
+        [
+            "device-sim",
+            "--url",
+            phones.url,
+            "--token",
+            token,
+            "--script",
+            str(script),
+            "--record",
+            str(record),
+            "--once",
+            "--wait",
+            "0",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "<- 8801822222222: BAL  (1 accepted)" in result.output
     assert "-> 8801822222222: queued before" in result.output

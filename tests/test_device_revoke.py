@@ -42,8 +42,12 @@ class Phones:
 
         def poll() -> None:
             # Timing out before POLL: a poll that only ends when its wait is up fails this.
-            answer["resp"] = requests.get(f"{self.url}/device/outbox", params={"wait": POLL}, timeout=POLL - 10,
-                                          headers={"Authorization": f"Bearer {token}"})
+            answer["resp"] = requests.get(
+                f"{self.url}/device/outbox",
+                params={"wait": POLL},
+                timeout=POLL - 10,
+                headers={"Authorization": f"Bearer {token}"},
+            )
 
         thread = threading.Thread(target=poll)
         thread.start()
@@ -57,8 +61,15 @@ def phones(redis_url, namespace, sandbox) -> Iterator[Phones]:
     from wa_addon.host.http import HttpHost
     from wa_addon.testing.wsgi_server import serve_in_thread
 
-    settings = Settings(redis_url=redis_url, namespace=namespace, host_url=sandbox, host_key=HOST_KEY,
-                        transports=("device",), device_poll_max=POLL, device_pins=(f"pinned:{RETAIL1}",))
+    settings = Settings(
+        redis_url=redis_url,
+        namespace=namespace,
+        host_url=sandbox,
+        host_key=HOST_KEY,
+        transports=("device",),
+        device_poll_max=POLL,
+        device_pins=(f"pinned:{RETAIL1}",),
+    )
     addon = Addon(settings, HttpHost(settings.host_url, HOST_KEY))
     base, stop = serve_in_thread(addon.mount(not_found))
     yield Phones(base + settings.prefix, addon.runtime)
@@ -131,8 +142,9 @@ def test_an_autoresponder_exchange_takes_nothing_once_its_phone_is_revoked(phone
     wake = phones.rt.keys.device("wake")
     before = phones.rt.conn.pubsub_numsub(wake)[0][1]
     taken: list = []
-    waiting = threading.Thread(target=lambda: taken.extend(
-        phones.device.exchange("ar", OTHER, "no-such-reply", POLL - 10, token)))
+    waiting = threading.Thread(
+        target=lambda: taken.extend(phones.device.exchange("ar", OTHER, "no-such-reply", POLL - 10, token))
+    )
     waiting.start()
     assert eventually(lambda: phones.rt.conn.pubsub_numsub(wake)[0][1] > before, timeout=10)  # it waits
     phones.device.revoke_phone("ar")

@@ -18,8 +18,9 @@ def test_a_healthy_stack_passes_every_check(stack_settings):
 
 
 def test_failures_are_named(stack_settings):
-    settings = stack_settings.with_(redis_url=f"redis://127.0.0.1:{free_port()}/0", host_key="wrong",
-                                    cloud_token="not-the-token", hook_secret="")
+    settings = stack_settings.with_(
+        redis_url=f"redis://127.0.0.1:{free_port()}/0", host_key="wrong", cloud_token="not-the-token", hook_secret=""
+    )
     by_name = {c.name: c for c in doctor.run(settings)}
     assert not by_name["redis"].ok
     assert not by_name["host"].ok and "WA_HOST_KEY" in by_name["host"].detail
@@ -36,13 +37,15 @@ def test_missing_settings_are_listed_in_order_with_the_admin_pages_cloud_list():
     cloud = ["WA_CLOUD_TOKEN", "WA_CLOUD_PHONE_NUMBER_ID", "WA_CLOUD_APP_SECRET", "WA_CLOUD_VERIFY_TOKEN"]
     assert cloud_missing(bare) == cloud and all(name in [env for env, *_ in CLOUD_SETTINGS] for name in cloud)
     assert doctor.check_settings(bare).detail == "not set: " + ", ".join(
-        ["WA_HOST_URL", "WA_HOST_KEY", "WA_HOOK_SECRET", "WA_ADMIN_NUMBERS", *cloud])
+        ["WA_HOST_URL", "WA_HOST_KEY", "WA_HOOK_SECRET", "WA_ADMIN_NUMBERS", *cloud]
+    )
     assert "WA_CLOUD" not in doctor.check_settings(bare.with_(transports=("device",))).detail
 
 
 def test_an_unknown_time_zone_is_flagged():
-    full = Settings(host_url="http://h", host_key="k", hook_secret="s", admin_numbers=("8801711000000",),
-                    transports=("device",))
+    full = Settings(
+        host_url="http://h", host_key="k", hook_secret="s", admin_numbers=("8801711000000",), transports=("device",)
+    )
     assert doctor.check_settings(full).ok
     wrong = doctor.check_settings(full.with_(timezone="Asia/Dacca_"))
     assert not wrong.ok and "WA_TIMEZONE" in wrong.detail

@@ -50,6 +50,4 @@ def test_a_tampered_webhook_is_refused(stack):
 def test_an_unknown_number_gets_one_polite_line(stack):
     stack.say("8801799999999", "BAL")
     stack.graph.wait_for(1, timeout=15)
-    assert stack.graph.sent_to("8801799999999") == [
-        "এই নম্বরটি আমাদের কাছে নিবন্ধিত নয়। আপনার ডিলারের সাথে যোগাযোগ করুন।"
-    ]
+    assert stack.graph.sent_to("8801799999999") == ["এই নম্বরটি আমাদের কাছে নিবন্ধিত নয়। আপনার ডিলারের সাথে যোগাযোগ করুন।"]

@@ -36,8 +36,9 @@ def test_a_recharge_with_pin_moves_money_once_even_if_the_webhook_comes_twice(st
     placed, balance = replies(stack, RETAIL1, 2)
     request = host.list_requests(actor=3, limit=5)
     assert len(request) == 1 and (request[0].number, request[0].operator) == ("8801712345678", "GP")
-    assert placed == (f"✅ Request #{request[0].id} received\nFL GP prepaid 01712345678 — ৳50\n"
-                      "Balance: ৳2,500 → ৳2,450")
+    assert placed == (
+        f"✅ Request #{request[0].id} received\nFL GP prepaid 01712345678 — ৳50\nBalance: ৳2,500 → ৳2,450"
+    )
     assert balance == "Karim Store: balance ৳2,450"
     assert len(stack.graph.sent_to(RETAIL1)) == 2
 

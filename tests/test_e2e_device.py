@@ -24,8 +24,12 @@ LEASE = 2  # seconds: short, so the dead phone's messages come back quickly
 @pytest.fixture
 def stack_settings(stack_settings):
     """The shared stack with phones as well as the Cloud API."""
-    return stack_settings.with_(transports=("cloud", "device"), device_lease=LEASE, device_reply_wait=20,
-                                device_names=("Karim Store=8801822222222",))
+    return stack_settings.with_(
+        transports=("cloud", "device"),
+        device_lease=LEASE,
+        device_reply_wait=20,
+        device_names=("Karim Store=8801822222222",),
+    )
 
 
 def test_bal_through_a_phone_gets_the_same_reply_as_through_the_cloud_api(stack):
@@ -74,8 +78,7 @@ def test_a_reposted_phone_message_is_answered_once(stack):
 
 def test_two_phones_deliver_everything_once_when_a_third_dies_mid_lease(stack):
     recipients = ["8801822222222", "8801933333333", "8801544444444"]
-    plan = [Outbound(id=f"n{i}", to=to, text=f"notice {i}", kind="test")
-            for i, to in enumerate(recipients * 3)]
+    plan = [Outbound(id=f"n{i}", to=to, text=f"notice {i}", kind="test") for i, to in enumerate(recipients * 3)]
     log: list[tuple[str, str]] = []  # every "send" of the live phones, in the order they happened
     changed = threading.Condition()
 
@@ -110,9 +113,18 @@ def test_two_phones_deliver_everything_once_when_a_third_dies_mid_lease(stack):
 
 def test_autoresponder_gets_the_reply_in_the_same_exchange(stack):
     token = stack.rt.transports["device"].add_phone("ar")
-    body = {"appPackageName": "tkstudio.autoresponderforwa", "messengerPackageName": "com.whatsapp",
-            "query": {"sender": "Karim Store", "message": "BAL", "isGroup": False, "groupParticipant": "",
-                      "ruleId": 3, "isTestMessage": False}}
+    body = {
+        "appPackageName": "tkstudio.autoresponderforwa",
+        "messengerPackageName": "com.whatsapp",
+        "query": {
+            "sender": "Karim Store",
+            "message": "BAL",
+            "isGroup": False,
+            "groupParticipant": "",
+            "ruleId": 3,
+            "isTestMessage": False,
+        },
+    }
     url = f"{stack.url}/device/autoresponder?token={token}"
     first = requests.post(url, json=body, timeout=30)
     assert first.status_code == 200 and first.json() == {"replies": [{"message": BAL_REPLY}]}

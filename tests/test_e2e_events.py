@@ -35,8 +35,12 @@ from wa_addon.workflows import request as rq
 
 def post_event(live, type, data, event_id=None):
     """Post one signed event to the hook endpoint; returns (raw body, response)."""
-    event = {"id": event_id or f"evt_{uuid.uuid4().hex}", "type": type, "created_at": "2025-01-31T10:00:00Z",
-             "data": data}
+    event = {
+        "id": event_id or f"evt_{uuid.uuid4().hex}",
+        "type": type,
+        "created_at": "2025-01-31T10:00:00Z",
+        "data": data,
+    }
     raw = json.dumps(event).encode()
     headers = {"Content-Type": "application/json", HEADER: sign(HOOK_SECRET, raw)}
     return raw, requests.post(f"{live.stack.url}/hooks", data=raw, headers=headers, timeout=10)
@@ -54,6 +58,7 @@ def new_request(live, number="01712345678", amount="50"):
 
 
 # -- every event ------------------------------------------------------------------
+
 
 def test_a_request_from_creation_to_success(live):
     req = new_request(live)
@@ -100,9 +105,11 @@ def test_otp_requested_and_message_send(live):
     verify = f"{live.stack.url}/otp/verify"
     auth = {"Authorization": f"Bearer {HOST_KEY}"}
     assert requests.post(verify, json={"phone": RETAIL1, "code": code}, headers=auth, timeout=10).json() == {
-        "valid": True}
+        "valid": True
+    }
     assert requests.post(verify, json={"phone": RETAIL1, "code": code}, headers=auth, timeout=10).json() == {
-        "valid": False}
+        "valid": False
+    }
     post_event(live, "message.send", {"phone": "+8801999000111", "text": "Eid Mubarak! {{ offer }}"})
     assert wait_text(live, "8801999000111", "Eid") == "Eid Mubarak! {{ offer }}"
 
@@ -119,10 +126,15 @@ def test_the_login_page_otp_over_http(live):
 
 # -- duplicates, disorder, races --------------------------------------------------------
 
+
 def test_the_same_event_id_twice_is_one_message(live):
     raw, first = post_event(live, "message.send", {"phone": RETAIL2, "text": "one"}, event_id="evt_dup_1")
-    again = requests.post(f"{live.stack.url}/hooks", data=raw, timeout=10,
-                          headers={"Content-Type": "application/json", HEADER: sign(HOOK_SECRET, raw)})
+    again = requests.post(
+        f"{live.stack.url}/hooks",
+        data=raw,
+        timeout=10,
+        headers={"Content-Type": "application/json", HEADER: sign(HOOK_SECRET, raw)},
+    )
     assert (first.status_code, again.status_code) == (200, 200)
     post_event(live, "message.send", {"phone": RETAIL2, "text": "two"})  # same phone: queued behind
     wait_text(live, RETAIL2, "two")
@@ -130,16 +142,25 @@ def test_the_same_event_id_twice_is_one_message(live):
 
 
 def test_out_of_order_events_are_absorbed(live):
-    data = {"id": 500, "reseller_id": 3, "service": "FL", "number": "01712345678", "amount": "20.00",
-            "status": "success", "trx_id": "T500", "balance_after": "2480.00",
-            "reseller": {"phone": RETAIL1, "language": "en", "name": "Karim Store"}}
+    data = {
+        "id": 500,
+        "reseller_id": 3,
+        "service": "FL",
+        "number": "01712345678",
+        "amount": "20.00",
+        "status": "success",
+        "trx_id": "T500",
+        "balance_after": "2480.00",
+        "reseller": {"phone": RETAIL1, "language": "en", "name": "Karim Store"},
+    }
     post_event(live, "request.updated", data)  # a request the add-on never saw: adopted
     post_event(live, "request.updated", {**data, "status": "processing"})  # late: after success
     post_event(live, "request.created", {**data, "status": "pending"})  # later still
     wait_text(live, RETAIL1, "Request #500 successful")
     barrier(live, 3, RETAIL1, "Karim Store Two")
     assert [t for t in live.graph.sent_to(RETAIL1) if "#500" in t] == [
-        "✅ Request #500 successful\nFL 01712345678 — ৳20\nTrx ID: T500\nBalance: ৳2,500"]  # the host's balance now
+        "✅ Request #500 successful\nFL 01712345678 — ৳20\nTrx ID: T500\nBalance: ৳2,500"
+    ]  # the host's balance now
     assert not [m for m in live.graph.sent if m.to == ADMIN and "৫০০" in m.text]
     assert rq.LIFECYCLE.state(live.rt, 500) == rq.SUCCESS
 
@@ -197,10 +218,14 @@ def test_an_admin_cancel_racing_a_host_success_notifies_once(live, first):
     told = "successful" if status == "success" else "cancelled"
     # The sandbox sends its hooks from a thread: the winner's own event must reach the
     # reseller first, or the "late" word below would simply arrive first and win.
-    live.graph.wait_for(lambda sent: any(f"#{rid} {told}" in m.text for m in sent if m.to == RETAIL1),
-                        timeout=TIMEOUT)
-    late = {"id": rid, "reseller_id": 3, "status": "cancelled" if status == "success" else "success",
-            "trx_id": "TR1", "reseller": {"phone": RETAIL1, "language": "en", "name": "Karim Store"}}
+    live.graph.wait_for(lambda sent: any(f"#{rid} {told}" in m.text for m in sent if m.to == RETAIL1), timeout=TIMEOUT)
+    late = {
+        "id": rid,
+        "reseller_id": 3,
+        "status": "cancelled" if status == "success" else "success",
+        "trx_id": "TR1",
+        "reseller": {"phone": RETAIL1, "language": "en", "name": "Karim Store"},
+    }
     post_event(live, "request.updated", late)  # the loser's word, had a host sent it anyway: absorbed
     barrier(live, 3, RETAIL1, "Karim Store Three")
     about = [t for t in live.graph.sent_to(RETAIL1) if f"#{rid}" in t]

@@ -127,8 +127,11 @@ def test_every_worker_process_of_a_pool_runs_a_session(shape):
     with Stack(workdir, server, "sessions") as stack:
         stack.kill_workers()  # the stack's own pool: this test starts bigger ones
         for _ in range(3):  # 4 processes: few starts give all four a session (1 in 5 runs at most, measured)
-            stack.pool = subprocess.Popen([sys.executable, "-m", "wa_addon.cli", "worker", "--processes", "4"],
-                                          env=stack.env(), start_new_session=True)
+            stack.pool = subprocess.Popen(
+                [sys.executable, "-m", "wa_addon.cli", "worker", "--processes", "4"],
+                env=stack.env(),
+                start_new_session=True,
+            )
             try:
                 assert eventually(lambda: len(stack.worker_children()) == 4, timeout=15)
                 assert eventually(lambda: len(stack.session_pids()) == 4, timeout=8), stack.session_pids()

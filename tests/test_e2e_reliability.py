@@ -48,8 +48,12 @@ def test_a_message_that_meets_a_host_outage_is_answered_when_the_host_is_back(
     base, stop_addon = serve_in_thread(addon.mount(not_found))
     try:
         raw = cp.dumps(cp.messages_webhook(cp.text(RETAIL1, "BAL")))
-        resp = requests.post(f"{base}/wa/webhooks/cloud", data=raw,
-                             headers={"X-Hub-Signature-256": cp.sign(settings.cloud_app_secret, raw)}, timeout=10)
+        resp = requests.post(
+            f"{base}/wa/webhooks/cloud",
+            data=raw,
+            headers={"X-Hub-Signature-256": cp.sign(settings.cloud_app_secret, raw)},
+            timeout=10,
+        )
         assert resp.status_code == 200
         db = SandboxDB(str(tmp_path / "late-host.sqlite3"))
         seed(db)
@@ -70,8 +74,9 @@ def test_webhook_answers_503_when_redis_is_down(stack_settings):
     app = Addon(settings, HttpHost(settings.host_url, HOST_KEY)).app
     raw = cp.dumps(cp.messages_webhook(cp.text(RETAIL1, "BAL")))
     client = falcon.testing.TestClient(app)
-    resp = client.simulate_post("/webhooks/cloud", body=raw,
-                                headers={"X-Hub-Signature-256": cp.sign(settings.cloud_app_secret, raw)})
+    resp = client.simulate_post(
+        "/webhooks/cloud", body=raw, headers={"X-Hub-Signature-256": cp.sign(settings.cloud_app_secret, raw)}
+    )
     assert resp.status_code == 503  # Meta delivers it again later
     assert resp.json["error"]["code"] == "unavailable"
 

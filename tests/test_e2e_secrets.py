@@ -20,8 +20,9 @@ def test_no_secret_reaches_logs_journal_or_audit(stack, worker, caplog):
     for text in ("FL 01712345678 50 4321", "FL 01712345678 60 9999", "PIN 4321 8765", "BAL 8765"):
         stack.say(RETAIL1, text)
     stack.say(ADMIN_PHONE, "ADDRS 01712000111 Test Shop")
-    sent = stack.graph.wait_for(lambda s: any(m.to == ADMIN_PHONE for m in s) and
-                                len([m for m in s if m.to == RETAIL1]) >= 4, timeout=30)
+    sent = stack.graph.wait_for(
+        lambda s: any(m.to == ADMIN_PHONE for m in s) and len([m for m in s if m.to == RETAIL1]) >= 4, timeout=30
+    )
     created = next(m.text for m in sent if m.to == ADMIN_PHONE)  # the admin reads Bengali
     password = re.search(r"পাসওয়ার্ড: (\S+)", created).group(1)
     new_pin = re.search(r"পিন: (\S+)", created).group(1)

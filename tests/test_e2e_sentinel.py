@@ -28,8 +28,7 @@ from wa_addon.testing import cloud_payloads as cp
 from wa_addon.testing.wsgi_server import serve_in_thread
 
 # Seeded resellers (sandbox/seed.py) and their PINs; retail1 and dealer2 are answered in English.
-SENDERS = [("8801822222222", "4321"), ("8801711111111", "1234"), ("8801933333333", "5678"),
-           ("8801544444444", "2468")]
+SENDERS = [("8801822222222", "4321"), ("8801711111111", "1234"), ("8801933333333", "5678"), ("8801544444444", "2468")]
 CHATS_EACH = 9  # every other one moves money
 FAILOVER_AFTER = 8  # chats posted before SENTINEL FAILOVER
 BENGALI_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
@@ -53,10 +52,18 @@ def host_db(tmp_path):
 def settings(cluster, host_db, graph, namespace):
     url, stop = serve_in_thread(create_sandbox_app(host_db, HOST_KEY))
     yield Settings(
-        redis_sentinels=cluster.sentinels, redis_sentinel_master=cluster.name, namespace=namespace,
-        host_url=url, host_key=HOST_KEY, admin_numbers=(ADMIN_PHONE,), cloud_token=GRAPH_TOKEN,
-        cloud_phone_number_id=PHONE_NUMBER_ID, cloud_app_secret=APP_SECRET, cloud_verify_token="verify-me",
-        cloud_graph_url=graph.url, hook_secret=HOOK_SECRET,
+        redis_sentinels=cluster.sentinels,
+        redis_sentinel_master=cluster.name,
+        namespace=namespace,
+        host_url=url,
+        host_key=HOST_KEY,
+        admin_numbers=(ADMIN_PHONE,),
+        cloud_token=GRAPH_TOKEN,
+        cloud_phone_number_id=PHONE_NUMBER_ID,
+        cloud_app_secret=APP_SECRET,
+        cloud_verify_token="verify-me",
+        cloud_graph_url=graph.url,
+        hook_secret=HOOK_SECRET,
     )
     stop()
 
@@ -125,10 +132,12 @@ def test_chats_flowing_through_a_failover_are_all_answered_and_money_moves_once(
             worker.kill()
     money = [number for _, text in chats if (number := _fl_number(text))]
     moves = _money_moves(host_db)
-    print(f"\nsentinel failover: {len(chats)} chats, {_answered(graph.sent, chats)} answered, "
-          f"{_duplicates(graph.sent, chats)} duplicate replies, {poster.retries} webhook retries "
-          f"({sorted(set(map(str, poster.errors)))}), {len(moves)} money moves for {len(money)} FL chats, "
-          f"{sum(n - 1 for n in moves.values())} moved twice")
+    print(
+        f"\nsentinel failover: {len(chats)} chats, {_answered(graph.sent, chats)} answered, "
+        f"{_duplicates(graph.sent, chats)} duplicate replies, {poster.retries} webhook retries "
+        f"({sorted(set(map(str, poster.errors)))}), {len(moves)} money moves for {len(money)} FL chats, "
+        f"{sum(n - 1 for n in moves.values())} moved twice"
+    )
     assert sorted(moves) == sorted("88" + number for number in money)  # the host keeps 8801...
     assert set(moves.values()) == {1}  # no money moved twice
 
@@ -211,7 +220,7 @@ def _unanswered(sent, chats: list[tuple[str, str]]) -> list[tuple[str, str]]:
     left = [(s, t) for s, t in chats if _fl_number(t) and not counts.get((s, _fl_number(t) or ""))]
     for sender, _ in SENDERS:
         bal = [(s, t) for s, t in chats if s == sender and t == "BAL"]
-        left += bal[counts.get((sender, "BAL"), 0):]
+        left += bal[counts.get((sender, "BAL"), 0) :]
     return left
 
 
@@ -234,8 +243,12 @@ def _money_moves(db: SandboxDB) -> dict[str, int]:
 
 def _worker(settings: Settings, log_path) -> subprocess.Popen[bytes]:
     with open(log_path, "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "wa_addon.cli", "-v", "worker", "--processes", "2"],
-                                env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "wa_addon.cli", "-v", "worker", "--processes", "2"],
+            env=settings_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _retried(command, timeout: float = 10) -> bool:

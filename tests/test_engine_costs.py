@@ -59,8 +59,7 @@ def test_deferred_journal_writes_wait_for_the_flush_and_keep_their_order(conn, n
     assert journal.recent(conn, keys.log("in"))[0]["id"] == "c"
 
 
-def test_a_chat_run_again_after_a_host_outage_is_journaled_and_audited_once(redis_url, namespace, sandbox,
-                                                                          monkeypatch):
+def test_a_chat_run_again_after_a_host_outage_is_journaled_and_audited_once(redis_url, namespace, sandbox, monkeypatch):
     monkeypatch.setattr("wa_addon.queue.settle.HOST_RETRY", 0.1)
     real, calls = dispatch._handle, []
 
@@ -104,8 +103,15 @@ class _Echo(BaseHTTPRequestHandler):
             time.sleep(1.0)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         status = 418 if self.path.startswith("/teapot") else 200
-        out = json.dumps({"method": self.command, "path": self.path, "body": body.decode(),
-                          "type": self.headers.get("Content-Type"), "auth": self.headers.get("Authorization")})
+        out = json.dumps(
+            {
+                "method": self.command,
+                "path": self.path,
+                "body": body.decode(),
+                "type": self.headers.get("Content-Type"),
+                "auth": self.headers.get("Authorization"),
+            }
+        )
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Retry-After", "7")
@@ -131,8 +137,9 @@ def echo():
 
 def test_the_client_sends_json_params_and_headers_and_reads_the_answer(echo):
     client = KeepAlive(4)
-    resp = client.request("GET", f"{echo}/x", params={"a": "1 2", "b": "৳"}, headers={"Authorization": "Bearer k"},
-                          timeout=5)
+    resp = client.request(
+        "GET", f"{echo}/x", params={"a": "1 2", "b": "৳"}, headers={"Authorization": "Bearer k"}, timeout=5
+    )
     assert resp.ok and resp.status_code == 200
     got = resp.json()
     assert got["path"] == "/x?a=1+2&b=%E0%A7%B3" and got["auth"] == "Bearer k"

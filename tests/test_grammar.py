@@ -14,8 +14,15 @@ from wa_addon.commands import grammar
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("50", "50"), ("৫০", "50"), ("50tk", "50"), ("৳50", "50"), ("50.5", "50.5"), ("100/-", "100"),
-     ("১২৫০.৫০", "1250.50")],
+    [
+        ("50", "50"),
+        ("৫০", "50"),
+        ("50tk", "50"),
+        ("৳50", "50"),
+        ("50.5", "50.5"),
+        ("100/-", "100"),
+        ("১২৫০.৫০", "1250.50"),
+    ],
 )
 def test_amounts(text, value):
     assert grammar.parse_amount(text) == Decimal(value)
@@ -33,8 +40,12 @@ def test_tokens_are_ascii_and_keywords_case_insensitive():
 
 @pytest.mark.parametrize(
     ("text", "shown"),
-    [("FL 01711111111 50 1234", "FL 01711111111 50 ****"), ("pin 1234 5678", "pin **** ****"),
-     ("BAL", "BAL"), ("ADDBAL retail1 500 ৪৩২১", "ADDBAL retail1 500 ****")],
+    [
+        ("FL 01711111111 50 1234", "FL 01711111111 50 ****"),
+        ("pin 1234 5678", "pin **** ****"),
+        ("BAL", "BAL"),
+        ("ADDBAL retail1 500 ৪৩২১", "ADDBAL retail1 500 ****"),
+    ],
 )
 def test_redact_hides_pins(text, shown):
     assert grammar.redact(text) == shown
@@ -51,8 +62,12 @@ def test_grammar_never_crashes(text):
 
 @pytest.mark.parametrize(
     ("text", "shown"),
-    [("4321", "****"), ("৪৩২১", "****"), ("FL 01712345678 50 4321 gp", "FL 01712345678 50 **** gp"),
-     ("4321 BAL", "**** BAL")],
+    [
+        ("4321", "****"),
+        ("৪৩২১", "****"),
+        ("FL 01712345678 50 4321 gp", "FL 01712345678 50 **** gp"),
+        ("4321 BAL", "**** BAL"),
+    ],
 )
 def test_a_pin_is_hidden_wherever_it_was_typed(text, shown):
     assert grammar.redact(text) == shown

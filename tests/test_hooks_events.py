@@ -55,28 +55,34 @@ def queued(rt) -> list[Event]:
 
 # -- the envelope -------------------------------------------------------------
 
+
 def test_a_good_envelope_parses():
     event = events.parse(body(envelope()))
     assert (event.id, event.type, event.data["id"], event.order_key) == ("evt_1", "request.created", 12, "reseller:3")
 
 
-@pytest.mark.parametrize(("raw", "code"), [
-    (b"{not json", "bad_json"),
-    (b"[1, 2]", "bad_envelope"),
-    (body({**envelope(), "id": ""}), "bad_envelope"),
-    (body({**envelope(), "id": "evt with spaces"}), "bad_envelope"),
-    (body({**envelope(), "created_at": "yesterday"}), "bad_envelope"),
-    (body({**envelope(), "data": []}), "bad_envelope"),
-    (body(envelope(type="request.exploded")), "unknown_type"),
-    (body(envelope(data={"id": 12})), "bad_data"),
-    (body(envelope(type="request.updated", data={"id": 1, "reseller_id": 3, "status": "teleported"})), "bad_data"),
-    (body(envelope(type="balance.added", data={"reseller_id": 3, "amount": True, "balance": "1"})), "bad_data"),
-    (body(envelope(type="message.send", data={"phone": "not a phone", "text": "hi"})), "bad_data"),
-    (body(envelope(type="otp.requested", data={"phone": "01711000000", "expires_in": "ten minutes"})), "bad_data"),
-    (body(envelope(type="otp.requested", data={"phone": "01711000000", "expires_in": True})), "bad_data"),
-    (body(envelope(type="balance_request.updated", data={"id": 1, "reseller_id": 3, "status": "deciding"})),
-     "bad_data"),  # the add-on's own state while an admin decides, never the host's word
-])
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"{not json", "bad_json"),
+        (b"[1, 2]", "bad_envelope"),
+        (body({**envelope(), "id": ""}), "bad_envelope"),
+        (body({**envelope(), "id": "evt with spaces"}), "bad_envelope"),
+        (body({**envelope(), "created_at": "yesterday"}), "bad_envelope"),
+        (body({**envelope(), "data": []}), "bad_envelope"),
+        (body(envelope(type="request.exploded")), "unknown_type"),
+        (body(envelope(data={"id": 12})), "bad_data"),
+        (body(envelope(type="request.updated", data={"id": 1, "reseller_id": 3, "status": "teleported"})), "bad_data"),
+        (body(envelope(type="balance.added", data={"reseller_id": 3, "amount": True, "balance": "1"})), "bad_data"),
+        (body(envelope(type="message.send", data={"phone": "not a phone", "text": "hi"})), "bad_data"),
+        (body(envelope(type="otp.requested", data={"phone": "01711000000", "expires_in": "ten minutes"})), "bad_data"),
+        (body(envelope(type="otp.requested", data={"phone": "01711000000", "expires_in": True})), "bad_data"),
+        (
+            body(envelope(type="balance_request.updated", data={"id": 1, "reseller_id": 3, "status": "deciding"})),
+            "bad_data",
+        ),  # the add-on's own state while an admin decides, never the host's word
+    ],
+)
 def test_a_bad_envelope_is_refused_with_a_code(raw, code):
     with pytest.raises(EventError) as err:
         events.parse(raw)
@@ -108,6 +114,7 @@ def test_every_event_type_has_a_handler():
 
 
 # -- the HTTP door --------------------------------------------------------------
+
 
 def test_a_signed_event_is_taken_and_queued(client, rt):
     resp = post(client, body(envelope()))
@@ -163,11 +170,14 @@ def test_no_hook_secret_refuses_everything(redis_url, namespace):
     assert resp.status_code == 401
 
 
-@pytest.mark.parametrize(("raw", "code"), [
-    (b"{", "bad_json"),
-    (body(envelope(type="nope")), "unknown_type"),
-    (body(envelope(data={})), "bad_data"),
-])
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"{", "bad_json"),
+        (body(envelope(type="nope")), "unknown_type"),
+        (body(envelope(data={})), "bad_data"),
+    ],
+)
 def test_bad_bodies_get_400_with_a_json_error(client, raw, code):
     resp = post(client, raw)
     assert resp.status_code == 400
@@ -178,21 +188,35 @@ def added(amount, balance="800.00") -> dict:
     return envelope(type="balance.added", data={"reseller_id": 3, "amount": amount, "balance": balance})
 
 
-@pytest.mark.parametrize(("amount", "balance"), [
-    ("NaN", "800.00"), ("-500", "800.00"), ("1e308", "800.00"), ("lots", "800.00"), ("0", "800.00"),
-    (1e308, "800.00"), ("Infinity", "800.00"), ("300.00", "NaN"), ("300.00", "-1"), ("300.00", "snow"),
-])
+@pytest.mark.parametrize(
+    ("amount", "balance"),
+    [
+        ("NaN", "800.00"),
+        ("-500", "800.00"),
+        ("1e308", "800.00"),
+        ("lots", "800.00"),
+        ("0", "800.00"),
+        (1e308, "800.00"),
+        ("Infinity", "800.00"),
+        ("300.00", "NaN"),
+        ("300.00", "-1"),
+        ("300.00", "snow"),
+    ],
+)
 def test_a_signed_balance_added_with_a_sum_that_is_not_money_is_refused(client, rt, amount, balance):
     resp = post(client, body(added(amount, balance)))  # before: 200 and "৳NaN added" to the reseller
     assert resp.status_code == 400 and resp.json["error"]["code"] == "bad_data"
     assert queued(rt) == []
 
 
-@pytest.mark.parametrize(("type", "data"), [
-    ("request.updated", {"id": 1, "reseller_id": 3, "status": "success", "amount": "NaN"}),
-    ("request.created", {"id": 1, "reseller_id": 3, "balance_after": "-5"}),
-    ("balance_request.created", {"id": 1, "reseller_id": 3, "amount": [50]}),
-])
+@pytest.mark.parametrize(
+    ("type", "data"),
+    [
+        ("request.updated", {"id": 1, "reseller_id": 3, "status": "success", "amount": "NaN"}),
+        ("request.created", {"id": 1, "reseller_id": 3, "balance_after": "-5"}),
+        ("balance_request.created", {"id": 1, "reseller_id": 3, "amount": [50]}),
+    ],
+)
 def test_optional_sums_shown_to_a_reseller_are_checked_too(client, rt, type, data):
     resp = post(client, body(envelope(type=type, data=data)))
     assert resp.status_code == 400 and resp.json["error"]["code"] == "bad_data"
@@ -227,6 +251,7 @@ def test_redis_down_answers_503_so_the_host_retries(namespace):
 
 
 # -- emit() for Python hosts ------------------------------------------------------
+
 
 def test_emit_runs_the_same_intake(rt):
     addon = Addon(rt.settings, UNUSED_HOST, runtime=rt)

@@ -42,9 +42,16 @@ def host_url(tmp_path_factory):
 
 @pytest.fixture
 def rt(redis_url, namespace, host_url):
-    settings = Settings(redis_url=redis_url, namespace=namespace, host_url=host_url, host_key=HOST_KEY,
-                        hook_secret="s", admin_numbers=(ADMIN,), default_language="bn",
-                        cloud_templates=("notify_request_success:req_ok_v1", "balance_added:bal_v2"))
+    settings = Settings(
+        redis_url=redis_url,
+        namespace=namespace,
+        host_url=host_url,
+        host_key=HOST_KEY,
+        hook_secret="s",
+        admin_numbers=(ADMIN,),
+        default_language="bn",
+        cloud_templates=("notify_request_success:req_ok_v1", "balance_added:bal_v2"),
+    )
     runtime = Runtime(settings, HttpHost(host_url, HOST_KEY))
     yield runtime
     runtime.close()
@@ -61,12 +68,23 @@ def run(rt, type, data, event_id=None):
 
 
 def request(status="pending", **extra):
-    data = {"id": 12, "reseller_id": 3, "service": "FL", "operator": "GP", "number": "01712345678",
-            "amount": "50.00", "type": "prepaid", "status": status, "balance_after": "2450.00", "reseller": KARIM}
+    data = {
+        "id": 12,
+        "reseller_id": 3,
+        "service": "FL",
+        "operator": "GP",
+        "number": "01712345678",
+        "amount": "50.00",
+        "type": "prepaid",
+        "status": status,
+        "balance_after": "2450.00",
+        "reseller": KARIM,
+    }
     return {**data, **extra}
 
 
 # -- requests -------------------------------------------------------------------
+
 
 def test_a_new_request_goes_to_the_admin_with_the_number_masked(rt):
     (msg,) = run(rt, "request.created", request())
@@ -106,8 +124,7 @@ def test_a_resend_after_a_failure_tells_the_reseller_without_the_old_reason(rt):
     run(rt, "request.updated", request("failed", note="operator down", previous_status="pending"))
     (msg,) = run(rt, "request.updated", request("pending", note="operator down", previous_status="failed"))
     assert (msg.to, msg.kind) == (RETAIL1, "notify.request_updated")
-    assert msg.text == ("🔁 Request #12 sent again\nFL 01712345678 — ৳50 held from your balance\n"
-                        "Balance: ৳2,500")
+    assert msg.text == ("🔁 Request #12 sent again\nFL 01712345678 — ৳50 held from your balance\nBalance: ৳2,500")
     assert run(rt, "request.updated", request("pending", previous_status="failed")) == []  # said once
 
 
@@ -203,9 +220,16 @@ def test_one_failing_timed_notice_costs_the_others_nothing(rt, monkeypatch):
 
 # -- balance --------------------------------------------------------------------
 
+
 def test_balance_added_names_who_paid_and_dedupes_by_payment(rt):
-    data = {"payment_id": 41, "reseller_id": 4, "amount": "300.00", "balance": "800.00",
-            "by": {"id": 2, "name": "Rahim Telecom"}, "reseller": {"phone": RETAIL2, "language": "bn"}}
+    data = {
+        "payment_id": 41,
+        "reseller_id": 4,
+        "amount": "300.00",
+        "balance": "800.00",
+        "by": {"id": 2, "name": "Rahim Telecom"},
+        "reseller": {"phone": RETAIL2, "language": "bn"},
+    }
     (msg,) = run(rt, "balance.added", data)
     assert msg.to == RETAIL2
     # The event's balance (800) is the host's figure then; this host says 500 now, and now is shown.
@@ -270,9 +294,15 @@ def test_an_expired_status_from_the_host_is_told(rt):
 
 # -- resellers --------------------------------------------------------------------
 
+
 def test_an_edit_lists_what_changed_in_the_resellers_language(rt):
-    data = {**KARIM, "id": 4, "phone": RETAIL2, "language": "bn",
-            "changes": {"status": {"from": "active", "to": "suspended"}, "wa_user_id": {"from": None, "to": "BD.1"}}}
+    data = {
+        **KARIM,
+        "id": 4,
+        "phone": RETAIL2,
+        "language": "bn",
+        "changes": {"status": {"from": "active", "to": "suspended"}, "wa_user_id": {"from": None, "to": "BD.1"}},
+    }
     (msg,) = run(rt, "reseller.updated", data)
     assert msg.to == RETAIL2 and msg.text == "✏️ আপনার অ্যাকাউন্টে পরিবর্তন হয়েছে:\n• অবস্থা: সক্রিয় → স্থগিত"
     assert run(rt, "reseller.updated", {**data, "changes": {"wa_user_id": {"from": None, "to": "x"}}}) == []
@@ -285,12 +315,16 @@ def test_a_reset_carries_password_and_pin_as_a_secret(rt):
 
 
 def test_a_new_reseller_is_welcomed(rt):
-    (msg,) = run(rt, "reseller.created", {"id": 7, "username": "rahim2", "name": "Rahim 2", "phone": "8801700000007",
-                                          "language": "bn"})
+    (msg,) = run(
+        rt,
+        "reseller.created",
+        {"id": 7, "username": "rahim2", "name": "Rahim 2", "phone": "8801700000007", "language": "bn"},
+    )
     assert msg.to == "8801700000007" and "স্বাগতম, Rahim 2" in msg.text and not msg.secret
 
 
 # -- codes and free text ------------------------------------------------------------
+
 
 def test_otp_requested_sends_a_code_that_verifies_once(rt):
     (msg,) = run(rt, "otp.requested", {"phone": "01822222222", "language": "en"}, event_id="evt_otp")

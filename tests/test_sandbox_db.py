@@ -291,8 +291,10 @@ def test_update_refusals(db, ref, fields, actor):
 
 def test_a_suspended_reseller_cannot_manage_its_children(db, events):
     db.update_reseller("dealer1", {"status": "suspended"})
-    for call in (lambda: db.update_reseller("retail1", {"name": "Renamed"}, actor=2),
-                 lambda: db.reset_reseller("retail1", actor=2, idem_key="r")):
+    for call in (
+        lambda: db.update_reseller("retail1", {"name": "Renamed"}, actor=2),
+        lambda: db.reset_reseller("retail1", actor=2, idem_key="r"),
+    ):
         with pytest.raises(HostError) as info:
             call()
         assert (info.value.code, info.value.status) == ("suspended", 403)
@@ -497,13 +499,16 @@ def test_balance_requests_list_is_the_subtree_newest_first_in_one_query(db):
     assert len(db.list_balance_requests(limit=100)) == 5
 
 
-@pytest.mark.parametrize("call", [
-    lambda db: db.add_balance(to="retail1", amount="1", note="x" * 501),
-    lambda db: db.create_balance_request(amount="1", note="x" * 501, actor=3),
-    lambda db: request(db, note="x" * 501),
-    lambda db: db.act_on_request(request(db)["id"], "cancel", note="x" * 501),
-    lambda db: db.act_on_request(request(db)["id"], "complete", trx_id="T" * 101),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda db: db.add_balance(to="retail1", amount="1", note="x" * 501),
+        lambda db: db.create_balance_request(amount="1", note="x" * 501, actor=3),
+        lambda db: request(db, note="x" * 501),
+        lambda db: db.act_on_request(request(db)["id"], "cancel", note="x" * 501),
+        lambda db: db.act_on_request(request(db)["id"], "complete", trx_id="T" * 101),
+    ],
+)
 def test_overlong_notes_and_trx_ids_are_invalid_everywhere(db, call):
     with pytest.raises(HostError) as info:
         call(db)

@@ -33,10 +33,20 @@ def stack_settings(stack_settings):
 
 
 def balance_added(stack, phone: str, language: str = "en") -> None:
-    data = {"payment_id": uuid.uuid4().int % 10**6, "reseller_id": 3, "amount": "500.00", "balance": "3000.00",
-            "by": {"id": 2, "name": "Rahim Telecom"}, "reseller": {"phone": phone, "language": language}}
-    event = {"id": f"evt_{uuid.uuid4().hex}", "type": "balance.added", "created_at": "2026-11-30T10:00:00Z",
-             "data": data}
+    data = {
+        "payment_id": uuid.uuid4().int % 10**6,
+        "reseller_id": 3,
+        "amount": "500.00",
+        "balance": "3000.00",
+        "by": {"id": 2, "name": "Rahim Telecom"},
+        "reseller": {"phone": phone, "language": language},
+    }
+    event = {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "type": "balance.added",
+        "created_at": "2026-11-30T10:00:00Z",
+        "data": data,
+    }
     raw = json.dumps(event).encode()
     resp = requests.post(f"{stack.url}/hooks", data=raw, headers={HEADER: sign(HOOK_SECRET, raw)}, timeout=10)
     assert resp.status_code == 200
@@ -49,7 +59,6 @@ def sent(stack, phone: str, count: int = 1) -> list:
     for m in out:  # the worker records a send just after the fake Graph API answered it
         assert eventually(lambda m=m: stack.rt.conn.exists(stack.rt.keys.wamid(m.wa_msg_id)))
     return out
-
 
 
 def test_a_notification_to_a_user_who_never_wrote_goes_as_the_template_outright(stack):
@@ -99,8 +108,12 @@ def test_the_window_is_per_number_and_closes_after_24_hours(conn, namespace):
     now = [1_000_000.0]
     ours = ServiceWindow(conn, Keys(namespace), "111", clock=lambda: now[0])
     other = ServiceWindow(conn, Keys(namespace), "222", clock=lambda: now[0])
-    ours.record([Inbound("cloud", "w1", RETAIL1, "BAL", timestamp=int(now[0]) - 3600),
-                 Inbound("cloud", "w2", RETAIL2, "BAL", timestamp=int(now[0]) - 25 * 3600)])  # a day-old redelivery
+    ours.record(
+        [
+            Inbound("cloud", "w1", RETAIL1, "BAL", timestamp=int(now[0]) - 3600),
+            Inbound("cloud", "w2", RETAIL2, "BAL", timestamp=int(now[0]) - 25 * 3600),
+        ]
+    )  # a day-old redelivery
     assert ours.closed([RETAIL1, RETAIL2]) == {RETAIL2}
     assert other.closed([RETAIL1]) == {RETAIL1}
     ttl = conn.ttl(Keys(namespace).service_window("111", RETAIL1))

@@ -74,8 +74,11 @@ def runtime(redis_url: str, namespace: str, transport: Recorder, **settings) -> 
 
 
 def messages(recipients: int, each: int) -> list[Outbound]:
-    return [Outbound(id=f"m{r}-{i}", to=f"88017{r:08d}", text=f"{r}:{i}", kind="notify.x")
-            for i in range(each) for r in range(recipients)]
+    return [
+        Outbound(id=f"m{r}-{i}", to=f"88017{r:08d}", text=f"{r}:{i}", kind="notify.x")
+        for i in range(each)
+        for r in range(recipients)
+    ]
 
 
 # -- outboxes --------------------------------------------------------------------
@@ -174,8 +177,10 @@ def test_replies_are_sent_while_a_backlog_of_chats_is_worked(redis_url, namespac
         transport = Recorder()
         rt = Runtime(chat.rt.settings.with_(work_window=4), chat.host, transports={"cloud": transport})
         worked: list[float] = []
-        processors = {**PROCESSORS, IN_LANE: lambda rt, raw: (worked.append(time.monotonic()),
-                                                                 inbound.process(rt, raw))[1]}
+        processors = {
+            **PROCESSORS,
+            IN_LANE: lambda rt, raw: (worked.append(time.monotonic()), inbound.process(rt, raw))[1],
+        }
         for i in range(60):
             inbound.Intake(rt).submit([Inbound("cloud", f"wamid.{i}", (RETAIL1, RETAIL2, DEALER2)[i % 3], "BAL")], [])
         Session(rt, processors, burst=True).run()

@@ -14,7 +14,10 @@ BASIC = {
     "unknown_command": {"word": "XYZ"},
     "pin_locked": {"until": "14:05"},
     "pin_wrong": {"left": 3},
-    "unknown_sender": {}, "suspended": {}, "paused": {}, "error": {},
+    "unknown_sender": {},
+    "suspended": {},
+    "paused": {},
+    "error": {},
 }
 
 

@@ -43,8 +43,9 @@ def client(chat):
 
 
 def test_send_goes_through_the_phone_and_back_to_the_page(chat, client):
-    resp = client.simulate_post("/chat/send", body=f"who={RETAIL1}&text=BAL",
-                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    resp = client.simulate_post(
+        "/chat/send", body=f"who={RETAIL1}&text=BAL", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert resp.status_code == 303 and resp.headers["location"] == f"/chat?who={RETAIL1}#end"
     assert chat.phone.said == [(RETAIL1, "BAL")]
 
@@ -83,8 +84,11 @@ def test_the_admin_role_follows_the_runtime_switches(conn, namespace):
     switches.set(admin_numbers=RETAIL1)  # as the admin page saves it
     assert chat.account(RETAIL1).role == "admin" and chat.account(RETAIL1).pin == ""
     assert chat.account(ADMIN).role == "reseller"
-    page = falcon.testing.TestClient(create_chat_app(chat)).simulate_get("/", params={"who": RETAIL1},
-                                                                         host="localhost").text
+    page = (
+        falcon.testing.TestClient(create_chat_app(chat))
+        .simulate_get("/", params={"who": RETAIL1}, host="localhost")
+        .text
+    )
     assert "COMPLETE 1 TRX123" in page
 
 
@@ -103,8 +107,9 @@ def test_a_draft_fills_the_composer_without_javascript(client):
 
 
 def test_another_sites_post_is_refused(chat, client):
-    resp = client.simulate_post("/chat/send", json={"who": RETAIL1, "text": "BAL"},
-                                headers={"Origin": "https://evil.example"})
+    resp = client.simulate_post(
+        "/chat/send", json={"who": RETAIL1, "text": "BAL"}, headers={"Origin": "https://evil.example"}
+    )
     assert resp.status_code == 403 and chat.phone.said == []
 
 
@@ -155,8 +160,10 @@ def test_the_host_panel_places_a_balance_request_and_fails_a_request_on_the_real
     db = SandboxDB(str(tmp_path / "host.sqlite3"), on_event=lambda kind, data: events.append((kind, data)), kdf_cost=4)
     seed(db)
     rid = db.create_request({"service": "FL", "number": "01712345678", "amount": "50"}, actor=3, idem_key="r")["id"]
-    client = falcon.testing.TestClient(create_chat_app(WebChat(Settings(admin_numbers=(ADMIN,)), RecordingPhone(),
-                                                               host=db)), headers={"Host": "localhost"})
+    client = falcon.testing.TestClient(
+        create_chat_app(WebChat(Settings(admin_numbers=(ADMIN,)), RecordingPhone(), host=db)),
+        headers={"Host": "localhost"},
+    )
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     asked = client.simulate_post("/host/balance-request", body=f"who={RETAIL1}&amount=700&note=Eid", headers=form)
     assert asked.status_code == 303 and "balance+request" in asked.headers["Location"]

@@ -20,8 +20,7 @@ from wa_addon.workflows import request as rq
 
 @pytest.fixture
 def rt(redis_url, namespace):
-    settings = Settings(redis_url=redis_url, namespace=namespace, request_stuck_after=900,
-                        balance_request_expiry=3600)
+    settings = Settings(redis_url=redis_url, namespace=namespace, request_stuck_after=900, balance_request_expiry=3600)
     runtime = Runtime(settings, HttpHost("http://127.0.0.1:9", "unused"))  # the host is never asked here
     yield runtime
     runtime.close()
@@ -75,6 +74,7 @@ def test_a_status_is_read_as_the_trigger_that_leads_there():
 
 
 # -- state in Redis -----------------------------------------------------------
+
 
 def test_a_request_moves_and_counts_versions(rt):
     assert rq.LIFECYCLE.start(rt, 7, cause="evt_1").changed
@@ -140,9 +140,12 @@ def test_two_racing_events_for_one_request_have_one_winner(rt, rounds):
     for n in range(rounds):
         request_id = 1000 + n
         rq.LIFECYCLE.start(rt, request_id, rq.PROCESSING, cause=f"evt_c{n}")
-        results = race(**{name: partial(rq.LIFECYCLE.apply, rt, request_id, target, source="hook",
-                                        cause=f"{name}{request_id}")
-                          for name, target in (("evt_cancelled", rq.CANCELLED), ("evt_success", rq.SUCCESS))})
+        results = race(
+            **{
+                name: partial(rq.LIFECYCLE.apply, rt, request_id, target, source="hook", cause=f"{name}{request_id}")
+                for name, target in (("evt_cancelled", rq.CANCELLED), ("evt_success", rq.SUCCESS))
+            }
+        )
         winners = [name for name, outcome in results.items() if outcome.changed]
         assert len(winners) == 1, results
         final = rq.LIFECYCLE.state(rt, request_id)
@@ -152,12 +155,19 @@ def test_two_racing_events_for_one_request_have_one_winner(rt, rounds):
 
 def test_many_threads_one_trigger_one_change(rt):
     ba.LIFECYCLE.start(rt, 5, cause="evt_1")
-    outcomes = race(**{f"evt_m{i}": partial(ba.LIFECYCLE.apply, rt, 5, ba.APPROVED if i % 2 else ba.DENIED,
-                                            source="hook", cause=f"evt_m{i}") for i in range(8)})
+    outcomes = race(
+        **{
+            f"evt_m{i}": partial(
+                ba.LIFECYCLE.apply, rt, 5, ba.APPROVED if i % 2 else ba.DENIED, source="hook", cause=f"evt_m{i}"
+            )
+            for i in range(8)
+        }
+    )
     assert sum(o.changed for o in outcomes.values()) == 1
 
 
 # -- timers -------------------------------------------------------------------
+
 
 def test_a_stuck_request_stays_listed_until_taken(rt):
     rq.LIFECYCLE.start(rt, 20, cause="evt_1")
@@ -200,6 +210,7 @@ def test_an_expired_balance_request_stays_due_until_its_notice_is_taken(rt):
 
 
 # -- an admin's decision against the expiry ----------------------------------------
+
 
 def test_a_claimed_balance_request_does_not_expire_and_a_released_one_does(rt):
     ba.LIFECYCLE.start(rt, 40, cause="evt_1")
@@ -247,8 +258,15 @@ class ExpiryMidDecision:
 
 @pytest.fixture
 def chat(redis_url, namespace, sandbox):
-    settings = Settings(redis_url=redis_url, namespace=namespace, host_url=sandbox, host_key=HOST_KEY,
-                        admin_numbers=(ADMIN,), default_language="en", hook_secret="s")
+    settings = Settings(
+        redis_url=redis_url,
+        namespace=namespace,
+        host_url=sandbox,
+        host_key=HOST_KEY,
+        admin_numbers=(ADMIN,),
+        default_language="en",
+        hook_secret="s",
+    )
     host = ExpiryMidDecision(HttpHost(sandbox, HOST_KEY))
     runtime = Runtime(settings, host)
     host.rt = runtime

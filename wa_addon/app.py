@@ -45,8 +45,9 @@ class Health:
             raise ApiError(falcon.HTTP_503, "redis_unavailable", "Redis is down") from exc
 
 
-def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None,
-               admin_auth: admin.AdminCheck | None = None) -> falcon.App:
+def create_app(
+    settings: Settings, host: Host, *, runtime: Runtime | None = None, admin_auth: admin.AdminCheck | None = None
+) -> falcon.App:
     """The add-on's Falcon WSGI app (routes relative to ``settings.prefix``).
 
     Args:
@@ -89,8 +90,14 @@ def create_app(settings: Settings, host: Host, *, runtime: Runtime | None = None
 class Addon:
     """The add-on as a Python host embeds it: its app and its runtime."""
 
-    def __init__(self, settings: Settings, host: Host, *, runtime: Runtime | None = None,
-                 admin_auth: admin.AdminCheck | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        host: Host,
+        *,
+        runtime: Runtime | None = None,
+        admin_auth: admin.AdminCheck | None = None,
+    ):
         self.settings = settings
         self.runtime = runtime or Runtime(settings, host)
         self.app = create_app(settings, host, runtime=self.runtime, admin_auth=admin_auth)

@@ -112,8 +112,12 @@ def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
 @main.command()
 @click.option("--bind", default="127.0.0.1:8080", show_default=True, help="Address to listen on.")
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
-@click.option("--threads", default=16, show_default=True,
-              help="Threads per worker when phones long-poll (device transport); else sync workers.")
+@click.option(
+    "--threads",
+    default=16,
+    show_default=True,
+    help="Threads per worker when phones long-poll (device transport); else sync workers.",
+)
 @click.pass_context
 def serve(ctx: click.Context, bind: str, workers: int, threads: int) -> None:
     """Serve the add-on's HTTP endpoints (webhooks, hooks, admin) under WA_PREFIX."""
@@ -139,8 +143,12 @@ def worker(ctx: click.Context, processes: int, burst: bool) -> None:
 
 @main.command()
 @click.option("--port", default=8000, show_default=True, help="Port of the demo's web server (127.0.0.1).")
-@click.option("--state-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder for the demo's Redis data and host database (default: WA_STATE_DIR or ~/.wa-addon/demo).")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder for the demo's Redis data and host database (default: WA_STATE_DIR or ~/.wa-addon/demo).",
+)
 @click.option("--reset", is_flag=True, help="Start from the seeded state: forget the last run's host and Redis data.")
 @click.pass_context
 def demo(ctx: click.Context, port: int, state_dir: str | None, reset: bool) -> None:
@@ -280,8 +288,10 @@ def failed_list(ctx: click.Context, count: int) -> None:
     rt = _failed_runtime(ctx)
     rows = failed_messages(rt, count)
     for row in rows:
-        click.echo(f"{row['transport']}  {row['id']}  to {row['to']}  {row['kind']}  "
-                   f"attempts {row['attempts']}  {row['error'] or '-'}  {row['text']!r}")
+        click.echo(
+            f"{row['transport']}  {row['id']}  to {row['to']}  {row['kind']}  "
+            f"attempts {row['attempts']}  {row['error'] or '-'}  {row['text']!r}"
+        )
     letters, now = dead_rows(rt, count), time.time()
     for d in letters:
         when = ago(d["at"], now) if d["at"] else "when unknown"
@@ -295,8 +305,7 @@ def failed_list(ctx: click.Context, count: int) -> None:
 @click.option("--dead", is_flag=True, help="Retry dead letters (every one, or ITEM_ID), not failed messages.")
 @click.option("--lane", default=None, help="With --dead: only this lane's (in, ev, out:cloud, ...).")
 @click.pass_context
-def failed_retry(ctx: click.Context, item_id: str | None, transport: str | None, dead: bool,
-                 lane: str | None) -> None:
+def failed_retry(ctx: click.Context, item_id: str | None, transport: str | None, dead: bool, lane: str | None) -> None:
     """Put ITEM_ID (a failed message's or a dead letter's id), or every failed message, back in line.
 
     A failed message goes back to its outbox; a dead letter back on its lane,
@@ -351,8 +360,11 @@ def templates(ctx: click.Context, lang: str, submit: bool) -> None:
     if not submit:
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
-    missing = [env for env, value in (("WA_CLOUD_TOKEN", settings.cloud_token),
-                                      ("WA_CLOUD_WABA_ID", settings.cloud_waba_id)) if not value]
+    missing = [
+        env
+        for env, value in (("WA_CLOUD_TOKEN", settings.cloud_token), ("WA_CLOUD_WABA_ID", settings.cloud_waba_id))
+        if not value
+    ]
     if missing:
         raise click.UsageError(f"--submit needs {', '.join(missing)}")
     results = cloud_templates.submit(settings, found)

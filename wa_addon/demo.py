@@ -51,8 +51,16 @@ def accounts_table(balances: dict[str, str] | None = None) -> str:
         notes += [status] if status != "active" else []
         root = parent is None  # the admin: no PIN in its commands, its payments create money
         now = (balances or {}).get(username, f"{balance:.2f}")
-        lines.append(ROW.format(username, phone, "-" if root else pin, "(mints)" if root else now,
-                                language, f"({', '.join(notes)})" if notes else "").rstrip())
+        lines.append(
+            ROW.format(
+                username,
+                phone,
+                "-" if root else pin,
+                "(mints)" if root else now,
+                language,
+                f"({', '.join(notes)})" if notes else "",
+            ).rstrip()
+        )
     return "\n".join(lines)
 
 
@@ -110,8 +118,9 @@ def start(settings: Settings, port: int, state_dir: Path, echo: Any = print, *, 
     chat = WebChat(settings, admin_numbers=addon.runtime.switches.admin_numbers, host=db)
     app = mount(addon.mount(create_sandbox_app(db, settings.host_key)), create_chat_app(chat), "/chat")
     base, stop_server = serve_in_thread(app, port=port)
-    demo = Demo(settings, base, None, [stop_server], chat, "" if own_token else settings.admin_token,
-                balances=_balances(db))
+    demo = Demo(
+        settings, base, None, [stop_server], chat, "" if own_token else settings.admin_token, balances=_balances(db)
+    )
     demo.stops.insert(0, _start_worker(settings))
     demo.phone = chat.phone = _start_phone(demo, addon, state_dir, echo, DeviceSim)
     return demo

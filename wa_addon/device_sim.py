@@ -38,8 +38,16 @@ class DeviceSim:
         session: a requests session (tests may share one).
     """
 
-    def __init__(self, url: str, token: str, *, record: str | Path | None = None,
-                 echo: Callable[[str], Any] | None = None, ack: bool = True, session: requests.Session | None = None):
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        record: str | Path | None = None,
+        echo: Callable[[str], Any] | None = None,
+        ack: bool = True,
+        session: requests.Session | None = None,
+    ):
         self.url = url.rstrip("/")
         self.session = session or requests.Session()
         self.headers = {"Authorization": f"Bearer {token}"}
@@ -51,8 +59,12 @@ class DeviceSim:
 
     def poll_once(self, wait: float = 0, max_count: int = 10) -> list[dict[str, Any]]:
         """Long-poll once; "send" and ack what was leased.  Returns the leased messages."""
-        resp = self.session.get(f"{self.url}/device/outbox", params={"wait": wait, "max": max_count},
-                                headers=self.headers, timeout=wait + HTTP_SLACK)
+        resp = self.session.get(
+            f"{self.url}/device/outbox",
+            params={"wait": wait, "max": max_count},
+            headers=self.headers,
+            timeout=wait + HTTP_SLACK,
+        )
         resp.raise_for_status()
         messages = resp.json()["messages"]
         for message in messages:

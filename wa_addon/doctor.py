@@ -44,8 +44,12 @@ def check_settings(settings: Settings) -> Check:
 
 
 def _missing(settings: Settings) -> list[str]:
-    need = {"WA_HOST_URL": settings.host_url, "WA_HOST_KEY": settings.host_key,
-            "WA_HOOK_SECRET": settings.hook_secret, "WA_ADMIN_NUMBERS": ",".join(settings.admin_numbers)}
+    need = {
+        "WA_HOST_URL": settings.host_url,
+        "WA_HOST_KEY": settings.host_key,
+        "WA_HOOK_SECRET": settings.hook_secret,
+        "WA_ADMIN_NUMBERS": ",".join(settings.admin_numbers),
+    }
     missing = [name for name, value in need.items() if not value]
     return missing + (cloud_missing(settings) if "cloud" in settings.transports else [])
 
@@ -73,8 +77,12 @@ def _redis_version(settings: Settings, where: str) -> Check:
     try:
         version = str(redis_conn.connect(settings, socket_timeout=3).info("server").get("redis_version", "?"))
     except redis.exceptions.AuthenticationError:
-        return Check("redis", False, f"the password was refused: set WA_REDIS_PASSWORD (and WA_REDIS_USERNAME "
-                                     f"with an ACL user) or the URL's{where}")
+        return Check(
+            "redis",
+            False,
+            f"the password was refused: set WA_REDIS_PASSWORD (and WA_REDIS_USERNAME "
+            f"with an ACL user) or the URL's{where}",
+        )
     except redis.exceptions.RedisError as exc:
         return Check("redis", False, f"unreachable: {type(exc).__name__}{where}")
     problem = version_problem(version)
@@ -91,8 +99,12 @@ def _embedded_redis(settings: Settings) -> Check:
     folder = state_dir_of(settings) / "redis"
     url = embedded_url(settings)
     if url is None:
-        return Check("redis", True, f"WA_REDIS_URL unset, no embedded Redis running in {folder}: "
-                                    "serve and worker start one there (and share it)")
+        return Check(
+            "redis",
+            True,
+            f"WA_REDIS_URL unset, no embedded Redis running in {folder}: "
+            "serve and worker start one there (and share it)",
+        )
     where = f"; WA_REDIS_URL unset: the embedded Redis of {folder} runs at {url}"
     return _redis_version(settings.with_(redis_url=url), where)
 
@@ -123,8 +135,11 @@ def check_cloud(settings: Settings) -> Check:
         return Check("cloud", True, "not configured")
     missing = cloud_missing(settings)
     if missing:
-        return Check("cloud", False, f"not configured: set {', '.join(missing)}, "
-                                     "or WA_TRANSPORTS=device to use Android phones instead")
+        return Check(
+            "cloud",
+            False,
+            f"not configured: set {', '.join(missing)}, or WA_TRANSPORTS=device to use Android phones instead",
+        )
     url = f"{settings.graph_base}/{settings.cloud_phone_number_id}"
     try:
         resp = requests.get(url, headers={"Authorization": f"Bearer {settings.cloud_token}"}, timeout=5)
@@ -185,8 +200,14 @@ def not_ready(settings: Settings, transport: str) -> str | None:
     return None
 
 
-CHECKS: list[Callable[[Settings], Check]] = [check_settings, check_redis, check_host, check_cloud,
-                                             check_graph_version, check_device]
+CHECKS: list[Callable[[Settings], Check]] = [
+    check_settings,
+    check_redis,
+    check_host,
+    check_cloud,
+    check_graph_version,
+    check_device,
+]
 
 
 def run(settings: Settings) -> list[Check]:

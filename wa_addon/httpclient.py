@@ -69,11 +69,20 @@ class Response:
 class Client(Protocol):
     """What the host and Cloud clients call: :class:`KeepAlive`, or a ``requests.Session``."""
 
-    def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
-                params: Mapping[str, Any] | None = None, timeout: Timeout = None) -> Any: ...
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+    ) -> Any: ...
 
-    def post(self, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
-             timeout: Timeout = None) -> Any: ...
+    def post(
+        self, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None, timeout: Timeout = None
+    ) -> Any: ...
 
     def close(self) -> None: ...
 
@@ -89,9 +98,17 @@ class KeepAlive:
     def __init__(self, connections: int = 10):
         self._pool = urllib3.PoolManager(num_pools=4, maxsize=max(10, connections), retries=_NO_RETRY)
 
-    def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
-                params: Mapping[str, Any] | None = None, timeout: Timeout = None,
-                body: bytes | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        body: bytes | None = None,
+    ) -> Response:
         """One call (a ``json`` body, or raw ``body`` bytes); raises ``requests.Timeout`` /
         ``requests.ConnectionError`` like a requests session."""
         sent = dict(headers or {})
@@ -101,16 +118,16 @@ class KeepAlive:
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
         try:
-            resp = self._pool.request(method, url, body=body, headers=sent, redirect=False,
-                                      timeout=_timeout(timeout))
+            resp = self._pool.request(method, url, body=body, headers=sent, redirect=False, timeout=_timeout(timeout))
         except MaxRetryError as exc:  # retries are off: this wraps the one failure
             raise _as_requests_error(exc.reason or exc, exc) from None
         except HTTPError as exc:
             raise _as_requests_error(exc, exc) from None
         return Response(resp.status, resp.headers, resp.data)
 
-    def post(self, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
-             timeout: Timeout = None) -> Response:
+    def post(
+        self, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None, timeout: Timeout = None
+    ) -> Response:
         return self.request("POST", url, headers=headers, json=json, timeout=timeout)
 
     def close(self) -> None:

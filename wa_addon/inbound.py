@@ -71,8 +71,12 @@ def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
 
 
 def _message(rt: Runtime, msg: Inbound) -> list[Outbound]:
-    journal.log_messages(rt.conn, rt.keys, "in", [{"id": msg.dedupe_id, "from": msg.sender or msg.user_id,
-                                                   "text": redact(msg.text), "via": msg.transport}])
+    journal.log_messages(
+        rt.conn,
+        rt.keys,
+        "in",
+        [{"id": msg.dedupe_id, "from": msg.sender or msg.user_id, "text": redact(msg.text), "via": msg.transport}],
+    )
     try:
         return commands.handle(rt, msg)
     except (HostUnavailable, StoreUnavailable, *DOWN, BaseTimeoutException):

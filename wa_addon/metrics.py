@@ -58,9 +58,11 @@ class RedisCollector(Collector):
         return depth
 
     def _oldest(self) -> Metric:
-        age = GaugeMetricFamily("wa_lane_oldest_age_seconds",
-                                "Age of a lane's oldest item (0 when empty; absent when its time is unknown)",
-                                labels=["lane"])
+        age = GaugeMetricFamily(
+            "wa_lane_oldest_age_seconds",
+            "Age of a lane's oldest item (0 when empty; absent when its time is unknown)",
+            labels=["lane"],
+        )
         now = time.time()
         for name, oldest in sorted(oldest_times(self.rt).items()):
             if oldest is not None:
@@ -68,8 +70,11 @@ class RedisCollector(Collector):
         return age
 
     def _send_errors(self) -> Metric:
-        errors = CounterMetricFamily("wa_send_errors", "Sends that failed or were told to retry, by error code "
-                                     "(Meta's error.code on the Cloud API)", labels=["transport", "code"])
+        errors = CounterMetricFamily(
+            "wa_send_errors",
+            "Sends that failed or were told to retry, by error code (Meta's error.code on the Cloud API)",
+            labels=["transport", "code"],
+        )
         for field, count in sorted(self.rt.conn.hgetall(self.rt.keys.metrics_send_errors).items()):
             transport, _, code = as_text(field).partition("|")
             errors.add_metric([transport, code], int(count))
@@ -77,8 +82,9 @@ class RedisCollector(Collector):
 
     def _host_latency(self) -> Metric:
         buckets, total = tally.host_histogram(self.rt.conn, self.rt.keys)
-        histogram = HistogramMetricFamily("wa_host_call_seconds", "Calls to the host's REST API (HttpHost), "
-                                          "answered or not", unit="")
+        histogram = HistogramMetricFamily(
+            "wa_host_call_seconds", "Calls to the host's REST API (HttpHost), answered or not", unit=""
+        )
         histogram.add_metric([], buckets, total)
         return histogram
 
@@ -89,15 +95,19 @@ class RedisCollector(Collector):
         return dead
 
     def _failed(self) -> Metric:
-        failed = GaugeMetricFamily("wa_failed_messages", "Messages in the failed list (the admin may retry them)",
-                                   labels=["transport"])
+        failed = GaugeMetricFamily(
+            "wa_failed_messages", "Messages in the failed list (the admin may retry them)", labels=["transport"]
+        )
         for name in sorted(self.rt.transports):
             failed.add_metric([name], self.rt.conn.llen(self.rt.keys.failed(name)))
         return failed
 
     def _messages(self) -> Metric:
-        messages = GaugeMetricFamily("wa_messages", "Outbound messages of the last 30 days by transport and status",
-                                     labels=["transport", "status"])
+        messages = GaugeMetricFamily(
+            "wa_messages",
+            "Outbound messages of the last 30 days by transport and status",
+            labels=["transport", "status"],
+        )
         for (transport, status), count in sorted(message_counts(self.rt).items()):
             messages.add_metric([transport, status], count)
         return messages
@@ -111,8 +121,7 @@ class RedisCollector(Collector):
         online.add_metric(["yes"], sum(p.online for p in phones))
         online.add_metric(["no"], sum(not p.online for p in phones))
         yield online
-        queue = GaugeMetricFamily("wa_device_queue", "Messages waiting for a phone, or leased to one",
-                                  labels=["state"])
+        queue = GaugeMetricFamily("wa_device_queue", "Messages waiting for a phone, or leased to one", labels=["state"])
         for state, count in device.queue.counts().items():  # type: ignore[attr-defined]
             queue.add_metric([state], count)
         yield queue
@@ -144,8 +153,9 @@ def oldest_times(rt: Runtime) -> dict[str, float | None]:
     time is the item's own: an outbox message's ``queued_at``, a chat's or a
     status's transport timestamp, an event's ``created_at``.
     """
-    heads: list[tuple[str, int]] = [(name, part) for name, lane in sorted(rt.lanes.items())
-                                    for part in range(lane.parts)]
+    heads: list[tuple[str, int]] = [
+        (name, part) for name, lane in sorted(rt.lanes.items()) for part in range(lane.parts)
+    ]
     pipe = rt.conn.pipeline(transaction=False)
     for name, part in heads:
         pipe.lindex(rt.keys.lane(name, part, "proc"), 0)
@@ -204,8 +214,9 @@ class Metrics:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         if not self._allowed(req):
-            raise falcon.HTTPUnauthorized(title="unauthorized",
-                                          description="Bearer WA_METRICS_TOKEN or the admin token needed")
+            raise falcon.HTTPUnauthorized(
+                title="unauthorized", description="Bearer WA_METRICS_TOKEN or the admin token needed"
+            )
         try:
             body = generate_latest(self.registry)
         except DOWN:

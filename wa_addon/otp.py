@@ -92,8 +92,10 @@ class Codes:
         s = self.settings
         keys = [self.keys.otp(phone), self.keys.otp_rate(phone)]
         keys.append(self.keys.otp_cause(short_hash(cause)) if cause else keys[0])  # no cause: no mark
-        result = self._issue(keys=keys, args=[_digest(key, phone, code), s.otp_ttl, s.otp_window,
-                                              s.otp_max_per_window, max(SEEN_TTL, s.otp_ttl)])
+        result = self._issue(
+            keys=keys,
+            args=[_digest(key, phone, code), s.otp_ttl, s.otp_window, s.otp_max_per_window, max(SEEN_TTL, s.otp_ttl)],
+        )
         if result == LIMITED:
             raise RateLimited(max(1, int(self.conn.ttl(keys[1]))))
         log.info("one-time code for %s: %s", mask(phone), "issued" if result == STORED else "issued before (a re-run)")
@@ -102,8 +104,9 @@ class Codes:
     def verify(self, phone: str, code: str) -> bool:
         """Whether ``code`` is ``phone``'s live code; a right one is used up, wrong ones count."""
         code = ascii_digits(str(code)).strip()
-        result = self._verify(keys=[self.keys.otp(phone)], args=[_digest(self._key(), phone, code),
-                                                                  self.settings.otp_max_tries])
+        result = self._verify(
+            keys=[self.keys.otp(phone)], args=[_digest(self._key(), phone, code), self.settings.otp_max_tries]
+        )
         log.info("one-time code for %s: %s", mask(phone), "valid" if result == VALID else "refused")
         return result == VALID
 
@@ -138,8 +141,14 @@ def verify(rt: Runtime, phone: str, code: str) -> bool:
     return Codes(rt.conn, rt.keys, rt.settings).verify(phone, code)
 
 
-def message(rt: Runtime, phone: str, code: str, language: str | None = None,
-            cause: str | None = None, minutes: int | None = None) -> list[Outbound]:
+def message(
+    rt: Runtime,
+    phone: str,
+    code: str,
+    language: str | None = None,
+    cause: str | None = None,
+    minutes: int | None = None,
+) -> list[Outbound]:
     """The WhatsApp message carrying ``code`` (empty if the ``otp`` switch is off); secret.
 
     ``minutes``: how long the code is good for (default ``otp_ttl``; 0 leaves it unsaid).

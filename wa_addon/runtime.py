@@ -100,7 +100,10 @@ def command_kit(rt: Runtime) -> Kit:
     """
     conn, keys, s = rt.conn, rt.keys, rt.settings
     return Kit(
-        settings=s, host=rt.host, switches=rt.switches, renderer=rt.renderer,
+        settings=s,
+        host=rt.host,
+        switches=rt.switches,
+        renderer=rt.renderer,
         holds=Holds(conn, keys, s.duplicate_window),
         marks=Marks(conn, keys),
         guides=Guides(conn, keys, s.guide_timeout),

@@ -53,7 +53,7 @@ class Sealer:
         if not text.startswith(PREFIX):
             return text
         try:
-            return self._fernet.decrypt(text[len(PREFIX):].encode()).decode()
+            return self._fernet.decrypt(text[len(PREFIX) :].encode()).decode()
         except InvalidToken:
             raise ValueError("a sealed secret does not open with this key (was WA_SECRET_KEY changed?)") from None
 

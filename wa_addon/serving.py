@@ -40,8 +40,13 @@ def gunicorn_options(settings: Settings, bind: str, workers: int, threads: int) 
     seconds; with sync workers two phones would leave no worker for webhooks.
     So with the device transport each worker gets ``threads`` threads.
     """
-    options: dict[str, Any] = {"bind": bind, "workers": workers, "worker_class": "sync", "accesslog": None,
-                               "timeout": 30}
+    options: dict[str, Any] = {
+        "bind": bind,
+        "workers": workers,
+        "worker_class": "sync",
+        "accesslog": None,
+        "timeout": 30,
+    }
     if "device" in settings.transports:
         options |= {"worker_class": "gthread", "threads": threads, "timeout": settings.device_poll_max + 30}
     return options

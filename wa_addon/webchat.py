@@ -42,9 +42,12 @@ UNKNOWN = "unknown"  # a number that is neither an admin nor a seeded account
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 LOOPBACK_PEERS = ("127.", "::1", "::ffff:127.")
 NUMBER = re.compile(r"^[0-9]{8,15}$")
-HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-           "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
-                                      "connect-src 'self'; form-action 'self'; frame-ancestors 'none'"}
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
+}
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,9 @@ def seeded_accounts(admin_numbers: Collection[str]) -> list[Account]:
     accounts = []
     for _id, username, name, phone, *_rest, pin, status, lang, _services in RESELLERS:
         admin = phone in admin_numbers
-        accounts.append(Account(username, name, phone, "" if admin else pin, "admin" if admin else "reseller", status,
-                                lang))
+        accounts.append(
+            Account(username, name, phone, "" if admin else pin, "admin" if admin else "reseller", status, lang)
+        )
     return accounts
 
 
@@ -77,8 +81,16 @@ def examples(account: Account) -> list[str]:
     if account.role == "admin":
         return ["HELP", "RS retail1", "ADDBAL retail1 100", "REQ 1", "COMPLETE 1 TRX123", "OTP"]
     pin = account.pin
-    return ["HELP", "BAL", f"FL 01712345678 50 {pin}", f"BK 01812345678 500 cashin {pin}", "REQ", "PERM", "OPS FL",
-            "PKGS GP"]
+    return [
+        "HELP",
+        "BAL",
+        f"FL 01712345678 50 {pin}",
+        f"BK 01812345678 500 cashin {pin}",
+        "REQ",
+        "PERM",
+        "OPS FL",
+        "PKGS GP",
+    ]
 
 
 class ChatLog:
@@ -111,14 +123,24 @@ class WebChat:
             (a balance request, a failed request), whose events reach the add-on.
     """
 
-    def __init__(self, settings: Settings, phone: Any = None,
-                 admin_numbers: Callable[[], Collection[str]] | None = None, host: Any = None):
+    def __init__(
+        self,
+        settings: Settings,
+        phone: Any = None,
+        admin_numbers: Callable[[], Collection[str]] | None = None,
+        host: Any = None,
+    ):
         self.settings, self.phone, self.host = settings, phone, host
         self.admin_numbers = admin_numbers or (lambda: settings.admin_numbers)
         self.log = ChatLog()
         # HTML: autoescape on, its own environment (the messages' one is plain text).
-        self.env = jinja2.Environment(loader=jinja2.PackageLoader("wa_addon", "templates/webchat"), autoescape=True,
-                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.env = jinja2.Environment(
+            loader=jinja2.PackageLoader("wa_addon", "templates/webchat"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
 
     @property
     def accounts(self) -> list[Account]:
@@ -180,10 +202,21 @@ class ChatPage(_Resource):
         resp.set_headers(HEADERS)
         prefix = self.chat.settings.prefix
         resp.text = self.chat.env.get_template("chat.html").render(
-            base=req.root_path, who=who, me=account, accounts=self.chat.accounts, draft=req.get_param("draft") or "",
-            messages=self.chat.conversation(who), examples=examples(account), usages=self.chat.usages(account),
-            admin_url=prefix + "/admin", urlencode=urlencode, clock=self.chat.clock,
-            timezone=self.chat.settings.timezone, panel=self.chat.host is not None, said=req.get_param("said") or "")
+            base=req.root_path,
+            who=who,
+            me=account,
+            accounts=self.chat.accounts,
+            draft=req.get_param("draft") or "",
+            messages=self.chat.conversation(who),
+            examples=examples(account),
+            usages=self.chat.usages(account),
+            admin_url=prefix + "/admin",
+            urlencode=urlencode,
+            clock=self.chat.clock,
+            timezone=self.chat.settings.timezone,
+            panel=self.chat.host is not None,
+            said=req.get_param("said") or "",
+        )
 
 
 class Send(_Resource):
@@ -212,15 +245,27 @@ class HostPanel(_Resource):
     def on_post_balance_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         who, data = self._form(req)
         actor = self.chat.host.get_reseller(who)["id"]
-        self._done(req, resp, who, lambda: "balance request #{id}".format(**self.chat.host.create_balance_request(
-            amount=data.get("amount", ""), note=str(data.get("note") or "") or None, actor=actor)))
+        self._done(
+            req,
+            resp,
+            who,
+            lambda: "balance request #{id}".format(
+                **self.chat.host.create_balance_request(
+                    amount=data.get("amount", ""), note=str(data.get("note") or "") or None, actor=actor
+                )
+            ),
+        )
 
     def on_post_fail(self, req: falcon.Request, resp: falcon.Response) -> None:
         who, data = self._form(req)
         request_id = int(data["id"]) if str(data.get("id", "")).isdigit() else 0
         note = str(data.get("note") or "") or None
-        self._done(req, resp, who, lambda: "request #{id} {status}".format(
-            **self.chat.host.act_on_request(request_id, "fail", note=note)))
+        self._done(
+            req,
+            resp,
+            who,
+            lambda: "request #{id} {status}".format(**self.chat.host.act_on_request(request_id, "fail", note=note)),
+        )
 
     def _form(self, req: falcon.Request) -> tuple[str, dict[str, Any]]:
         _same_origin(req)
@@ -263,8 +308,7 @@ class LocalOnly:
         host = req.host.lower().strip("[]")
         local = host in LOOPBACK_HOSTS and (req.remote_addr or "").startswith(LOOPBACK_PEERS)
         if not (local or host in self.allowed):
-            raise falcon.HTTPForbidden(title="local only",
-                                       description="the demo's web chat answers this machine only")
+            raise falcon.HTTPForbidden(title="local only", description="the demo's web chat answers this machine only")
 
 
 def create_chat_app(chat: WebChat) -> falcon.App:
@@ -287,4 +331,3 @@ def _same_origin(req: falcon.Request) -> None:
     origin = req.get_header("Origin")
     if origin and urlsplit(origin).netloc != req.netloc:
         raise falcon.HTTPForbidden(title="cross-origin", description="post from the chat page itself")
-

@@ -84,8 +84,14 @@ class AdminAuth:
         clock: the time source.
     """
 
-    def __init__(self, settings: Settings, conn: redis.Redis, keys: Keys, hook: AdminCheck | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        settings: Settings,
+        conn: redis.Redis,
+        keys: Keys,
+        hook: AdminCheck | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.hook, self.conn, self.keys, self.clock = hook, conn, keys, clock
         self.ttl = settings.admin_session_ttl
         self.trusted = frozenset(settings.trusted_proxies)
@@ -178,8 +184,9 @@ class AdminGate:
     as ``site`` (``site.html(req, resp, template, status, **context)``).
     """
 
-    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: Any,
-                         params: dict[str, Any]) -> None:
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
+    ) -> None:
         if not getattr(resource, "signed_in_only", False) or not hasattr(resource, f"on_{req.method.lower()}"):
             return  # not an admin resource, or a method it lacks: Falcon's 405, the same for anyone
         if getattr(resource, "answers_json", False):
@@ -215,15 +222,25 @@ def _admit_api(auth: AdminAuth, req: falcon.Request) -> None:
         wait = "too many wrong tokens from this address; wait"
         raise ApiError(falcon.HTTP_429, "throttled", wait, {"Retry-After": str(ADMIN_LOGIN_WINDOW)}) from exc
     if auth.mode == TOKEN:
-        raise ApiError(falcon.HTTP_401, "unauthorized", "send Authorization: Bearer <WA_ADMIN_TOKEN>",
-                       {"WWW-Authenticate": 'Bearer realm="wa-addon admin"'})
+        raise ApiError(
+            falcon.HTTP_401,
+            "unauthorized",
+            "send Authorization: Bearer <WA_ADMIN_TOKEN>",
+            {"WWW-Authenticate": 'Bearer realm="wa-addon admin"'},
+        )
     if auth.mode == HOOK:
         raise ApiError(falcon.HTTP_403, "forbidden", "the host's login refused this request")
     if auth.short_token:
-        raise ApiError(falcon.HTTP_403, "admin_disabled",
-                       f"the admin page is off: WA_ADMIN_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters")
-    raise ApiError(falcon.HTTP_403, "admin_disabled",
-                   "the admin page is off: set WA_ADMIN_TOKEN, or mount the add-on with admin_auth")
+        raise ApiError(
+            falcon.HTTP_403,
+            "admin_disabled",
+            f"the admin page is off: WA_ADMIN_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters",
+        )
+    raise ApiError(
+        falcon.HTTP_403,
+        "admin_disabled",
+        "the admin page is off: set WA_ADMIN_TOKEN, or mount the add-on with admin_auth",
+    )
 
 
 def _same(a: str, b: str) -> bool:
@@ -237,8 +254,15 @@ def cookie_path(req: falcon.Request) -> str:
 
 def set_cookie(req: falcon.Request, resp: falcon.Response, name: str, value: str, max_age: int | None) -> None:
     """Set one of our cookies: HttpOnly, SameSite=Strict, Secure over HTTPS."""
-    resp.set_cookie(name, value, max_age=max_age, path=cookie_path(req), http_only=True, same_site="Strict",
-                    secure=req.forwarded_scheme == "https")
+    resp.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=cookie_path(req),
+        http_only=True,
+        same_site="Strict",
+        secure=req.forwarded_scheme == "https",
+    )
 
 
 def clear_cookie(req: falcon.Request, resp: falcon.Response, name: str) -> None:

@@ -49,9 +49,15 @@ def _what(lane: str, item: str) -> dict[str, str]:
         entry = json.loads(item)
         if entry["k"] == "status":
             status = StatusUpdate(**entry["v"])
-            return {"kind": f"status {status.status}", "who": f"to {status.recipient or '?'}",
-                    "text": f"{status.transport} {status.wa_msg_id}"}
+            return {
+                "kind": f"status {status.status}",
+                "who": f"to {status.recipient or '?'}",
+                "text": f"{status.transport} {status.wa_msg_id}",
+            }
         chat = Inbound(**entry["v"])
-        return {"kind": f"chat ({chat.transport})", "who": f"from {chat.sender or chat.user_id or '?'}",
-                "text": redact(chat.text)}
+        return {
+            "kind": f"chat ({chat.transport})",
+            "who": f"from {chat.sender or chat.user_id or '?'}",
+            "text": redact(chat.text),
+        }
     raise ValueError(f"unknown lane {lane}")

@@ -48,7 +48,7 @@ FORM = "application/x-www-form-urlencoded"
 HEADERS = {
     "Cache-Control": "no-store",  # the page may show a phone's new token: never cache it
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
@@ -79,28 +79,46 @@ class AdminSite:
         self.rt = rt
         self.auth = AdminAuth(rt.settings, rt.conn, rt.keys, admin_auth)
         # HTML, so autoescape is on: not the messages' plain-text environment.
-        self.env = jinja2.Environment(loader=jinja2.PackageLoader("wa_addon", "templates/admin"), autoescape=True,
-                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.env = jinja2.Environment(
+            loader=jinja2.PackageLoader("wa_addon", "templates/admin"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
         self.env.filters.update(ago=views.ago, clock=_clock)
         self.env.globals["min_token_length"] = MIN_TOKEN_LENGTH
 
-    def html(self, req: falcon.Request, resp: falcon.Response, template: str, status: str = falcon.HTTP_200,
-             **context: Any) -> None:
+    def html(
+        self, req: falcon.Request, resp: falcon.Response, template: str, status: str = falcon.HTTP_200, **context: Any
+    ) -> None:
         resp.status, resp.content_type = status, falcon.MEDIA_HTML
         resp.set_headers(HEADERS)
         base = req.root_path + "/admin"
-        resp.text = self.env.get_template(template).render(base=base, csrf=csrf_token(req, resp),
-                                                           mode=self.auth.mode, short_token=self.auth.short_token,
-                                                           **context)
+        resp.text = self.env.get_template(template).render(
+            base=base, csrf=csrf_token(req, resp), mode=self.auth.mode, short_token=self.auth.short_token, **context
+        )
 
     def page(self, req: falcon.Request, resp: falcon.Response, flash: dict[str, Any] | None) -> None:
         """The admin page, with ``flash`` (what just happened) on top."""
         rt = self.rt
-        self.html(req, resp, "page.html", flash=flash, s=views.status(rt), incoming=views.messages(rt, "in"),
-                  outgoing=views.messages(rt, "out"), failed=views.failed(rt), audit=views.audit(rt),
-                  dead_letters=dead_letters.rows(rt),
-                  kinds=NOTIFICATION_KINDS, labels=KIND_LABELS, languages=LANGUAGES, now=time.time(),
-                  signed_in=self.auth.mode == TOKEN)
+        self.html(
+            req,
+            resp,
+            "page.html",
+            flash=flash,
+            s=views.status(rt),
+            incoming=views.messages(rt, "in"),
+            outgoing=views.messages(rt, "out"),
+            failed=views.failed(rt),
+            audit=views.audit(rt),
+            dead_letters=dead_letters.rows(rt),
+            kinds=NOTIFICATION_KINDS,
+            labels=KIND_LABELS,
+            languages=LANGUAGES,
+            now=time.time(),
+            signed_in=self.auth.mode == TOKEN,
+        )
 
 
 class _Resource:
@@ -320,7 +338,6 @@ def _json_body(req: falcon.Request) -> Any:
         return json.loads(raw or b"null")
     except ValueError as exc:
         raise views.Invalid("the body is not JSON") from exc
-
 
 
 def _take_flash(req: falcon.Request, resp: falcon.Response) -> dict[str, Any] | None:

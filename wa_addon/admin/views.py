@@ -45,6 +45,7 @@ class Invalid(ValueError):
 
 # --- reading ------------------------------------------------------------------
 
+
 def status(rt: Runtime) -> dict[str, Any]:
     """The switches and the state of delivery: what the page and ``GET /admin/settings`` show."""
     return {
@@ -87,8 +88,10 @@ def device_status(rt: Runtime) -> dict[str, Any]:
     device = device_transport(rt)
     if device is None:
         return {"active": False, "phones": [], "queue": {"queued": 0, "leased": 0}}
-    phones = [{"name": p.name, "online": p.online, "last_contact": p.last_contact, "created": p.created}
-              for p in device.tokens.phones()]
+    phones = [
+        {"name": p.name, "online": p.online, "last_contact": p.last_contact, "created": p.created}
+        for p in device.tokens.phones()
+    ]
     return {"active": True, "phones": phones, "queue": device.queue.counts()}
 
 
@@ -114,8 +117,17 @@ def failed(rt: Runtime, count: int = 50) -> list[dict[str, Any]]:
         for raw in rt.conn.lrange(rt.keys.failed(name), 0, count - 1):
             msg = Outbound.from_json(raw)
             error = text(rt.conn.hget(rt.keys.msg(msg.id), "error") or b"")
-            out.append({"transport": name, "id": msg.id, "to": msg.to, "kind": msg.kind, "attempts": msg.attempts,
-                        "text": "(hidden)" if msg.secret else msg.text, "error": error})
+            out.append(
+                {
+                    "transport": name,
+                    "id": msg.id,
+                    "to": msg.to,
+                    "kind": msg.kind,
+                    "attempts": msg.attempts,
+                    "text": "(hidden)" if msg.secret else msg.text,
+                    "error": error,
+                }
+            )
     return out
 
 
@@ -136,6 +148,7 @@ def device_transport(rt: Runtime) -> DeviceTransport | None:
 
 
 # --- changing -----------------------------------------------------------------
+
 
 def apply(rt: Runtime, changes: Mapping[str, Any], who: str = "admin page") -> list[str]:
     """Validate and set switches; returns what changed, as short lines (also audited).
@@ -165,8 +178,11 @@ def _changed(rt: Runtime, values: dict[str, Any]) -> dict[str, Any]:
     # Only what differs: the audit and the page's message then say what really changed.
     now = rt.switches.as_dict()
     flat: dict[str, Any] = {f"notify__{k}": v for k, v in now["notifications"].items()}  # type: ignore[attr-defined]
-    flat.update(enabled=now["enabled"], admin_numbers=",".join(now["admin_numbers"]),  # type: ignore[arg-type]
-                default_language=now["default_language"])
+    flat.update(
+        enabled=now["enabled"],
+        admin_numbers=",".join(now["admin_numbers"]),  # type: ignore[arg-type]
+        default_language=now["default_language"],
+    )
     return {k: v for k, v in values.items() if flat.get(k) != v}
 
 

@@ -32,9 +32,17 @@ def totals(ctx: Context, args: list[str]) -> Reply:
     if args:
         raise Usage()
     day = _summary(ctx)
-    return Reply("totals", {"resellers": day.resellers, "suspended": day.suspended, "balance": day.balance,
-                            "pending": day.requests.get("pending", 0),
-                            "processing": day.requests.get("processing", 0), "attention": len(day.attention)})
+    return Reply(
+        "totals",
+        {
+            "resellers": day.resellers,
+            "suspended": day.suspended,
+            "balance": day.balance,
+            "pending": day.requests.get("pending", 0),
+            "processing": day.requests.get("processing", 0),
+            "attention": len(day.attention),
+        },
+    )
 
 
 @command("REQ", role=ADMIN)
@@ -179,8 +187,10 @@ def _open_requests(ctx: Context) -> Reply:
     found = [r for s in OPEN for r in ctx.host.list_requests(actor=None, status=s, limit=100)]
     found.sort(key=lambda r: r.id)  # oldest first: the host's ids grow with time
     now = time.time()
-    cards = [{**common.request_card(ctx, r, named=False), "minutes": minutes_since(r.created_at, now)}
-             for r in found[:OPEN_MAX]]
+    cards = [
+        {**common.request_card(ctx, r, named=False), "minutes": minutes_since(r.created_at, now)}
+        for r in found[:OPEN_MAX]
+    ]
     return Reply("open_requests", {"requests": cards, "more": max(0, len(found) - OPEN_MAX)})
 
 
@@ -230,9 +240,17 @@ def _decide(ctx: Context, balance_request_id: int, *, approve: bool) -> Reply:
             ctx.kit.decisions.release(balance_request_id)
         raise
     owner = ctx.host.get_reseller(str(decided.reseller_id))
-    return Reply("balance_request_decided", {"id": decided.id, "amount": decided.amount, "status": decided.status,
-                                             "name": owner.name, "username": owner.username,
-                                             "balance": owner.balance})
+    return Reply(
+        "balance_request_decided",
+        {
+            "id": decided.id,
+            "amount": decided.amount,
+            "status": decided.status,
+            "name": owner.name,
+            "username": owner.username,
+            "balance": owner.balance,
+        },
+    )
 
 
 def _decided_at_host(ctx: Context, balance_request_id: int, approve: bool) -> BalanceRequest:

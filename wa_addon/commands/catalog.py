@@ -146,10 +146,17 @@ def packages(ctx: Context, args: list[str]) -> Reply:
         raise Refused("unknown_operator", operator=grammar.echo(code), operators=", ".join(known))
     found = ctx.host.list_packages(operator=code)
     # A reseller taps one to buy it: "PKG GP1" starts the guided purchase (number, then PIN).
-    rows = [choice(f"PKG {p.code}", f"{p.code} · {money(p.price, ctx.lang)}", f"{p.name} · {p.validity}")
-            for p in found] if ctx.role == RESELLER else []
-    return Reply("packages", {"operator": grammar.echo(code), "packages": [_package_line(p) for p in found]},
-                 choices=rows, menu=label("packages", ctx.lang) if rows else "")
+    rows = (
+        [choice(f"PKG {p.code}", f"{p.code} · {money(p.price, ctx.lang)}", f"{p.name} · {p.validity}") for p in found]
+        if ctx.role == RESELLER
+        else []
+    )
+    return Reply(
+        "packages",
+        {"operator": grammar.echo(code), "packages": [_package_line(p) for p in found]},
+        choices=rows,
+        menu=label("packages", ctx.lang) if rows else "",
+    )
 
 
 for _role in (ADMIN, RESELLER):  # the catalogue is the same for everyone

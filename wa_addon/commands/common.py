@@ -42,8 +42,12 @@ def help_(ctx: Context, args: list[str]) -> Reply:
     """
     usages = [c.usage_in(ctx.lang) for c in commands_for(ctx.role)]
     services = ", ".join(ctx.actor.services) if ctx.actor else ""  # what <service> may be, for this sender
-    return Reply("help", {"role": ctx.role, "usages": usages, "services": services}, choices=_help_rows(ctx),
-                 menu=label("commands", ctx.lang))
+    return Reply(
+        "help",
+        {"role": ctx.role, "usages": usages, "services": services},
+        choices=_help_rows(ctx),
+        menu=label("commands", ctx.lang),
+    )
 
 
 def _help_rows(ctx: Context) -> list[dict[str, str]]:
@@ -139,8 +143,9 @@ def add_reseller(ctx: Context, args: list[str]) -> Reply:
         raise Usage()
     phone, rest = phone_of(ctx, args[0]), list(args[1:])
     level = int(rest.pop()) if len(rest) >= 2 and _LEVEL.fullmatch(rest[-1]) else None
-    new = ctx.host.create_reseller(phone=phone, name=" ".join(rest), level=level, actor=ctx.actor_id,
-                                   idem_key=ctx.idem())
+    new = ctx.host.create_reseller(
+        phone=phone, name=" ".join(rest), level=level, actor=ctx.actor_id, idem_key=ctx.idem()
+    )
     return Reply("reseller_added", new_reseller(ctx, new), secret=True)
 
 
@@ -155,8 +160,7 @@ def pay(ctx: Context, args: list[str]) -> Reply:
             raise Refused("not_in_subtree", ref=grammar.echo(args[0]))
         if first_run(ctx, "pay"):
             check_balance(ctx, amount)
-    payment = ctx.host.add_balance(to=str(target.id), amount=f"{amount:.2f}", actor=ctx.actor_id,
-                                   idem_key=ctx.idem())
+    payment = ctx.host.add_balance(to=str(target.id), amount=f"{amount:.2f}", actor=ctx.actor_id, idem_key=ctx.idem())
     return Reply("payment_done", payment_context(target, payment))
 
 
@@ -175,8 +179,16 @@ def shown_number(number: str, region: str) -> str:
 
 
 def reseller_card(r: Reseller, region: str) -> dict[str, Any]:
-    return {"id": r.id, "name": r.name, "username": r.username, "phone": shown_number(r.phone, region),
-            "level": r.level, "status": r.status, "balance": r.balance, "services": ", ".join(r.services)}
+    return {
+        "id": r.id,
+        "name": r.name,
+        "username": r.username,
+        "phone": shown_number(r.phone, region),
+        "level": r.level,
+        "status": r.status,
+        "balance": r.balance,
+        "services": ", ".join(r.services),
+    }
 
 
 def request_card(ctx: Context, r: Request, *, named: bool = True) -> dict[str, Any]:
@@ -187,16 +199,30 @@ def request_card(ctx: Context, r: Request, *, named: bool = True) -> dict[str, A
         what = " ".join(w for w in (r.service, r.operator, r.type) if w)
     # A resent request is pending again: its old failure note no longer says anything true.
     note = r.note or "" if r.status not in UNSETTLED else ""
-    return {"id": r.id, "what": what, "number": shown_number(r.number, ctx.settings.country), "amount": r.amount,
-            "status": r.status, "trx_id": r.trx_id or "", "note": note,
-            "created_at": local_time(r.created_at, ctx.settings.timezone)}
+    return {
+        "id": r.id,
+        "what": what,
+        "number": shown_number(r.number, ctx.settings.country),
+        "amount": r.amount,
+        "status": r.status,
+        "trx_id": r.trx_id or "",
+        "note": note,
+        "created_at": local_time(r.created_at, ctx.settings.timezone),
+    }
 
 
 def payment_context(target: Reseller, p: Payment) -> dict[str, Any]:
     mine = p.from_balance_after
-    return {"id": p.id, "amount": p.amount, "name": target.name, "username": target.username,
-            "to_before": Decimal(p.balance_after) - Decimal(p.amount), "to_after": p.balance_after,
-            "from_before": Decimal(mine) + Decimal(p.amount) if mine else "", "from_after": mine or ""}
+    return {
+        "id": p.id,
+        "amount": p.amount,
+        "name": target.name,
+        "username": target.username,
+        "to_before": Decimal(p.balance_after) - Decimal(p.amount),
+        "to_after": p.balance_after,
+        "from_before": Decimal(mine) + Decimal(p.amount) if mine else "",
+        "from_after": mine or "",
+    }
 
 
 def new_reseller(ctx: Context, new: NewReseller) -> dict[str, Any]:

@@ -118,8 +118,14 @@ def masked(cmd: Command, tokens: list[str]) -> str:
 
 
 def _audit(ctx: Context, cmd: Command, tokens: list[str], outcome: str) -> None:
-    entry = {"who": ctx.msg.sender or ctx.msg.user_id, "role": ctx.role, "reseller": ctx.actor_id,
-             "command": masked(cmd, tokens), "outcome": outcome, "msg": ctx.msg.dedupe_id}
+    entry = {
+        "who": ctx.msg.sender or ctx.msg.user_id,
+        "role": ctx.role,
+        "reseller": ctx.actor_id,
+        "command": masked(cmd, tokens),
+        "outcome": outcome,
+        "msg": ctx.msg.dedupe_id,
+    }
     ctx.kit.audit(entry)
 
 
@@ -134,9 +140,18 @@ def _once(kit: Kit, msg: Inbound, template: str, lang: str | None = None) -> lis
 def _outbound(ctx: Context, reply: Reply) -> list[Outbound]:
     msg = ctx.msg
     text = ctx.kit.renderer.render(ctx.lang, reply.template, **reply.context)
-    out = [Outbound(id=msg.reply_id, to=msg.sender or msg.user_id or "", text=text,
-                    kind=reply.kind, language=ctx.lang, secret=reply.secret, choices=reply.choices,
-                    menu=reply.menu)]
+    out = [
+        Outbound(
+            id=msg.reply_id,
+            to=msg.sender or msg.user_id or "",
+            text=text,
+            kind=reply.kind,
+            language=ctx.lang,
+            secret=reply.secret,
+            choices=reply.choices,
+            menu=reply.menu,
+        )
+    ]
     return out + reply.outbound
 
 

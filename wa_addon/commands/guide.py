@@ -155,8 +155,16 @@ def _ask(ctx: Context, state: dict[str, Any], previous: dict[str, Any] | None) -
 
 def _question(ctx: Context, state: dict[str, Any], problem: str = "") -> Reply:
     steps = FLOWS[(ctx.role, state["flow"])]
-    return Reply("guide_ask", {"what": state["word"], "step": steps[state["asked"]].name, "n": state["asked"] + 1,
-                               "total": len(steps), "problem": problem})
+    return Reply(
+        "guide_ask",
+        {
+            "what": state["word"],
+            "step": steps[state["asked"]].name,
+            "n": state["asked"] + 1,
+            "total": len(steps),
+            "problem": problem,
+        },
+    )
 
 
 # -- the state in Redis ------------------------------------------------------

@@ -59,22 +59,49 @@ HELP_ORDER: tuple[str, ...] = (
 # Other words for a command: the Bengali ones shops use, and habits ("balance", "hi", "menu").
 # docs/commands.md lists every one; a test checks each leads to a registered command.
 ALIASES: dict[str, str] = {
-    "BALANCE": "BAL", "ব্যালেন্স": "BAL", "ব্যালান্স": "BAL", "ব্যাল্যান্স": "BAL",
-    "HI": "HELP", "HELLO": "HELP", "MENU": "HELP", "START": "HELP", "হাই": "HELP", "হ্যালো": "HELP",
-    "মেনু": "HELP", "সাহায্য": "HELP", "হেল্প": "HELP",
-    "হ্যাঁ": "YES", "হ্যা": "YES", "জি": "YES", "না": "NO", "বাতিল": "NO",
-    "অনুরোধ": "REQ", "পিন": "PIN", "ভাষা": "LANG", "সার্ভিস": "PERM", "অপারেটর": "OPS", "প্যাকেজ": "PKGS",
-    "রিসেলার": "RS", "মঞ্জুর": "ACCEPT", "নামঞ্জুর": "DENY", "সম্পন্ন": "COMPLETE", "ওটিপি": "OTP",
+    "BALANCE": "BAL",
+    "ব্যালেন্স": "BAL",
+    "ব্যালান্স": "BAL",
+    "ব্যাল্যান্স": "BAL",
+    "HI": "HELP",
+    "HELLO": "HELP",
+    "MENU": "HELP",
+    "START": "HELP",
+    "হাই": "HELP",
+    "হ্যালো": "HELP",
+    "মেনু": "HELP",
+    "সাহায্য": "HELP",
+    "হেল্প": "HELP",
+    "হ্যাঁ": "YES",
+    "হ্যা": "YES",
+    "জি": "YES",
+    "না": "NO",
+    "বাতিল": "NO",
+    "অনুরোধ": "REQ",
+    "পিন": "PIN",
+    "ভাষা": "LANG",
+    "সার্ভিস": "PERM",
+    "অপারেটর": "OPS",
+    "প্যাকেজ": "PKGS",
+    "রিসেলার": "RS",
+    "মঞ্জুর": "ACCEPT",
+    "নামঞ্জুর": "DENY",
+    "সম্পন্ন": "COMPLETE",
+    "ওটিপি": "OTP",
 }
 # A word that means one thing to the admin and another to a reseller ("বাতিল": cancel a request / drop).
 ROLE_ALIASES: dict[str, dict[str, str]] = {ADMIN: {"বাতিল": "CANCEL"}}
 # HELP's list message (Cloud API): what a tap can start (a guided command, or one needing no argument).
-TAPS: dict[str, tuple[str, ...]] = {RESELLER: ("BAL", "SERVICE", "PKG", "REQ", "PERM", "ADDBAL", "ADDRS", "RS"),
-                                    ADMIN: ("BAL", "REQ", "RS", "ADDBAL", "ADDRS", "OTP")}
+TAPS: dict[str, tuple[str, ...]] = {
+    RESELLER: ("BAL", "SERVICE", "PKG", "REQ", "PERM", "ADDBAL", "ADDRS", "RS"),
+    ADMIN: ("BAL", "REQ", "RS", "ADDBAL", "ADDRS", "OTP"),
+}
 SERVICE_TAPS = 3  # a reseller's first permitted services, each a row of its own
 # The short menu an unknown word gets (HELP has them all).
-MENU: dict[str, tuple[str, ...]] = {RESELLER: ("BAL", "SERVICE", "REQ", "PKGS"),
-                                    ADMIN: ("REQ", "COMPLETE", "CANCEL", "ACCEPT")}
+MENU: dict[str, tuple[str, ...]] = {
+    RESELLER: ("BAL", "SERVICE", "REQ", "PKGS"),
+    ADMIN: ("REQ", "COMPLETE", "CANCEL", "ACCEPT"),
+}
 
 
 class Usage(Exception):
@@ -178,7 +205,11 @@ REGISTRY: dict[tuple[str, str], Command] = {}
 
 
 def command(
-    name: str, *, role: str, pin: bool = False, secret: bool = False,
+    name: str,
+    *,
+    role: str,
+    pin: bool = False,
+    secret: bool = False,
     accepts: Callable[[Context, str], bool] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register ``handler`` as command ``name`` for ``role``.

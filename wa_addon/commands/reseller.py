@@ -16,8 +16,7 @@ from wa_addon.host import HostError
 
 LIST_MAX = 15  # sub-resellers listed in one reply (a phone screen)
 RECENT = 5  # requests listed by REQ without an id
-LANGUAGES = {"bn": "bn", "bangla": "bn", "bengali": "bn", "বাংলা": "bn", "en": "en", "english": "en",
-             "ইংরেজি": "en"}
+LANGUAGES = {"bn": "bn", "bangla": "bn", "bengali": "bn", "বাংলা": "bn", "en": "en", "english": "en", "ইংরেজি": "en"}
 NEW_PIN_DIGITS = (4, 6)
 
 

@@ -149,21 +149,32 @@ def _confirm(ctx: Context, code: str | None) -> Reply:
 def _create(ctx: Context, order: Order) -> Request:
     assert ctx.actor is not None
     return ctx.host.create_request(
-        actor=ctx.actor.id, service=order.service, number=order.number, amount=order.amount, type=order.type,
-        operator=order.operator, package=order.package, idem_key=ctx.idem(),
+        actor=ctx.actor.id,
+        service=order.service,
+        number=order.number,
+        amount=order.amount,
+        type=order.type,
+        operator=order.operator,
+        package=order.package,
+        idem_key=ctx.idem(),
     )
 
 
 def _held(ctx: Context, order: Order, previous: hold.Previous) -> Reply:
     code = ctx.kit.holds.hold(_who(ctx), order, ctx.msg.dedupe_id)
     minutes = max(1, ctx.settings.duplicate_window // 60)
-    return Reply("duplicate_held", {"code": code, "minutes": minutes, "previous": previous.request_id,
-                                    **_shown(order)})
+    return Reply("duplicate_held", {"code": code, "minutes": minutes, "previous": previous.request_id, **_shown(order)})
 
 
 def _placed(order: Order, request: Request) -> dict[str, object]:
-    return {"id": request.id, "status": request.status, "before": request.balance_before or "",
-            "after": request.balance_after or "", **_shown(order), "amount": request.amount}
+    return {
+        "id": request.id,
+        "status": request.status,
+        "before": request.balance_before or "",
+        "after": request.balance_after or "",
+        **_shown(order),
+        "amount": request.amount,
+    }
 
 
 def _shown(order: Order) -> dict[str, object]:
@@ -222,8 +233,9 @@ def _options(ctx: Context, service: Service, shown: str, words: list[str]) -> tu
         elif (chosen := catalog.pick_type(service, word)) and type_ is None:
             type_ = chosen
         else:
-            raise Refused("bad_option", word=grammar.echo(word), types=", ".join(service.types),
-                          operators=", ".join(by_code))
+            raise Refused(
+                "bad_option", word=grammar.echo(word), types=", ".join(service.types), operators=", ".join(by_code)
+            )
     if operators and operator is None:
         operator = catalog.detect_operator(operators, shown)
         if operator is None:

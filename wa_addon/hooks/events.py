@@ -118,8 +118,14 @@ def parse(raw: bytes, region: str = "BD") -> Event:
     return Event(event_id, checked_type, created_at, checked)
 
 
-def new(type: str, data: dict[str, Any], region: str = "BD", *,
-        clock: Callable[[], datetime] | None = None, uuidgen: Callable[[], uuid.UUID] = uuid.uuid4) -> Event:
+def new(
+    type: str,
+    data: dict[str, Any],
+    region: str = "BD",
+    *,
+    clock: Callable[[], datetime] | None = None,
+    uuidgen: Callable[[], uuid.UUID] = uuid.uuid4,
+) -> Event:
     """A new event for ``emit()``: a fresh id and the current time; raises :class:`EventError`."""
     now = clock() if clock else datetime.now(UTC)
     created = now.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -73,6 +73,7 @@ def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
 
 # -- requests ---------------------------------------------------------------
 
+
 def on_request_created(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
     status = data.get("status") or request_wf.PENDING
@@ -82,9 +83,12 @@ def on_request_created(rt: Runtime, event: Event) -> list[Outbound]:
         return []
     notes = Notes(rt, outcome.transition_id)
     rid = data["id"]
-    notes.admins("request_created", "notify_request_created", buttons=((f"COMPLETE {rid}", "complete"),
-                                                                       (f"CANCEL {rid}", "cancel")),
-                 **_request_context(data, masked=True, region=rt.settings.country))
+    notes.admins(
+        "request_created",
+        "notify_request_created",
+        buttons=((f"COMPLETE {rid}", "complete"), (f"CANCEL {rid}", "cancel")),
+        **_request_context(data, masked=True, region=rt.settings.country),
+    )
     return notes.out
 
 
@@ -111,8 +115,9 @@ def request_changed(rt: Runtime, outcome: Outcome, data: dict[str, Any]) -> list
     notes = Notes(rt, outcome.transition_id)
     context = _request_context({**data, "what": _what(rt, data)}, masked=False, region=rt.settings.country)
     reason = data.get("note") or "" if outcome.state != request_wf.PENDING else ""  # a resend's old failure note
-    notes.send(to, "request_updated", message, **context, trx_id=data.get("trx_id") or "", reason=reason,
-               balance=balance)
+    notes.send(
+        to, "request_updated", message, **context, trx_id=data.get("trx_id") or "", reason=reason, balance=balance
+    )
     return notes.out
 
 
@@ -125,8 +130,10 @@ def _with_recorded(rt: Runtime, outcome: Outcome, data: dict[str, Any]) -> dict[
     if all(data.get(key) not in (None, "") for key in ("number", "amount", "service")):
         return data
     recorded = request_wf.LIFECYCLE.info(rt, outcome.ident)
-    return {**{k: v for k, v in recorded.items() if v is not None},
-            **{k: v for k, v in data.items() if v not in (None, "")}}
+    return {
+        **{k: v for k, v in recorded.items() if v is not None},
+        **{k: v for k, v in data.items() if v not in (None, "")},
+    }
 
 
 def _told(outcome: Outcome) -> str | None:
@@ -164,10 +171,15 @@ def _request_context(data: dict[str, Any], *, masked: bool, region: str = "BD") 
     number = _local(str(data.get("number") or ""), region)
     person = data.get("reseller") or {}
     package = data.get("package")
-    return {"id": data["id"], "service": data.get("service") or "", "type": "" if package else data.get("type") or "",
-            "what": data.get("what") or package or data.get("service") or "",
-            "number": mask(number) if masked else number, "amount": data.get("amount"),
-            "name": person.get("name") or data.get("name") or ""}
+    return {
+        "id": data["id"],
+        "service": data.get("service") or "",
+        "type": "" if package else data.get("type") or "",
+        "what": data.get("what") or package or data.get("service") or "",
+        "number": mask(number) if masked else number,
+        "amount": data.get("amount"),
+        "name": person.get("name") or data.get("name") or "",
+    }
 
 
 def _local(number: str, region: str) -> str:
@@ -180,13 +192,20 @@ def _local(number: str, region: str) -> str:
 
 # -- balance ----------------------------------------------------------------
 
+
 def on_balance_added(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
     payment = data.get("payment_id")
     notes = Notes(rt, f"payment:{payment}" if payment is not None else event.id)
     to, balance = _balance_now(rt, data["reseller_id"])  # the event's balance misses moves made since
-    notes.send(to, "balance_added", "notify_balance_added", amount=data["amount"],
-               balance=balance, by=(data.get("by") or {}).get("name") or "")
+    notes.send(
+        to,
+        "balance_added",
+        "notify_balance_added",
+        amount=data["amount"],
+        balance=balance,
+        by=(data.get("by") or {}).get("name") or "",
+    )
     return notes.out
 
 
@@ -199,15 +218,24 @@ def on_balance_request_created(rt: Runtime, event: Event) -> list[Outbound]:
     person = data.get("reseller") or {}
     notes = Notes(rt, outcome.transition_id)
     taps = ((f"ACCEPT {data['id']}", "accept"), (f"DENY {data['id']}", "deny"))
-    notes.admins("balance_request", "notify_balance_request", buttons=taps, id=data["id"], amount=data["amount"],
-                 name=person.get("name") or "", username=person.get("username") or "", note=data.get("note") or "")
+    notes.admins(
+        "balance_request",
+        "notify_balance_request",
+        buttons=taps,
+        id=data["id"],
+        amount=data["amount"],
+        name=person.get("name") or "",
+        username=person.get("username") or "",
+        note=data.get("note") or "",
+    )
     return notes.out
 
 
 def on_balance_request_updated(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
-    outcome = approval.LIFECYCLE.follow(rt, data["id"], data["status"], cause=event.id,
-                                        info=_balance_request_info(data))
+    outcome = approval.LIFECYCLE.follow(
+        rt, data["id"], data["status"], cause=event.id, info=_balance_request_info(data)
+    )
     return balance_request_changed(rt, outcome, data)
 
 
@@ -227,26 +255,46 @@ def balance_request_changed(rt: Runtime, outcome: Outcome, data: dict[str, Any] 
     info = approval.LIFECYCLE.info(rt, outcome.ident)  # the phone, if the host sent it; else the host is asked
     to = Recipient(info["phone"], info.get("language") or "") if info.get("phone") else _owner(rt, data or info)
     notes = Notes(rt, outcome.transition_id)
-    notes.send(to, "balance_request_updated", f"notify_balance_request_{outcome.state}", id=outcome.ident,
-               amount=(data or {}).get("amount") or info.get("amount"))
+    notes.send(
+        to,
+        "balance_request_updated",
+        f"notify_balance_request_{outcome.state}",
+        id=outcome.ident,
+        amount=(data or {}).get("amount") or info.get("amount"),
+    )
     return notes.out
 
 
 def _balance_request_info(data: dict[str, Any]) -> dict[str, Any]:
     # What the expiry notice needs a day later; the phone only if the host sent it (no lookup now).
     person = data.get("reseller") or {}
-    return {"reseller_id": data["reseller_id"], "amount": data.get("amount"), "phone": person.get("phone"),
-            "language": person.get("language"), "name": person.get("name"), "username": person.get("username")}
+    return {
+        "reseller_id": data["reseller_id"],
+        "amount": data.get("amount"),
+        "phone": person.get("phone"),
+        "language": person.get("language"),
+        "name": person.get("name"),
+        "username": person.get("username"),
+    }
 
 
 # -- resellers --------------------------------------------------------------
+
 
 def on_reseller_created(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
     notes = Notes(rt, event.id)
     password, pin = data.get("password") or "", data.get("pin") or ""  # only if the host chose to send them
-    notes.send(_itself(rt, data), "reseller_created", "notify_reseller_created", secret=bool(password or pin),
-               name=data.get("name") or "", username=data.get("username") or "", password=password, pin=pin)
+    notes.send(
+        _itself(rt, data),
+        "reseller_created",
+        "notify_reseller_created",
+        secret=bool(password or pin),
+        name=data.get("name") or "",
+        username=data.get("username") or "",
+        password=password,
+        pin=pin,
+    )
     return notes.out
 
 
@@ -257,17 +305,30 @@ def on_reseller_updated(rt: Runtime, event: Event) -> list[Outbound]:
         return []
     notes = Notes(rt, event.id)
     summary = "; ".join(f"{c['field']}: {c['new']}" for c in changes)
-    notes.send(_itself(rt, data), "reseller_updated", "notify_reseller_updated", name=data.get("name") or "",
-               changes=changes, summary=summary)
+    notes.send(
+        _itself(rt, data),
+        "reseller_updated",
+        "notify_reseller_updated",
+        name=data.get("name") or "",
+        changes=changes,
+        summary=summary,
+    )
     return notes.out
 
 
 def on_reseller_reset(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
     notes = Notes(rt, event.id)
-    notes.send(_itself(rt, data), "reseller_reset", "notify_reseller_reset", secret=True,
-               name=data.get("name") or "", username=data.get("username") or "",
-               password=data["password"], pin=data["pin"])
+    notes.send(
+        _itself(rt, data),
+        "reseller_reset",
+        "notify_reseller_reset",
+        secret=True,
+        name=data.get("name") or "",
+        username=data.get("username") or "",
+        password=data["password"],
+        pin=data["pin"],
+    )
     return notes.out
 
 
@@ -283,6 +344,7 @@ def _shown(value: Any) -> str:
 
 
 # -- codes and free text ----------------------------------------------------
+
 
 def on_otp_requested(rt: Runtime, event: Event) -> list[Outbound]:
     data = event.data
@@ -308,6 +370,7 @@ def on_message_send(rt: Runtime, event: Event) -> list[Outbound]:
 
 
 # -- who gets it ------------------------------------------------------------
+
 
 def _owner(rt: Runtime, data: dict[str, Any]) -> Recipient:
     """The reseller an event is about: from its ``reseller`` summary, else from the host."""
@@ -346,6 +409,7 @@ HANDLERS: dict[str, Handler] = {
 
 # -- timers (the worker's housekeeper) ---------------------------------------
 
+
 def housekeep(rt: Runtime, now: float | None = None) -> int:
     """Flag stuck requests to the admins and expire old balance requests; returns messages queued.
 
@@ -357,11 +421,19 @@ def housekeep(rt: Runtime, now: float | None = None) -> int:
     now = time.time() if now is None else now
     queued = 0
     for request_id, since, record in request_wf.stuck(rt, now):
-        queued += _timed(rt, f"stuck request {request_id}", partial(_stuck, rt, request_id, since, record, now),
-                         partial(request_wf.LIFECYCLE.take, rt, request_id))
+        queued += _timed(
+            rt,
+            f"stuck request {request_id}",
+            partial(_stuck, rt, request_id, since, record, now),
+            partial(request_wf.LIFECYCLE.take, rt, request_id),
+        )
     for ident, since in approval.due(rt, now):
-        queued += _timed(rt, f"expiring balance request {ident}", partial(_expired, rt, ident, since),
-                         partial(approval.LIFECYCLE.take, rt, ident))
+        queued += _timed(
+            rt,
+            f"expiring balance request {ident}",
+            partial(_expired, rt, ident, since),
+            partial(approval.LIFECYCLE.take, rt, ident),
+        )
     return queued
 
 

@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024  # events are small; a bigger body is a mistake or an attack
 
 
-
 class HookResource:
     """The hook endpoint.
 

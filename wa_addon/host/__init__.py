@@ -295,9 +295,7 @@ class Host(Protocol):
         """The admin's totals and the resellers below ``low_below`` or suspended; None if the host has none."""
         ...
 
-    def act_on_request(
-        self, request_id: int, action: str, *, trx_id: str | None = None, idem_key: str
-    ) -> Request:
+    def act_on_request(self, request_id: int, action: str, *, trx_id: str | None = None, idem_key: str) -> Request:
         """Admin action on a request: ``resend``, ``cancel`` or ``complete``."""
         ...
 

@@ -319,8 +319,9 @@ def number_change(s: Suite) -> None:
     new = "88010" + "".join(secrets.choice("0123456789") for _ in range(8))
     body = {"old_phone": outsider["phone"], "new_phone": new}
     same("moved", s.call("POST", path, body=body).expect(200)["id"], outsider["id"])
-    same("lookup by the new phone", s.call("GET", "/resellers", params={"phone": new}).expect(200)["id"],
-         outsider["id"])
+    same(
+        "lookup by the new phone", s.call("GET", "/resellers", params={"phone": new}).expect(200)["id"], outsider["id"]
+    )
     same("told again", s.call("POST", path, body=body).expect(200)["id"], outsider["id"])
     s.call("POST", path, actor=s.ids["dealer"], body=body).expect(403, 404)
     gone = {"old_phone": "8801099999999", "new_phone": "8801099999998"}

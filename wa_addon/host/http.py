@@ -76,8 +76,16 @@ class HttpHost:
 
     observe: Callable[[float], None] | None = None
 
-    def __init__(self, base_url: str, key: str, *, session: Client | None = None, timeout: float = 10,
-                 connections: int = 32, unknown_pause: float = UNKNOWN_PAUSE):
+    def __init__(
+        self,
+        base_url: str,
+        key: str,
+        *,
+        session: Client | None = None,
+        timeout: float = 10,
+        connections: int = 32,
+        unknown_pause: float = UNKNOWN_PAUSE,
+    ):
         self.base_url = root_url(base_url)
         self._key = key
         self._session: Client = session or keepalive_session(connections)
@@ -120,8 +128,9 @@ class HttpHost:
                 self.observe(time.perf_counter() - started)
         return _answer(method, path, resp, money)
 
-    def _move(self, parse: Callable[[Any], T], path: str, *, idem_key: str, json: dict[str, Any],
-              actor: int | None = None) -> T:
+    def _move(
+        self, parse: Callable[[Any], T], path: str, *, idem_key: str, json: dict[str, Any], actor: int | None = None
+    ) -> T:
         """A money-moving POST; a lost answer is asked again with the same key (see the module doc)."""
         why = ""
         for attempt in range(UNKNOWN_TRIES):
@@ -168,8 +177,9 @@ class HttpHost:
 
     def change_number(self, *, old_phone: str, new_phone: str) -> Reseller | None:
         """WhatsApp reported a user's new number: the reseller now on it, or None if none was on the old one."""
-        return self._reseller_or_none("POST", "/resellers/number-change",
-                                      json={"old_phone": old_phone, "new_phone": new_phone})
+        return self._reseller_or_none(
+            "POST", "/resellers/number-change", json={"old_phone": old_phone, "new_phone": new_phone}
+        )
 
     def _reseller_or_none(self, method: str, path: str, **kwargs: Any) -> Reseller | None:
         """A reseller the host found, or None where it answers ``not_found``."""
@@ -183,8 +193,9 @@ class HttpHost:
 
     def reset_reseller(self, reseller_id: int, *, actor: int | None = None, idem_key: str) -> NewReseller:
         """New password and PIN for a reseller."""
-        return self._move(_new_reseller, f"/resellers/{_seg(reseller_id)}/reset", actor=actor, idem_key=idem_key,
-                          json={})
+        return self._move(
+            _new_reseller, f"/resellers/{_seg(reseller_id)}/reset", actor=actor, idem_key=idem_key, json={}
+        )
 
     def verify_pin(self, reseller_id: int, pin: str) -> bool:
         """Whether ``pin`` is the reseller's PIN."""

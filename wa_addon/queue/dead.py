@@ -55,8 +55,11 @@ class Letter:
 def letter(key: str, payload: str, why: BaseException | str) -> str:
     """The entry to keep for an item that failed: ``why`` is the exception, or a few words."""
     reason = why if isinstance(why, str) else _where(why)
-    return json.dumps({"id": uuid.uuid4().hex[:16], "at": round(time.time(), 3), "why": reason, "key": key,
-                       "item": payload}, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        {"id": uuid.uuid4().hex[:16], "at": round(time.time(), 3), "why": reason, "key": key, "item": payload},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def _where(exc: BaseException) -> str:
@@ -67,7 +70,7 @@ def _where(exc: BaseException) -> str:
         return type(exc).__name__
     frame = (ours or frames)[-1]
     parts = PurePath(frame.filename).parts
-    short = "/".join(parts[parts.index("wa_addon") + 1:] if "wa_addon" in parts else parts[-1:])
+    short = "/".join(parts[parts.index("wa_addon") + 1 :] if "wa_addon" in parts else parts[-1:])
     return f"{type(exc).__name__} in {short}:{frame.lineno}"
 
 
@@ -80,8 +83,15 @@ def parse(lane: str, raw: bytes | str) -> Letter:
         entry = None
     if isinstance(entry, dict) and isinstance(entry.get("item"), str) and isinstance(entry.get("id"), str):
         at = entry.get("at")
-        return Letter(entry["id"], lane, float(at) if isinstance(at, int | float) else None,
-                      str(entry.get("why", "")), str(entry.get("key", "")), entry["item"], raw)
+        return Letter(
+            entry["id"],
+            lane,
+            float(at) if isinstance(at, int | float) else None,
+            str(entry.get("why", "")),
+            str(entry.get("key", "")),
+            entry["item"],
+            raw,
+        )
     return Letter(short_hash(raw, 16), lane, None, "", "", raw, raw)
 
 

@@ -93,8 +93,12 @@ class Lane:
     def partition(self, order_key: str) -> int:
         return zlib.crc32(order_key.encode()) % self.parts
 
-    def push(self, items: Sequence[Item], pipe: redis.client.Pipeline | None = None,
-             marks: dict[str, tuple[str, int]] | None = None) -> int:
+    def push(
+        self,
+        items: Sequence[Item],
+        pipe: redis.client.Pipeline | None = None,
+        marks: dict[str, tuple[str, int]] | None = None,
+    ) -> int:
         """Queue items (dropping already-seen ones); announce idle partitions.
 
         With ``pipe`` the push is only queued on it (by EVALSHA: the caller

@@ -73,12 +73,20 @@ def send(transport: Transport, msg: Outbound) -> SendResult:
     return result
 
 
-def record(rt: Runtime, pipe: Any, transport: str, msg: Outbound, result: SendResult,
-           ok_status: str = "sent") -> dict[str, Any]:
+def record(
+    rt: Runtime, pipe: Any, transport: str, msg: Outbound, result: SendResult, ok_status: str = "sent"
+) -> dict[str, Any]:
     """Queue a send's status on ``pipe``; returns its journal entry (written once per flush)."""
     status = ok_status if result.ok else "failed"
-    fields = {"status": status, "to": msg.to, "kind": msg.kind, "transport": transport,
-              "at": f"{time.time():.3f}", "wamid": result.wa_msg_id or "", "error": result.error or ""}
+    fields = {
+        "status": status,
+        "to": msg.to,
+        "kind": msg.kind,
+        "transport": transport,
+        "at": f"{time.time():.3f}",
+        "wamid": result.wa_msg_id or "",
+        "error": result.error or "",
+    }
     pipe.hset(rt.keys.msg(msg.id), mapping=fields)
     pipe.expire(rt.keys.msg(msg.id), MSG_TTL)
     if result.wa_msg_id:
@@ -117,7 +125,8 @@ def retry_failed(rt: Runtime, transport: str, msg_id: str | None = None) -> int:
         msg = Outbound.from_json(raw)
         if msg_id is None or msg.id == msg_id:
             rt.conn.lrem(key, 1, raw)
-            moved.append(Outbound(**{**msg.__dict__, "id": f"{msg.id}r{msg.attempts + 1}",
-                                     "attempts": msg.attempts + 1}))
+            moved.append(
+                Outbound(**{**msg.__dict__, "id": f"{msg.id}r{msg.attempts + 1}", "attempts": msg.attempts + 1})
+            )
     push(rt, moved, transport)
     return len(moved)

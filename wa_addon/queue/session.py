@@ -76,8 +76,16 @@ class Session(Settling):
             serve only the work lanes (``lo``) and read the outbox itself.
     """
 
-    def __init__(self, rt: Runtime, processors: dict[str, Processor], *, stop: threading.Event | None = None,
-                 budget: float = BUDGET, burst: bool = False, classes: tuple[str, ...] = ("hi", "lo")):
+    def __init__(
+        self,
+        rt: Runtime,
+        processors: dict[str, Processor],
+        *,
+        stop: threading.Event | None = None,
+        budget: float = BUDGET,
+        burst: bool = False,
+        classes: tuple[str, ...] = ("hi", "lo"),
+    ):
         self.rt, self.processors = rt, processors
         self.linger = 0.0 if burst else LINGER
         self.sid = uuid.uuid4().hex[:12]
@@ -90,10 +98,14 @@ class Session(Settling):
         self.flush = Flush()
         self.pacer = PairPacer()
         # A transport that says ``mps`` (the Cloud API) is paced to it; phones pace themselves.
-        self.rates = {name: SharedRate(rt.lane_scripts, rt.keys, getattr(t, "rate_name", name), mps)
-                      for name, t in rt.transports.items() if (mps := getattr(t, "mps", None))}
-        self.pool = ThreadPoolExecutor(rt.settings.send_slots + rt.settings.work_window,
-                                       thread_name_prefix="wa-session")
+        self.rates = {
+            name: SharedRate(rt.lane_scripts, rt.keys, getattr(t, "rate_name", name), mps)
+            for name, t in rt.transports.items()
+            if (mps := getattr(t, "mps", None))
+        }
+        self.pool = ThreadPoolExecutor(
+            rt.settings.send_slots + rt.settings.work_window, thread_name_prefix="wa-session"
+        )
         self.done = 0
         self._finished: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()  # futures done, not yet settled
         self._counts = {True: 0, False: 0}  # in flight: sends (True), chats and events (False)
@@ -178,8 +190,7 @@ class Session(Settling):
             return
         lane = self.rt.lanes.get(name)
         if lane is None:
-            log.error("session: a partition of unknown lane %s was announced; settings differ between processes?",
-                      name)
+            log.error("session: a partition of unknown lane %s was announced; settings differ between processes?", name)
             return
         if owned is not None:
             owned.lost = True  # its flag expired and was announced again: the new token is the live one

@@ -116,7 +116,8 @@ class Settling:
         """The flush: replies queued, statuses recorded, items acked, in one pipeline."""
         flush, now = self.flush, time.monotonic()
         if not (flush.done or flush.pauses or all_done) or (
-                self.futures and not flush.pauses and now - self._written_at < BATCH_EVERY):
+            self.futures and not flush.pauses and now - self._written_at < BATCH_EVERY
+        ):
             self._drop_finished()
             return
         self._written_at = now

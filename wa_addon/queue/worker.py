@@ -55,8 +55,9 @@ class EngineWorker(SimpleWorker):
     def work(self, *args: Any, **kwargs: Any) -> bool:
         rt = current()
         stop = threading.Event()
-        keeper = threading.Thread(target=housekeeping.run, args=(rt, stop, jobs.TIMERS), daemon=True,
-                                  name="wa-housekeeper")
+        keeper = threading.Thread(
+            target=housekeeping.run, args=(rt, stop, jobs.TIMERS), daemon=True, name="wa-housekeeper"
+        )
         keeper.start()
         housekeeping.housekeep(rt, jobs.TIMERS)  # pick up what a previous run left behind
         jobs.enqueue_session(self.queues[0], burst=bool(kwargs.get("burst")))

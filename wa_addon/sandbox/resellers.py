@@ -163,8 +163,17 @@ def create(
     cur = tx.run(
         "INSERT INTO resellers (username, name, phone, parent_id, level, language, password_hash, pin_hash,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (f"new-{phone}", name, phone, parent["id"], level, parent["language"], issued.password_hash,
-         issued.pin_hash, tx.now),
+        (
+            f"new-{phone}",
+            name,
+            phone,
+            parent["id"],
+            level,
+            parent["language"],
+            issued.password_hash,
+            issued.pin_hash,
+            tx.now,
+        ),
     )
     new_id = int(cur.lastrowid or 0)
     tx.run("UPDATE resellers SET username = ? WHERE id = ?", (_username(tx, name, new_id), new_id))

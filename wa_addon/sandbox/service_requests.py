@@ -134,8 +134,14 @@ def act(
     tx.run(
         "UPDATE requests SET status = ?, trx_id = COALESCE(?, trx_id),"
         " note = COALESCE(?, CASE WHEN ? THEN NULL ELSE note END), updated_at = ? WHERE id = ?",
-        (new, text_field(trx_id, "trx_id", 100) if new == SUCCESS else None, text_field(note), new == PENDING,
-         tx.now, row["id"]),
+        (
+            new,
+            text_field(trx_id, "trx_id", 100) if new == SUCCESS else None,
+            text_field(note),
+            new == PENDING,
+            tx.now,
+            row["id"],
+        ),
     )
     data = request_json(_row(tx, row["id"]))
     owner = resellers.by_id(tx, row["reseller_id"])

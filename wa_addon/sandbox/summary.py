@@ -21,8 +21,10 @@ def summary(tx: Tx, actor: int | None, low_below: object) -> dict[str, Any]:
         raise forbidden("only the admin sees the totals")
     low = to_paisa(low_below) if low_below not in (None, "") else 0
     rows = tx.all("SELECT * FROM resellers WHERE parent_id IS NOT NULL ORDER BY balance, id")
-    counts = {s: tx.one("SELECT COUNT(*) AS n FROM requests WHERE status = ?", (s,))["n"]  # type: ignore[index]
-              for s in ("pending", "processing")}
+    counts = {
+        s: tx.one("SELECT COUNT(*) AS n FROM requests WHERE status = ?", (s,))["n"]  # type: ignore[index]
+        for s in ("pending", "processing")
+    }
     attention = [r for r in rows if r["status"] != "active" or r["balance"] < low][:ATTENTION_MAX]
     return {
         "resellers": len(rows),

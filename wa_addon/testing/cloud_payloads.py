@@ -78,9 +78,7 @@ def button_reply(sender: str, reply_id: str, title: str = "", **kw: Any) -> dict
     return message(sender, "interactive", reply, **kw)
 
 
-def list_reply(
-    sender: str, reply_id: str, title: str = "", description: str = "", **kw: Any
-) -> dict[str, Any]:
+def list_reply(sender: str, reply_id: str, title: str = "", description: str = "", **kw: Any) -> dict[str, Any]:
     """A choice from an interactive list."""
     row = {"id": reply_id, "title": title or reply_id}
     if description:

@@ -212,9 +212,7 @@ class FakeGraph:
         """The texts accepted for ``phone`` (templates read ``template:<name> <params>``)."""
         return [m.text for m in self.sent if m.to == phone]
 
-    def wait_for(
-        self, target: int | Callable[[list[SentMessage]], bool], timeout: float = 5.0
-    ) -> list[SentMessage]:
+    def wait_for(self, target: int | Callable[[list[SentMessage]], bool], timeout: float = 5.0) -> list[SentMessage]:
         """Block until ``target`` messages were accepted, or ``target(sent)`` is true.
 
         Raises:
@@ -270,8 +268,16 @@ class FakeGraph:
             return 400, {}, _error_body(100, "Object with this phone number id does not exist")
         if self.token is not None and headers.get("authorization") != f"Bearer {self.token}":
             return 401, {}, _error_body(190, ERROR_TITLES[190])
-        return 200, {}, {"id": phone_number_id, "display_phone_number": "+880 1700-000000",
-                         "verified_name": "Fake Graph", "quality_rating": "GREEN"}
+        return (
+            200,
+            {},
+            {
+                "id": phone_number_id,
+                "display_phone_number": "+880 1700-000000",
+                "verified_name": "Fake Graph",
+                "quality_rating": "GREEN",
+            },
+        )
 
     def _deliver(self, body: dict[str, Any]) -> tuple[int, dict, dict]:
         recipient = str(body.get("to") or body.get("recipient"))
@@ -360,7 +366,8 @@ def _sent_message(wa_msg_id: str, body: dict[str, Any]) -> SentMessage:
         obj = body["interactive"]
         action = obj["action"]
         items = [b["reply"] for b in action.get("buttons", [])] or [
-            r for s in action.get("sections", []) for r in s["rows"]]
+            r for s in action.get("sections", []) for r in s["rows"]
+        ]
         return SentMessage(wa_msg_id, to, "interactive", obj["body"]["text"], choices=items)
     return SentMessage(wa_msg_id, to, "text", body["text"]["body"])
 
@@ -397,9 +404,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
         path = self.path.split("?", 1)[0]
-        status, extra, payload = self.graph._answer(
-            self.command, path, headers, body, self.client_address[:2]
-        )
+        status, extra, payload = self.graph._answer(self.command, path, headers, body, self.client_address[:2])
         data = json.dumps(payload).encode()
         with contextlib.suppress(ConnectionError):  # the sender timed out (see slow_next) or died
             self.send_response(status)

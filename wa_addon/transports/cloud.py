@@ -199,8 +199,9 @@ def _number_changed(msg: dict[str, Any], msg_id: str) -> Inbound | None:
     old, new = _phone(msg.get("from")), _phone(_get(msg, "system", "wa_id"))
     if not msg_id or not old or not new:
         return None
-    return Inbound(transport=NAME, msg_id=msg_id, sender=old, text=new, timestamp=_int(msg.get("timestamp")),
-                   kind=NUMBER_CHANGED)
+    return Inbound(
+        transport=NAME, msg_id=msg_id, sender=old, text=new, timestamp=_int(msg.get("timestamp")), kind=NUMBER_CHANGED
+    )
 
 
 def _match_contact(contacts: list[dict[str, Any]], phone: str, user_id: str) -> dict[str, Any]:
@@ -381,7 +382,9 @@ class CloudTransport:
         message = self._sealer.open_message(message)  # a password or PIN is plain only on its way out
         try:
             response = self._session.post(
-                self._url, json=build_body(message), headers=self._headers,
+                self._url,
+                json=build_body(message),
+                headers=self._headers,
                 timeout=(min(CONNECT_TIMEOUT, self._timeout), self._timeout),
             )
         except requests.ConnectTimeout:  # before Timeout: it is one too
@@ -412,9 +415,7 @@ class CloudTransport:
         if response.ok and code is None:
             # 2xx without a message id: it may have gone out, so no blind
             # retry (a duplicate); the admin decides from the failed list.
-            return SendResult(
-                FAILED, error_code="no_message_id", error="Graph API answered without a message id"
-            )
+            return SendResult(FAILED, error_code="no_message_id", error="Graph API answered without a message id")
         error_class = classify_error(code, response.status_code, error.get("is_transient") is True)
         retry_after = None
         if error_class.outcome == RETRY:

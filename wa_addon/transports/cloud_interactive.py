@@ -35,8 +35,10 @@ def interactive(message: Outbound) -> dict[str, Any] | None:
         return _list(message)
     if len(message.choices) > MAX_BUTTONS:
         return None  # more than buttons can hold and no list label: the text says it all
-    buttons = [{"type": "reply", "reply": {"id": c["id"][:BUTTON_ID], "title": fit(c["title"], BUTTON_TITLE)}}
-               for c in message.choices]
+    buttons = [
+        {"type": "reply", "reply": {"id": c["id"][:BUTTON_ID], "title": fit(c["title"], BUTTON_TITLE)}}
+        for c in message.choices
+    ]
     return {"type": "button", "body": {"text": message.text}, "action": {"buttons": buttons}}
 
 
@@ -48,8 +50,11 @@ def _list(message: Outbound) -> dict[str, Any]:
             row["description"] = fit(choice["description"], ROW_DESCRIPTION)
         rows.append(row)
     label = fit(message.menu, LIST_BUTTON)
-    return {"type": "list", "body": {"text": message.text},
-            "action": {"button": label, "sections": [{"title": fit(label, SECTION_TITLE), "rows": rows}]}}
+    return {
+        "type": "list",
+        "body": {"text": message.text},
+        "action": {"button": label, "sections": [{"title": fit(label, SECTION_TITLE), "rows": rows}]},
+    }
 
 
 def fit(text: str, limit: int) -> str:

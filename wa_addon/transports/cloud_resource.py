@@ -32,7 +32,6 @@ class Intake(Protocol):
         ...
 
 
-
 class CloudWebhook:
     """The Cloud API webhook resource.
 
@@ -76,7 +75,6 @@ class CloudWebhook:
         # Counts only: message text is chat content and stays out of the logs.
         log.info("cloud webhook: %d messages, %d statuses", len(inbound), len(statuses))
         resp.media = {"ok": True}
-
 
     def _open_windows(self, inbound: list[Inbound]) -> None:
         if self._window is None or not inbound:

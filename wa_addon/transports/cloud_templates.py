@@ -34,9 +34,9 @@ ALREADY_EXISTS = 2388024  # Meta's error_subcode: this name and language are tak
 BODIES: dict[str, dict[str, str]] = {
     "notify_request_created": {
         "en": "New request #{{1}}: {{2}} to {{3}}, amount {{4}}, from {{5}}. "
-              "Reply COMPLETE or CANCEL with the request number.",
+        "Reply COMPLETE or CANCEL with the request number.",
         "bn": "নতুন অনুরোধ #{{1}}: {{2}}, নম্বর {{3}}, পরিমাণ {{4}}, পাঠিয়েছেন {{5}}। "
-              "অনুরোধ নম্বরসহ COMPLETE বা CANCEL লিখে উত্তর দিন।",
+        "অনুরোধ নম্বরসহ COMPLETE বা CANCEL লিখে উত্তর দিন।",
     },
     "notify_request_success": {
         "en": "Request #{{1}} successful: {{2}}, amount {{3}}, trx ID {{4}}. Balance: {{5}}.",
@@ -56,9 +56,9 @@ BODIES: dict[str, dict[str, str]] = {
     },
     "notify_request_stuck": {
         "en": "Request #{{1}} has been processing for {{2}} min: {{3}}, amount {{4}}. "
-              "Check with the operator, then reply COMPLETE or CANCEL.",
+        "Check with the operator, then reply COMPLETE or CANCEL.",
         "bn": "অনুরোধ #{{1}} প্রসেসিং অবস্থায় আছে {{2}} মিনিট ধরে: নম্বর {{3}}, পরিমাণ {{4}}। "
-              "অপারেটরের সাথে যাচাই করে COMPLETE বা CANCEL লিখুন।",
+        "অপারেটরের সাথে যাচাই করে COMPLETE বা CANCEL লিখুন।",
     },
     "notify_balance_added": {
         "en": "Balance added: {{1}}. New balance: {{2}}. Added by {{3}}.",
@@ -95,10 +95,23 @@ BODIES: dict[str, dict[str, str]] = {
 }
 
 # What Meta's reviewers see for each parameter.
-EXAMPLES = {"id": "1024", "service": "FL", "number": "01712345678", "name": "Karim Store", "trx_id": "TX98231",
-            "minutes": "20", "reason": "operator down", "by": "Admin", "username": "retail1",
-            "summary": "Language: Bengali → English", "password": "Xy7pq2kd", "pin": "4321",
-            "text": "The shop closes at 9 pm today", "amount": "50", "balance": "2450"}
+EXAMPLES = {
+    "id": "1024",
+    "service": "FL",
+    "number": "01712345678",
+    "name": "Karim Store",
+    "trx_id": "TX98231",
+    "minutes": "20",
+    "reason": "operator down",
+    "by": "Admin",
+    "username": "retail1",
+    "summary": "Language: Bengali → English",
+    "password": "Xy7pq2kd",
+    "pin": "4321",
+    "text": "The shop closes at 9 pm today",
+    "amount": "50",
+    "balance": "2450",
+}
 
 
 def definitions(lang: str) -> list[dict[str, Any]]:
@@ -110,15 +123,25 @@ def definitions(lang: str) -> list[dict[str, Any]]:
 
 def _utility(name: str, code: str, body: str, lang: str) -> dict[str, Any]:
     example = [money(EXAMPLES[p], lang) if p in MONEY else EXAMPLES[p] for p in PARAMS[name]]
-    return {"name": name, "language": code, "category": "UTILITY",
-            "components": [{"type": "BODY", "text": body, "example": {"body_text": [example]}}]}
+    return {
+        "name": name,
+        "language": code,
+        "category": "UTILITY",
+        "components": [{"type": "BODY", "text": body, "example": {"body_text": [example]}}],
+    }
 
 
 def _authentication(code: str) -> dict[str, Any]:
-    return {"name": OTP, "language": code, "category": "AUTHENTICATION",
-            "components": [{"type": "BODY", "add_security_recommendation": True},
-                           {"type": "FOOTER", "code_expiration_minutes": 5},
-                           {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE"}]}]}
+    return {
+        "name": OTP,
+        "language": code,
+        "category": "AUTHENTICATION",
+        "components": [
+            {"type": "BODY", "add_security_recommendation": True},
+            {"type": "FOOTER", "code_expiration_minutes": 5},
+            {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE"}]},
+        ],
+    }
 
 
 def placeholders(body: str) -> list[int]:
@@ -126,8 +149,9 @@ def placeholders(body: str) -> list[int]:
     return [int(n) for n in re.findall(r"\{\{(\d+)\}\}", body)]
 
 
-def submit(settings: Settings, templates: list[dict[str, Any]],
-           session: requests.Session | None = None) -> list[tuple[str, bool, str]]:
+def submit(
+    settings: Settings, templates: list[dict[str, Any]], session: requests.Session | None = None
+) -> list[tuple[str, bool, str]]:
     """POST each template to ``{graph}/{version}/{waba_id}/message_templates``.
 
     Returns:
@@ -139,8 +163,9 @@ def submit(settings: Settings, templates: list[dict[str, Any]],
     return [_post(session, url, headers, t, settings.cloud_timeout) for t in templates]
 
 
-def _post(session: requests.Session, url: str, headers: dict[str, str], template: dict[str, Any],
-          timeout: float) -> tuple[str, bool, str]:
+def _post(
+    session: requests.Session, url: str, headers: dict[str, str], template: dict[str, Any], timeout: float
+) -> tuple[str, bool, str]:
     label = f"{template['name']} {template['language']}"
     try:
         resp = session.post(url, json=template, headers=headers, timeout=timeout)

@@ -51,8 +51,13 @@ class DeviceTransport:
         self.settings = settings
         self.conn = conn or redis_conn.connect(settings, socket_timeout=10, health_check_interval=30)
         self.keys = Keys(settings.namespace)
-        self.queue = LeaseQueue(self.conn, self.keys, lease=settings.device_lease, online=settings.device_online,
-                                max_attempts=settings.device_max_attempts)
+        self.queue = LeaseQueue(
+            self.conn,
+            self.keys,
+            lease=settings.device_lease,
+            online=settings.device_online,
+            max_attempts=settings.device_max_attempts,
+        )
         self.tokens = TokenRegistry(self.conn, self.keys, online=settings.device_online)
         self.names = ContactNames(self.conn, self.keys, self._numbers(parse_names(settings.device_names)))
         self.pins = parse_pins(settings.device_pins, settings.country)
@@ -118,8 +123,9 @@ class DeviceTransport:
         token under the same name cannot ack the old one's leases.
         """
         digest = token_hash(token)
-        leased = self.queue.await_(lambda: self.queue.lease_as(phone, digest, max_count),
-                                   lambda got: got is None or bool(got), seconds)
+        leased = self.queue.await_(
+            lambda: self.queue.lease_as(phone, digest, max_count), lambda got: got is None or bool(got), seconds
+        )
         return leased
 
     def ack(self, phone: str, token: str, lease: str, status: str, error: str) -> str:
@@ -162,8 +168,9 @@ class DeviceTransport:
         own = f"ar{time.time_ns():x}"
         earlier = self._set_nx_get(keys=[key], args=[own, self.settings.device_dedupe_window])
         msg_id = as_text(earlier) if earlier else own
-        return Inbound(transport=NAME, msg_id=f"{sender}:{msg_id}", sender=sender, text=text,
-                       timestamp=int(time.time()), via=via)
+        return Inbound(
+            transport=NAME, msg_id=f"{sender}:{msg_id}", sender=sender, text=text, timestamp=int(time.time()), via=via
+        )
 
     def exchange(self, device: str, to: str, reply_id: str, seconds: float, token: str = "") -> list[Outbound]:
         """Wait up to ``seconds`` for ``reply_id``; take ``to``'s queued messages as they come.

@@ -77,7 +77,9 @@ end
 """
 
 # ARGV[5..]: id, body, recipient, only, now; KEYS[7]: the recipient's affinity key.
-HANDOFF_LUA = _PRELUDE + """
+HANDOFF_LUA = (
+    _PRELUDE
+    + """
 local id = ARGV[5]
 if redis.call('EXISTS', PRE .. id) == 1 then return 0 end  -- handed over before: the outbox re-ran
 local prefer = redis.call('GET', KEYS[7]) or ''
@@ -87,12 +89,15 @@ redis.call('RPUSH', Q, id)
 redis.call('PUBLISH', WAKE, id)
 return 1
 """
+)
 
 # ARGV[5..]: device, now, lease seconds, max, scan, online_since, hold key prefix, token
 # hash ('' = not checked); KEYS[7]: the token index.  Returns {id, lease id, body,
 # deadline} per leased message, or -1 when the token no longer names this device
 # (revoked): checked in the same script, so no lease goes out after a revocation.
-LEASE_LUA = _PRELUDE + """
+LEASE_LUA = (
+    _PRELUDE
+    + """
 local dev, now = ARGV[5], tonumber(ARGV[6])
 local deadline = now + tonumber(ARGV[7])
 local max, scan, since, HOLD = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
@@ -137,10 +142,13 @@ for _, id in ipairs(redis.call('LRANGE', Q, 0, scan - 1)) do
 end
 return out
 """
+)
 
 # ARGV[5..]: id, lease id, attempt number, device, status (sent|failed|retry), error,
 # now, max attempts, max retries, retry pause.
-ACK_LUA = _PRELUDE + """
+ACK_LUA = (
+    _PRELUDE
+    + """
 local id, lease, n, dev = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local status, err, now = ARGV[9], ARGV[10], ARGV[11]
 local f = redis.call('HMGET', PRE .. id, 'state', 'lease', 'lease:' .. n)
@@ -168,18 +176,24 @@ finish(id, status, dev, err, now)
 if redis.call('LLEN', Q) > 0 then redis.call('PUBLISH', WAKE, '') end  -- the recipient is free
 return answer
 """
+)
 
 # ARGV[5..]: now, max attempts.  Leases past their deadline go back to the queue.
-EXPIRE_LUA = _PRELUDE + """
+EXPIRE_LUA = (
+    _PRELUDE
+    + """
 local ids = redis.call('ZRANGEBYSCORE', LEASES, '-inf', ARGV[5])
 for _, id in ipairs(ids) do giveback(id, tonumber(ARGV[6]), 'lease expired', ARGV[5]) end
 if #ids > 0 then redis.call('PUBLISH', WAKE, '') end
 for _, id in ipairs(redis.call('SMEMBERS', UNAPPLIED)) do apply(id) end
 return #ids
 """
+)
 
 # ARGV[5..]: device, now, max attempts.  A revoked phone's leases go to the others.
-RELEASE_DEVICE_LUA = _PRELUDE + """
+RELEASE_DEVICE_LUA = (
+    _PRELUDE
+    + """
 local n = 0
 for _, id in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do
   if redis.call('HGET', PRE .. id, 'device') == ARGV[5] then
@@ -190,11 +204,14 @@ end
 redis.call('PUBLISH', WAKE, '')  -- also ends the revoked phone's open poll now (it re-checks its token)
 return n
 """
+)
 
 # ARGV[5..]: recipient, device, now, scan, token hash ('' = not checked); KEYS[7]: the
 # token index.  Takes, in order, the recipient's queued messages this device may
 # send (an AutoResponder reply carries them); -1 once the token no longer names it.
-TAKE_LUA = _PRELUDE + """
+TAKE_LUA = (
+    _PRELUDE
+    + """
 local to, dev, now = ARGV[5], ARGV[6], ARGV[7]
 if ARGV[9] ~= '' and redis.call('HGET', KEYS[7], ARGV[9]) ~= dev then return -1 end
 if busy(to) then return {} end
@@ -209,7 +226,14 @@ for _, id in ipairs(redis.call('LRANGE', Q, 0, tonumber(ARGV[8]) - 1)) do
 end
 return out
 """
+)
 
 
-SCRIPTS = {"handoff": HANDOFF_LUA, "lease": LEASE_LUA, "ack": ACK_LUA, "expire": EXPIRE_LUA,
-           "release_device": RELEASE_DEVICE_LUA, "take": TAKE_LUA}
+SCRIPTS = {
+    "handoff": HANDOFF_LUA,
+    "lease": LEASE_LUA,
+    "ack": ACK_LUA,
+    "expire": EXPIRE_LUA,
+    "release_device": RELEASE_DEVICE_LUA,
+    "take": TAKE_LUA,
+}

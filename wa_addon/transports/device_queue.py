@@ -52,6 +52,7 @@ LEASE_ID = re.compile(r"^([A-Za-z0-9_:\-]{1,120})\.([0-9]{1,6})$")
 ACK_STATUSES = ("sent", "failed", "retry")
 OK, LATE, DUPLICATE, STALE, UNKNOWN = "ok", "late", "duplicate", "stale", "unknown"
 
+
 @dataclass(frozen=True)
 class Leased:
     """One message leased to a phone.
@@ -87,9 +88,18 @@ class LeaseQueue:
         clock: the time source (tests move it).
     """
 
-    def __init__(self, conn: redis.Redis, keys: Keys, *, lease: float = 30, online: float = 60,
-                 max_attempts: int = 5, max_retries: int = MAX_RETRIES, retry_pause: float = RETRY_PAUSE,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        conn: redis.Redis,
+        keys: Keys,
+        *,
+        lease: float = 30,
+        online: float = 60,
+        max_attempts: int = 5,
+        max_retries: int = MAX_RETRIES,
+        retry_pause: float = RETRY_PAUSE,
+        clock: Callable[[], float] = time.time,
+    ):
         self.conn, self.keys, self.clock = conn, keys, clock
         self.lease_secs, self.online, self.max_attempts = lease, online, max_attempts
         self.max_retries, self.retry_pause = max_retries, retry_pause
@@ -143,8 +153,18 @@ class LeaseQueue:
         if match is None or status not in ACK_STATUSES:
             return UNKNOWN
         msg_id, attempt = match.groups()
-        args = [msg_id, lease, attempt, device, status, error[:200], self.clock(), self.max_attempts,
-                self.max_retries, self.retry_pause]
+        args = [
+            msg_id,
+            lease,
+            attempt,
+            device,
+            status,
+            error[:200],
+            self.clock(),
+            self.max_attempts,
+            self.max_retries,
+            self.retry_pause,
+        ]
         return text(self._run("ack", args))
 
     def take_for(self, device: str, to: str, digest: str = "") -> list[Outbound] | None:
@@ -224,4 +244,3 @@ class LeaseQueue:
             return self._scripts[name](keys=self._keys + (extra_keys or []), args=[*self._base, *args])
         except DOWN as exc:
             raise StoreUnavailable(str(exc)) from exc
-

@@ -50,8 +50,9 @@ class Unauthorized(ApiError):
         super().__init__(falcon.HTTP_401, "unauthorized", message, challenge)
 
 
-def authenticate(req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any],
-                 query_token: bool = False) -> None:
+def authenticate(
+    req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any], query_token: bool = False
+) -> None:
     """``@falcon.before``: the phone a token names, as ``req.context.phone``; else 401.
 
     Args:
@@ -122,11 +123,24 @@ class Phones:
             if item.get("group"):
                 rejected.append({"index": index, "code": "group", "message": "group chats are ignored"})
             elif number is None:
-                rejected.append({"index": index, "code": "unknown_sender",
-                                 "message": "not a phone number nor a mapped contact name"})
+                rejected.append(
+                    {
+                        "index": index,
+                        "code": "unknown_sender",
+                        "message": "not a phone number nor a mapped contact name",
+                    }
+                )
             else:
-                accepted.append(Inbound(transport="device", msg_id=f"{number}:{msg_id}", sender=number,
-                                        text=text, timestamp=_seconds(item.get("time")), via=phone))
+                accepted.append(
+                    Inbound(
+                        transport="device",
+                        msg_id=f"{number}:{msg_id}",
+                        sender=number,
+                        text=text,
+                        timestamp=_seconds(item.get("time")),
+                        via=phone,
+                    )
+                )
         self.device.remember(phone, [m.sender for m in accepted])
         self.intake.submit(accepted, [])
         log.info("device %s: %d messages in, %d rejected", phone, len(accepted), len(rejected))
@@ -208,8 +222,13 @@ def _ack(item: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def _leased(m: Leased, opened: Sealer) -> dict[str, Any]:
-    return {"id": m.id, "lease": m.lease, "to": m.message.to, "text": opened.open_message(m.message).text,
-            "deadline": round(m.deadline, 3)}
+    return {
+        "id": m.id,
+        "lease": m.lease,
+        "to": m.message.to,
+        "text": opened.open_message(m.message).text,
+        "deadline": round(m.deadline, 3),
+    }
 
 
 def _number(req: falcon.Request, name: str, default: float) -> float:

@@ -66,8 +66,7 @@ class TokenRegistry:
         clock: the time source.
     """
 
-    def __init__(self, conn: redis.Redis, keys: Keys, *, online: float = 60,
-                 clock: Callable[[], float] = time.time):
+    def __init__(self, conn: redis.Redis, keys: Keys, *, online: float = 60, clock: Callable[[], float] = time.time):
         self.conn, self.keys, self.online, self.clock = conn, keys, online, clock
         self._touch = conn.register_script(TOUCH_LUA)
 
@@ -125,8 +124,10 @@ class TokenRegistry:
             pipe.zscore(self.keys.device("seen"), name)
         got = pipe.execute()
         now = self.clock()
-        return [self._phone(name, created, seen, now) for name, created, seen in zip(names, got[::2], got[1::2],
-                                                                                     strict=True)]
+        return [
+            self._phone(name, created, seen, now)
+            for name, created, seen in zip(names, got[::2], got[1::2], strict=True)
+        ]
 
     def _phone(self, name: str, created: bytes | None, seen: float | None, now: float) -> Phone:
         online = seen is not None and now - seen <= self.online

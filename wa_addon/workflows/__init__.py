@@ -79,15 +79,22 @@ class Lifecycle:
         timed: the state whose age is watched (stuck / expiry), if any.
     """
 
-    def __init__(self, name: str, states: Sequence[str], transitions: list[dict[str, Any]], initial: str,
-                 timed: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        states: Sequence[str],
+        transitions: list[dict[str, Any]],
+        initial: str,
+        timed: str | None = None,
+    ):
         extra = {key for t in transitions for key in t} - _PLAIN_KEYS
         if extra:
             raise ValueError(f"{name}: transitions are plain moves; not allowed: {sorted(extra)}")
         self.name, self.states, self.initial, self.timed = name, tuple(states), initial, timed
         self.triggers = tuple(dict.fromkeys(t["trigger"] for t in transitions))
-        self.machine = Machine(model=None, states=list(states), transitions=transitions, initial=initial,
-                               auto_transitions=False)
+        self.machine = Machine(
+            model=None, states=list(states), transitions=transitions, initial=initial, auto_transitions=False
+        )
 
     def allowed(self, state: str) -> list[str]:
         """The triggers allowed from ``state``."""
@@ -118,20 +125,30 @@ class Lifecycle:
         """The facts saved when the record was started."""
         return store.read(rt, self.name, str(ident)).info
 
-    def start(self, rt: Runtime, ident: object, state: str | None = None, *, cause: str, source: str = "hook",
-              info: dict[str, Any] | None = None) -> Outcome:
+    def start(
+        self,
+        rt: Runtime,
+        ident: object,
+        state: str | None = None,
+        *,
+        cause: str,
+        source: str = "hook",
+        info: dict[str, Any] | None = None,
+    ) -> Outcome:
         """Create the record in ``state`` (default: the initial one); absorbed if it exists."""
         ident, state = str(ident), state or self.initial
         if state not in self.states:
             return self._absorb(ident, None, state, ILLEGAL, source, cause)
         code, now_state, version = store.compare_and_set(
-            rt, self.name, ident, expected=None, new=state, cause=cause, source=source, timed=self.timed, info=info)
+            rt, self.name, ident, expected=None, new=state, cause=cause, source=source, timed=self.timed, info=info
+        )
         if code == store.LOST:
             return self._absorb(ident, now_state, state, DUPLICATE, source, cause, version)
         return self._outcome(ident, None, now_state, version, replayed=code == store.REPLAY)
 
-    def follow(self, rt: Runtime, ident: object, status: str, *, cause: str,
-               info: dict[str, Any] | None = None) -> Outcome:
+    def follow(
+        self, rt: Runtime, ident: object, status: str, *, cause: str, info: dict[str, Any] | None = None
+    ) -> Outcome:
         """Move to a status the host reported; a record never seen is adopted at it.
 
         (Created before the add-on listened: the host's word is taken.)
@@ -141,8 +158,9 @@ class Lifecycle:
             outcome = self.start(rt, ident, status, cause=cause, info=info)
         return outcome
 
-    def apply(self, rt: Runtime, ident: object, trigger_or_status: str, *, source: str,
-              cause: str | None = None) -> Outcome:
+    def apply(
+        self, rt: Runtime, ident: object, trigger_or_status: str, *, source: str, cause: str | None = None
+    ) -> Outcome:
         """Fire a trigger (``cancel``) or move to a status (``cancelled``), atomically.
 
         Args:
@@ -166,7 +184,8 @@ class Lifecycle:
                 reason = DUPLICATE if trigger_or_status == record.state else ILLEGAL
                 return self._absorb(ident, record.state, trigger_or_status, reason, source, cause, record.version)
             code, state, version = store.compare_and_set(
-                rt, self.name, ident, expected=record.state, new=dest, cause=cause, source=source, timed=self.timed)
+                rt, self.name, ident, expected=record.state, new=dest, cause=cause, source=source, timed=self.timed
+            )
             if code != store.LOST:
                 return self._outcome(ident, record.state, state, version, replayed=code == store.REPLAY)
             record = store.read(rt, self.name, ident, cause)  # someone else moved it first: decide again
@@ -175,10 +194,20 @@ class Lifecycle:
     def _outcome(self, ident: str, previous: str | None, state: str, version: int, *, replayed: bool) -> Outcome:
         return Outcome(True, state, previous, version, replayed=replayed, workflow=self.name, ident=ident)
 
-    def _absorb(self, ident: str, state: str | None, wanted: str, reason: str, source: str, cause: str,
-                version: int = 0) -> Outcome:
+    def _absorb(
+        self, ident: str, state: str | None, wanted: str, reason: str, source: str, cause: str, version: int = 0
+    ) -> Outcome:
         # A duplicate is routine (hosts retry); anything else is worth a look.
         level = logging.INFO if reason == DUPLICATE else logging.WARNING
-        log.log(level, "%s %s: %s absorbed in state %s (%s, source=%s, cause=%s)",
-                self.name, ident, wanted, state, reason, source, cause)
+        log.log(
+            level,
+            "%s %s: %s absorbed in state %s (%s, source=%s, cause=%s)",
+            self.name,
+            ident,
+            wanted,
+            state,
+            reason,
+            source,
+            cause,
+        )
         return Outcome(False, state, state, version, reason=reason, workflow=self.name, ident=ident)

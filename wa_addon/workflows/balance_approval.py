@@ -51,9 +51,6 @@ TRANSITIONS: list[dict[str, Any]] = [
 LIFECYCLE = Lifecycle("balance_request", STATES, TRANSITIONS, PENDING, timed=PENDING)
 
 
-
-
-
 def claim(rt: Runtime, balance_request_id: object) -> Outcome:
     """An admin decides: pending -> deciding, off the expiry timer.
 

@@ -53,9 +53,6 @@ RESENT_FROM = (FAILED, PROCESSING)
 LIFECYCLE = Lifecycle("request", STATES, TRANSITIONS, PENDING, timed=PROCESSING)
 
 
-
-
-
 def stuck(rt: Runtime, now: float | None = None) -> list[tuple[str, float, store.Record]]:
     """Requests in processing for longer than ``request_stuck_after``, oldest first.
 

@@ -62,9 +62,19 @@ def read(rt: Runtime, workflow: str, ident: str, cause: str = "") -> Record:
     )
 
 
-def compare_and_set(rt: Runtime, workflow: str, ident: str, *, expected: str | None, new: str, cause: str,
-                    source: str, timed: str | None, info: dict[str, Any] | None = None,
-                    now: float | None = None) -> tuple[int, str, int]:
+def compare_and_set(
+    rt: Runtime,
+    workflow: str,
+    ident: str,
+    *,
+    expected: str | None,
+    new: str,
+    cause: str,
+    source: str,
+    timed: str | None,
+    info: dict[str, Any] | None = None,
+    now: float | None = None,
+) -> tuple[int, str, int]:
     """Move ``ident`` from ``expected`` (None: no record yet) to ``new``, atomically.
 
     Returns:
@@ -72,16 +82,26 @@ def compare_and_set(rt: Runtime, workflow: str, ident: str, *, expected: str | N
     """
     now = time.time() if now is None else now
     keys = [rt.keys.workflow(workflow, ident), rt.keys.workflow_timer(workflow)]
-    args: list[Any] = [expected or "", new, cause, f"{now:.3f}", WORKFLOW_TTL, timed or "", ident,
-            json.dumps(info, ensure_ascii=False, separators=(",", ":")) if info else "", source]
+    args: list[Any] = [
+        expected or "",
+        new,
+        cause,
+        f"{now:.3f}",
+        WORKFLOW_TTL,
+        timed or "",
+        ident,
+        json.dumps(info, ensure_ascii=False, separators=(",", ":")) if info else "",
+        source,
+    ]
     code, state, version = cast(list[Any], rt.scripts.workflow_cas(keys=keys, args=args))
     return int(code), state.decode() if isinstance(state, bytes) else str(state), int(version)
 
 
 def due(rt: Runtime, workflow: str, before: float) -> list[tuple[str, float]]:
     """Ids that entered the timed state before ``before``, oldest first, with when."""
-    members = cast(list[tuple[bytes, float]],
-                   rt.conn.zrangebyscore(rt.keys.workflow_timer(workflow), 0, before, withscores=True))
+    members = cast(
+        list[tuple[bytes, float]], rt.conn.zrangebyscore(rt.keys.workflow_timer(workflow), 0, before, withscores=True)
+    )
     return [(m.decode(), float(score)) for m, score in members]
 
 
