@@ -11,7 +11,7 @@ import redis
 from helpers import NOTIFY_SAMPLES, drain, queued
 
 from wa_addon import otp
-from wa_addon.hooks import events, notify
+from wa_addon.hooks import events, notify, timers
 from wa_addon.host.http import HttpHost
 from wa_addon.notifications import PARAMS, Notes
 from wa_addon.render import LANGUAGES, Renderer
@@ -164,8 +164,8 @@ def test_a_stuck_request_is_flagged_to_the_admin_once(rt):
     run(rt, "request.created", request())
     run(rt, "request.updated", request("processing"))
     later = rt.conn.time()[0] + rt.settings.request_stuck_after + 90  # 16.5 min
-    assert notify.housekeep(rt, now=later) == 1
-    assert notify.housekeep(rt, now=later + 3600) == 0
+    assert timers.housekeep(rt, now=later) == 1
+    assert timers.housekeep(rt, now=later + 3600) == 0
     (msg,) = _outbox(rt)
     assert msg.to == ADMIN and msg.kind == "notify.request_stuck"
     assert "১৬ মিনিট" in msg.text and "01712***678" in msg.text and "CANCEL 12" in msg.text
@@ -182,20 +182,20 @@ def stuck_and_expiring(rt) -> float:
 @pytest.mark.parametrize("failing", ["notify.request_stuck", "notify.balance_request_updated"])
 def test_timed_notices_survive_redis_failing_as_they_are_queued(rt, monkeypatch, failing):
     later = stuck_and_expiring(rt)
-    push = notify.outbox.push
+    push = timers.outbox.push
 
     def flaky(rt, msgs):
         if any(m.kind == failing for m in msgs):
             raise redis.exceptions.ConnectionError("Redis went away")
         return push(rt, msgs)
 
-    monkeypatch.setattr(notify.outbox, "push", flaky)
+    monkeypatch.setattr(timers.outbox, "push", flaky)
     with pytest.raises(redis.exceptions.ConnectionError):
-        notify.housekeep(rt, now=later)
-    monkeypatch.setattr(notify.outbox, "push", push)
+        timers.housekeep(rt, now=later)
+    monkeypatch.setattr(timers.outbox, "push", push)
     kept = {"notify.request_stuck": 2, "notify.balance_request_updated": 1}[failing]  # the first pass stopped there
-    assert notify.housekeep(rt, now=later) == kept
-    assert notify.housekeep(rt, now=later + 60) == 0
+    assert timers.housekeep(rt, now=later) == kept
+    assert timers.housekeep(rt, now=later + 60) == 0
     assert sorted(m.kind for m in _outbox(rt)) == ["notify.balance_request_updated", "notify.request_stuck"]
 
 
@@ -211,9 +211,9 @@ def test_one_failing_timed_notice_costs_the_others_nothing(rt, monkeypatch):
         return context(data, **kwargs)
 
     monkeypatch.setattr(notify, "_request_context", buggy)
-    assert notify.housekeep(rt, now=later) == 2  # request 13 and balance request 9
+    assert timers.housekeep(rt, now=later) == 2  # request 13 and balance request 9
     monkeypatch.setattr(notify, "_request_context", context)  # the bug fixed
-    assert notify.housekeep(rt, now=later) == 1  # request 12 was kept
+    assert timers.housekeep(rt, now=later) == 1  # request 12 was kept
     stuck = [m.text for m in _outbox(rt) if m.kind == "notify.request_stuck"]
     assert len(stuck) == 2 and "CANCEL 13" in stuck[0] and "CANCEL 12" in stuck[1]
 
@@ -257,7 +257,7 @@ def test_a_denied_balance_request_is_told_and_an_approved_one_left_to_balance_ad
 def test_an_undecided_balance_request_expires_with_a_notice(rt):
     run(rt, "balance_request.created", {"id": 9, "reseller_id": 3, "amount": "700.00", "reseller": KARIM})
     later = rt.conn.time()[0] + rt.settings.balance_request_expiry + 1
-    assert notify.housekeep(rt, now=later) == 1
+    assert timers.housekeep(rt, now=later) == 1
     (msg,) = _outbox(rt)
     assert msg.to == RETAIL1 and "expired" in msg.text
     late = run(rt, "balance_request.updated", {"id": 9, "reseller_id": 3, "amount": "700.00", "status": "approved"})
@@ -269,7 +269,7 @@ def test_an_adopted_balance_request_expires_with_a_notice_found_at_the_host(rt):
     adopted = {"id": 10, "reseller_id": 4, "amount": "250.00", "status": "pending"}
     assert run(rt, "balance_request.updated", adopted) == []
     later = rt.conn.time()[0] + rt.settings.balance_request_expiry + 1
-    assert notify.housekeep(rt, now=later) == 1
+    assert timers.housekeep(rt, now=later) == 1
     (msg,) = _outbox(rt)
     assert msg.to == RETAIL2 and msg.language == "bn" and "৳২৫০" in msg.text
 

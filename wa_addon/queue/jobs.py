@@ -13,7 +13,7 @@ from collections.abc import Callable
 from rq import Queue, get_current_job
 
 from wa_addon import inbound
-from wa_addon.hooks import notify
+from wa_addon.hooks import notify, timers
 from wa_addon.queue.session import BUDGET, Processor, Session
 from wa_addon.runtime import EVENT_LANE, IN_LANE, Runtime, current
 
@@ -21,7 +21,7 @@ from wa_addon.runtime import EVENT_LANE, IN_LANE, Runtime, current
 PROCESSORS: dict[str, Processor] = {IN_LANE: inbound.process, EVENT_LANE: notify.process}
 
 # What the housekeeper runs besides announcing orphaned partitions, as timer(runtime, now).
-TIMERS: list[Callable[[Runtime, float], object]] = [notify.housekeep]
+TIMERS: list[Callable[[Runtime, float], object]] = [timers.housekeep]
 
 # Set by the worker when it is asked to stop: the running session hands over at once.
 STOP = threading.Event()
