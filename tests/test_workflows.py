@@ -9,7 +9,7 @@ from functools import partial
 import pytest
 from conftest import ADMIN, HOST_KEY, RETAIL1, Chat
 
-from wa_addon.hooks import events, notify
+from wa_addon.hooks import events, notify, timers
 from wa_addon.host.http import HttpHost
 from wa_addon.runtime import Runtime
 from wa_addon.settings import Settings
@@ -252,7 +252,7 @@ class ExpiryMidDecision:
         return getattr(self.host, name)
 
     def decide_balance_request(self, *args, **kwargs):
-        self.queued = notify.housekeep(self.rt, now=time.time() + 10**6)
+        self.queued = timers.housekeep(self.rt, now=time.time() + 10**6)
         return self.host.decide_balance_request(*args, **kwargs)
 
 
