@@ -7,6 +7,8 @@ the sandbox host and the fake Graph API.  The settings name only the sentinels.
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,8 +24,12 @@ from sentinel_cluster import SentinelCluster
 from wa_addon import doctor, redis_conn
 from wa_addon.app import Addon, not_found
 from wa_addon.host.http import HttpHost
+from wa_addon.inbound import Intake
+from wa_addon.messages import Inbound
+from wa_addon.runtime import IN_LANE, Runtime
 from wa_addon.sandbox import SandboxDB, create_sandbox_app, seed
 from wa_addon.settings import Settings
+from wa_addon.store import StoreUnavailable
 from wa_addon.testing import cloud_payloads as cp
 from wa_addon.testing.wsgi_server import serve_in_thread
 
@@ -96,6 +102,27 @@ def test_with_sentinels_no_embedded_redis_is_started(cluster, tmp_path):
     assert settings.redis_url == "" and settings.redis_sentinel_master == "mymaster"
     assert not (tmp_path / "state").exists()
     assert redis_conn.connect(settings).info("server")["tcp_port"] == cluster.master_port
+
+
+def test_a_chat_is_taken_only_once_a_replica_has_it(cluster, namespace):
+    # What a webhook answers 200 for must survive a failover: the push waits for the replica
+    # (WAIT), and a replica that does not answer in time makes it 503 (the sender tries again).
+    settings = Settings(redis_sentinels=cluster.sentinels, redis_sentinel_master=cluster.name, namespace=namespace)
+    rt = Runtime(settings.with_(redis_wait_ms=300), HttpHost("http://127.0.0.1:9", HOST_KEY), transports={})
+    chat = Inbound(transport="cloud", msg_id="wamid.R1", sender="8801822222222", text="BAL")
+    assert rt.settings.replicas_to_wait == 1 and Intake(rt).submit([chat], []) == 1
+    replica = cluster.procs[1].pid  # started second (tests/sentinel_cluster.py)
+    os.kill(replica, signal.SIGSTOP)  # alive (the master still counts it) but acknowledging nothing
+    try:
+        second = Inbound(transport="cloud", msg_id="wamid.R2", sender="8801822222222", text="BAL")
+        with pytest.raises(StoreUnavailable, match="0 of 1 replica"):
+            Intake(rt).submit([second], [])
+    finally:
+        os.kill(replica, signal.SIGCONT)
+    assert Intake(rt).submit([second], []) == 1  # the retry: queued once (the seen mark), now replicated
+    assert rt.lanes[IN_LANE].depth() == 2
+    unguarded = Runtime(settings.with_(redis_wait_replicas=0), rt.host, transports={})
+    assert unguarded.settings.replicas_to_wait == 0
 
 
 def test_beside_sentinels_the_url_gives_only_the_credentials():

@@ -17,7 +17,7 @@ from wa_addon.commands.grammar import redact
 from wa_addon.host import HostUnavailable
 from wa_addon.messages import Inbound, Outbound, StatusUpdate
 from wa_addon.queue import outbox
-from wa_addon.queue.lanes import Item
+from wa_addon.queue.lanes import Item, acknowledged_push
 from wa_addon.runtime import IN_LANE, Runtime
 from wa_addon.store import DOWN, StoreUnavailable
 from wa_addon.transports import window
@@ -47,7 +47,7 @@ class Intake:
         items += [Item(_wrap("status", s.to_json()), s.wa_msg_id) for s in statuses]
         cloud = [m for m in inbound if m.transport == window.CLOUD]
         marks = self.windows.marks(cloud) if self.windows is not None and cloud else None
-        self.rt.lanes[IN_LANE].push(items, marks=marks)
+        acknowledged_push(self.rt.lanes[IN_LANE], items, self.rt.settings, marks)
         return len(items)
 
 

@@ -43,6 +43,10 @@ class Settings:
     redis_tls_ca_certs: str = ""  # the CA file that signed the servers' certificates; empty: the system's
     redis_tls_certfile: str = ""  # a client certificate and its key, for servers with tls-auth-clients yes
     redis_tls_keyfile: str = ""
+    # With sentinels: a webhook or host event is acknowledged only once this many replicas
+    # have it (Redis WAIT, up to redis_wait_ms), else 503 and the sender retries; 0: off.
+    redis_wait_replicas: int = 1
+    redis_wait_ms: int = 1000
     namespace: str = "wa"  # every Redis key and RQ queue name starts with it
     prefix: str = "/wa"
     state_dir: str = ""  # embedded Redis data, demo database; empty: ~/.wa-addon
@@ -147,6 +151,11 @@ class Settings:
                 value = getattr(self, f.name)
                 env["WA_" + f.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
         return env
+
+    @property
+    def replicas_to_wait(self) -> int:
+        """Replicas an intake waits for: only where a failover may promote one (Sentinel)."""
+        return max(0, self.redis_wait_replicas) if self.redis_sentinels else 0
 
     @property
     def send_slots(self) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from wa_addon.hooks import signing
 from wa_addon.hooks.events import Event, new, parse
 from wa_addon.messages import short_hash
-from wa_addon.queue.lanes import Item
+from wa_addon.queue.lanes import Item, acknowledged_push
 from wa_addon.runtime import EVENT_LANE, Runtime
 from wa_addon.sealing import sealer
 from wa_addon.store import DOWN, StoreUnavailable
@@ -64,7 +64,7 @@ class EventIntake:
         sealed = Event(event.id, event.type, event.created_at, sealer(self.rt.settings).seal_fields(event.data))
         item = Item(sealed.to_json(), event.order_key, short_hash(f"event:{event.id}"))
         try:
-            self.rt.lanes[EVENT_LANE].push([item])
+            acknowledged_push(self.rt.lanes[EVENT_LANE], [item], self.rt.settings)
         except DOWN as exc:  # defensive: the push maps its own errors
             raise StoreUnavailable(str(exc)) from exc
         # Id and type only: event data may hold a password, a PIN or a code.

@@ -24,6 +24,7 @@ from typing import Any
 import redis
 
 from wa_addon.queue import lua
+from wa_addon.settings import Settings
 from wa_addon.store import DOWN, SEEN_TTL, Keys, StoreUnavailable, text
 
 BUSY_TTL = 6  # seconds a partition stays owned without a heartbeat: a dead session's work moves on within ~8 s
@@ -108,9 +109,45 @@ class Lane:
         Returns:
             How many partitions were announced.
         """
-        marks = marks or {}
         if not items and not marks:
             return 0
+        keys, args = self._push_args(items, marks or {})
+        if pipe is not None:
+            pipe.evalsha(self.scripts.push.sha, len(keys), *keys, *args)
+            return 0
+        return int(call(self.scripts.push, keys, args))
+
+    def push_replicated(
+        self, items: Sequence[Item], replicas: int, timeout_ms: int, marks: dict[str, tuple[str, int]] | None = None
+    ) -> int:
+        """:meth:`push`, answered only once ``replicas`` replicas have it (Redis ``WAIT``).
+
+        For what is acknowledged to someone who will not send it again (a
+        webhook answered 200): Redis replicates asynchronously, so a write the
+        master took just before a failover may never reach the replica that
+        takes over.  The push and the ``WAIT`` go on one connection (a
+        pipeline), as ``WAIT`` counts that connection's writes.
+
+        Raises:
+            StoreUnavailable: Redis is down, or fewer replicas acknowledged in
+                time (the caller answers 503 and the sender tries again; the
+                seen mark makes that retry a no-op if the first did land).
+        """
+        if not items and not marks:
+            return 0
+        keys, args = self._push_args(items, marks or {})
+        try:
+            with self.conn.pipeline(transaction=False) as pipe:
+                self.scripts.push(keys=keys, args=args, client=pipe)
+                pipe.wait(replicas, timeout_ms)
+                announced, acked = pipe.execute()
+        except DOWN as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        if int(acked) < replicas:
+            raise StoreUnavailable(f"queued, but {acked} of {replicas} replica(s) had it within {timeout_ms} ms")
+        return int(announced)
+
+    def _push_args(self, items: Sequence[Item], marks: dict[str, tuple[str, int]]) -> tuple[list[str], list[Any]]:
         keys: list[str] = []
         args: list[Any] = [SEEN_TTL, BUSY_TTL, self.keys.wake(""), len(marks)]
         ready = self.keys.ready(ready_class(self.name))
@@ -123,10 +160,7 @@ class Lane:
         for key, (value, seconds) in marks.items():
             keys.append(key)
             args += [value, seconds]
-        if pipe is not None:
-            pipe.evalsha(self.scripts.push.sha, len(keys), *keys, *args)
-            return 0
-        return int(call(self.scripts.push, keys, args))
+        return keys, args
 
     def claim(self, part: int, token: str, size: int, mode: str = "take", new_token: str = "") -> list[str] | None:
         """Take up to ``size`` more items; None when the partition is lost, or gone (``release``).
@@ -185,3 +219,12 @@ def _run(pipe: redis.client.Pipeline) -> list[Any]:
         return pipe.execute()
     except DOWN as exc:
         raise StoreUnavailable(str(exc)) from exc
+
+
+def acknowledged_push(
+    lane: Lane, items: Sequence[Item], settings: Settings, marks: dict[str, tuple[str, int]] | None = None
+) -> int:
+    """The push behind an answer that tells the sender "taken": replicated first where a failover can lose it."""
+    if settings.replicas_to_wait:
+        return lane.push_replicated(items, settings.replicas_to_wait, settings.redis_wait_ms, marks)
+    return lane.push(items, marks=marks)
