@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -341,6 +342,9 @@ def main() -> None:
     global VERBOSE
     VERBOSE = args.verbose
     n = 1000 if args.quick else args.messages
+    # A bench stopped with SIGTERM (timeout, kill) stops its stack too: without this the
+    # finally below never ran and gunicorn, the workers, the host and Redis were left running.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with tempfile.TemporaryDirectory(prefix="wa-bench-") as tmp:
         shape = Shape(Path(tmp))
         try:
