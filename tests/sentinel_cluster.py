@@ -314,3 +314,14 @@ def _until(check, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
             pass
         time.sleep(0.1)
     raise TimeoutError(f"not ready within {timeout} s: {check}")
+
+
+def retried(command, timeout: float = 10) -> bool:
+    """Run ``command`` until Redis answers (the first one after a failover may meet the old master)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            return bool(command())
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.1)
+    return False

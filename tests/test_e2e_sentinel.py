@@ -16,10 +16,9 @@ import threading
 import time
 
 import pytest
-import redis
 import requests
 from conftest import ADMIN_PHONE, APP_SECRET, GRAPH_TOKEN, HOOK_SECRET, HOST_KEY, PHONE_NUMBER_ID, settings_env
-from sentinel_cluster import SentinelCluster
+from sentinel_cluster import SentinelCluster, retried
 
 from wa_addon import doctor, redis_conn
 from wa_addon.app import Addon, not_found
@@ -81,7 +80,7 @@ def test_connect_follows_the_master_the_sentinels_name(cluster):
     assert conn.info("server")["tcp_port"] == cluster.master_port
     new = cluster.failover()
     assert new == cluster.replica_port
-    assert _retried(lambda: conn.set("k", "after")) and conn.info("server")["tcp_port"] == new
+    assert retried(lambda: conn.set("k", "after")) and conn.info("server")["tcp_port"] == new
     assert conn.get("k") == b"after"
 
 
@@ -276,14 +275,3 @@ def _worker(settings: Settings, log_path) -> subprocess.Popen[bytes]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-
-
-def _retried(command, timeout: float = 10) -> bool:
-    """Run ``command`` until Redis answers (the first one after a failover may meet the old master)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            return bool(command())
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.1)
-    return False

@@ -8,11 +8,9 @@ own; then the same over TLS only, with certificates made by ``openssl``.
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
-import redis
-from sentinel_cluster import Certificates, SentinelCluster, tls_problem
+from sentinel_cluster import Certificates, SentinelCluster, retried, tls_problem
 
 from wa_addon import doctor, redis_conn
 from wa_addon.settings import Settings
@@ -80,7 +78,7 @@ def test_passwords_on_sentinels_and_master_survive_a_failover_and_reach_no_log(t
         check = doctor.check_redis(settings)
         assert check.ok and f"at 127.0.0.1:{cluster.master_port}" in check.detail
         assert cluster.failover() == cluster.replica_port
-        assert _retried(lambda: conn.set("k", "after")) and conn.info("server")["tcp_port"] == cluster.replica_port
+        assert retried(lambda: conn.set("k", "after")) and conn.info("server")["tcp_port"] == cluster.replica_port
         wrong_sentinel = doctor.check_redis(settings.with_(redis_sentinel_password="nope"))
         wrong_master = doctor.check_redis(settings.with_(redis_password="nope"))
     assert not wrong_sentinel.ok and not wrong_master.ok
@@ -103,7 +101,7 @@ def test_an_acl_user_on_the_master(tmp_path):
         conn = redis_conn.connect(settings, socket_timeout=5)
         assert conn.acl_whoami() == "wa-addon"
         assert cluster.failover() == cluster.replica_port
-        assert _retried(lambda: conn.set("k", "after")) and conn.acl_whoami() == "wa-addon"
+        assert retried(lambda: conn.set("k", "after")) and conn.acl_whoami() == "wa-addon"
         assert not doctor.check_redis(settings.with_(redis_username="")).ok  # the default user is off
 
 
@@ -121,17 +119,6 @@ def test_sentinels_and_master_over_tls_only(tmp_path):
         assert isinstance(conn.connection_pool.get_connection(), redis_conn.MasterSSLConnection)
         assert doctor.check_redis(settings).ok
         assert cluster.failover() == cluster.replica_port
-        assert _retried(lambda: conn.set("k", "after")) and conn.get("k") == b"after"
+        assert retried(lambda: conn.set("k", "after")) and conn.get("k") == b"after"
         plain = settings.with_(redis_sentinel_tls=False)  # the sentinels speak TLS only
         assert not doctor.check_redis(plain).ok
-
-
-def _retried(command, timeout: float = 10) -> bool:
-    """Run ``command`` until Redis answers (the first one after a failover may meet the old master)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            return bool(command())
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.1)
-    return False
