@@ -46,6 +46,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def namespace(redis_url: str) -> Iterator[str]:
     ns = f"t{uuid.uuid4().hex[:10]}"
     yield ns
+    drop_namespace(redis_url, ns)
+
+
+def drop_namespace(redis_url: str, ns: str) -> None:
+    """Delete a test's keys and its RQ queues from the shared Redis."""
     conn = redis.Redis.from_url(redis_url)
     for pattern in (f"{ns}:*", f"rq:*{ns}-*"):
         keys = list(conn.scan_iter(match=pattern, count=1000))
@@ -91,20 +96,22 @@ def graph() -> Iterator[object]:
 
 @pytest.fixture
 def stack_settings(redis_url, namespace, sandbox, graph):
+    return cloud_settings(redis_url=redis_url, namespace=namespace, host_url=sandbox, cloud_graph_url=graph.url)
+
+
+def cloud_settings(**where: object):  # -> Settings (imported lazily, as the fixtures do)
+    """Settings for a Cloud API stack with the test secrets; ``where``: Redis, namespace, host and Graph URLs."""
     from wa_addon.settings import Settings
 
     return Settings(
-        redis_url=redis_url,
-        namespace=namespace,
-        host_url=sandbox,
         host_key=HOST_KEY,
         admin_numbers=(ADMIN_PHONE,),
         cloud_token=GRAPH_TOKEN,
         cloud_phone_number_id=PHONE_NUMBER_ID,
         cloud_app_secret=APP_SECRET,
         cloud_verify_token="verify-me",
-        cloud_graph_url=graph.url,
         hook_secret=HOOK_SECRET,
+        **where,  # type: ignore[arg-type]
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
+from conftest import drop_namespace
 
 from wa_addon import demo as demo_mod
 from wa_addon.redis_server import free_port
@@ -51,11 +51,7 @@ def demo(redis_url, tmp_path_factory) -> Iterator[demo_mod.Demo]:
     running = demo_mod.start(settings, free_port(), tmp_path_factory.mktemp("demo"), echo=None)
     yield running
     running.stop()
-    conn = redis.Redis.from_url(redis_url)
-    for pattern in (f"{namespace}:*", f"rq:*{namespace}-*"):
-        keys = list(conn.scan_iter(match=pattern, count=1000))
-        if keys:
-            conn.delete(*keys)
+    drop_namespace(redis_url, namespace)
 
 
 @pytest.fixture(scope="module")

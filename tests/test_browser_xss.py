@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
+from conftest import drop_namespace
 from test_browser_demo import CHROMIUM, FLAGS, AdminPage, Chat, settle
 
 from wa_addon import demo as demo_mod
@@ -49,11 +49,7 @@ def demo(redis_url, tmp_path_factory) -> Iterator[demo_mod.Demo]:
         yield running
     finally:
         running.stop()
-    conn = redis.Redis.from_url(redis_url)
-    for pattern in (f"{namespace}:*", f"rq:*{namespace}-*"):
-        keys = list(conn.scan_iter(match=pattern, count=1000))
-        if keys:
-            conn.delete(*keys)
+    drop_namespace(redis_url, namespace)
 
 
 @pytest.fixture(scope="module")

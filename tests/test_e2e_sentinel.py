@@ -17,7 +17,12 @@ import time
 
 import pytest
 import requests
-from conftest import ADMIN_PHONE, APP_SECRET, GRAPH_TOKEN, HOOK_SECRET, HOST_KEY, PHONE_NUMBER_ID, settings_env
+from conftest import (
+    APP_SECRET,
+    HOST_KEY,
+    cloud_settings,
+    settings_env,
+)
 from sentinel_cluster import SentinelCluster, retried
 
 from wa_addon import doctor, redis_conn
@@ -56,19 +61,12 @@ def host_db(tmp_path):
 @pytest.fixture
 def settings(cluster, host_db, graph, namespace):
     url, stop = serve_in_thread(create_sandbox_app(host_db, HOST_KEY))
-    yield Settings(
+    yield cloud_settings(
         redis_sentinels=cluster.sentinels,
         redis_sentinel_master=cluster.name,
         namespace=namespace,
         host_url=url,
-        host_key=HOST_KEY,
-        admin_numbers=(ADMIN_PHONE,),
-        cloud_token=GRAPH_TOKEN,
-        cloud_phone_number_id=PHONE_NUMBER_ID,
-        cloud_app_secret=APP_SECRET,
-        cloud_verify_token="verify-me",
         cloud_graph_url=graph.url,
-        hook_secret=HOOK_SECRET,
     )
     stop()
 
