@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_pages import CHROMIUM, FLAGS, AdminPage, Chat, settle
 from conftest import drop_namespace
-from test_browser_demo import CHROMIUM, FLAGS, AdminPage, Chat, settle
 
 from wa_addon import demo as demo_mod
 from wa_addon.redis_server import free_port

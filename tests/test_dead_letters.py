@@ -6,8 +6,8 @@ import json
 import re
 
 import pytest
+from admin_client import TOKEN, Admin
 from click.testing import CliRunner
-from test_admin_page import TOKEN, Admin
 
 from wa_addon.cli import main
 from wa_addon.hooks.events import Event
