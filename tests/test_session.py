@@ -156,6 +156,50 @@ def test_an_unreadable_message_goes_to_the_dead_letters_and_blocks_nobody(redis_
     assert lane.depth() == 0
 
 
+def test_older_items_of_one_partition_start_before_newer_ones_of_another(redis_url, namespace):
+    """One send at a time, two partitions: what partition 0 claims later waits for partition 1's older items."""
+    transport = Recorder()
+    rt = runtime(redis_url, namespace, transport, send_window=1, outbox_partitions=2)
+    lane = rt.lanes["out:cloud"]
+    by_part: dict[int, list[str]] = {0: [], 1: []}
+    for n in range(100):
+        to = f"8801700{n:06d}"
+        by_part[lane.partition(to)].append(to)
+    a, b = by_part[0][:6], by_part[1][:3]
+
+    def msgs(recipients: list[str]) -> list[Outbound]:
+        return [Outbound(id=f"m{to}", to=to, text=to, kind="notify.x") for to in recipients]
+
+    outbox.push(rt, msgs(a[:3] + b))
+    session = Session(rt, PROCESSORS, burst=True)
+    session._turn()  # both partitions owned and claimed; the first send starts
+    outbox.push(rt, msgs(a[3:]))  # partition 0 gets more: claimed after partition 1's three
+    session.run()
+    order = [m.to for _, m in transport.sent]
+    assert sorted(order) == sorted(a + b)
+    assert max(order.index(to) for to in b) < min(order.index(to) for to in a[3:])
+
+
+def test_a_session_takes_its_share_of_a_lanes_partitions_and_leaves_the_rest(redis_url, namespace):
+    """Two live sessions, eight partitions: four each, not all to whichever looked first."""
+    transport = Recorder()
+    rt = runtime(redis_url, namespace, transport, outbox_partitions=8)
+    outbox.push(rt, messages(recipients=80, each=2))
+    first, second = Session(rt, PROCESSORS, burst=True), Session(rt, PROCESSORS, burst=True)
+    rt.conn.zadd(rt.keys.sessions, {first.sid: time.time(), second.sid: time.time()})
+    first._adopt()
+    assert len(first.owned) == 4
+    assert rt.conn.llen(rt.keys.ready("hi")) == 4  # left for the other session
+    second._adopt()
+    assert len(second.owned) == 4 and not set(first.owned) & set(second.owned)
+    threads = [threading.Thread(target=s.run) for s in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(transport.sent) == 160 and len({m.id for _, m in transport.sent}) == 160
+
+
 def test_a_session_whose_partition_was_taken_over_leaves_it_to_the_new_owner(redis_url, namespace):
     transport = Recorder(delay=(0.05, 0.05))
     rt = runtime(redis_url, namespace, transport, outbox_partitions=1)

@@ -2,7 +2,9 @@
 
 A partition's items are claimed into ``Owned.order`` (the order Redis holds
 them in) and wait per order key in ``pending`` until started; at most one
-item per key runs at a time.  What finished is written in one ``Flush``.
+item per key runs at a time, and the oldest claimed start first (``seq``
+orders them across the session's partitions).  What finished is written in
+one ``Flush``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class Task:
     raw: str  # as queued: acked by value when not at the front
     key: str  # order key
     payload: str
+    seq: int = 0  # claim order over the whole session: the oldest start first
+    queued: bool = True  # waiting in ``pending`` (not running)
     done: bool = False
     acked: bool = False
     journal: list[tuple[str, list[str]]] = field(default_factory=list)  # its run's deferred journal writes
@@ -44,15 +48,28 @@ class Owned:
     running: set[str] = field(default_factory=set)
     not_before: dict[str, float] = field(default_factory=dict)
 
-    def startable(self, now: float) -> list[Task]:
-        """The first waiting task of every key that has none running and is not held back."""
-        out = []
-        for key, waiting in self.pending.items():
-            if waiting and key not in self.running and self.not_before.get(key, 0.0) <= now:
-                out.append(waiting[0])
+    def startable(self, now: float, limit: int) -> list[Task]:
+        """Up to ``limit`` tasks that may start, oldest claimed first: the first waiting task of
+        each key that has none running and is not held back.
+
+        In claim order, not key order: a key's items claimed later must not
+        keep an older item of another key waiting (that held the partition's
+        acks, then its claims, for seconds at load).
+        """
+        out: list[Task] = []
+        seen: set[str] = set()
+        for task in self.order:
+            if len(out) >= limit:
+                break
+            if not task.queued or task.key in seen:
+                continue
+            seen.add(task.key)
+            if task.key not in self.running and self.not_before.get(task.key, 0.0) <= now:
+                out.append(task)
         return out
 
     def start(self, task: Task) -> None:
+        task.queued = False
         self.pending[task.key].popleft()
         if not self.pending[task.key]:
             del self.pending[task.key]
@@ -60,6 +77,7 @@ class Owned:
 
     def put_back(self, task: Task, until: float) -> None:
         self.running.discard(task.key)
+        task.queued = True
         self.pending[task.key].appendleft(task)
         self.not_before[task.key] = until
 

@@ -107,6 +107,9 @@ class Session(Settling):
             rt.settings.send_slots + rt.settings.work_window, thread_name_prefix="wa-session"
         )
         self.done = 0
+        self._seq = 0  # claims so far: the order tasks start in
+        self._live = 1  # live sessions (of every process), as last counted
+        self._counted_at = 0.0
         self._finished: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()  # futures done, not yet settled
         self._counts = {True: 0, False: 0}  # in flight: sends (True), chats and events (False)
         self._loaded = False
@@ -162,9 +165,19 @@ class Session(Settling):
             found = [(key, e) for key, batch in zip(self.lists, pipe.execute(), strict=True) if batch for e in batch]
         else:
             return True
+        back: dict[str, list[bytes]] = defaultdict(list)
         for key, entry in found:
-            self._take(text(entry), now, wake=key == self.lists[0])
-        return bool(found)
+            if not self._take(text(entry), now, wake=key == self.lists[0]):
+                back[key].append(entry)
+        if back:  # over this session's share: first in line for the others, in the order they came
+            pipe = self.rt.conn.pipeline(transaction=False)
+            for key, entries in back.items():
+                pipe.lpush(key, *reversed(entries))
+            pipe.execute()
+        taken = len(found) - sum(map(len, back.values()))
+        if found and not taken:  # only others may take these: do not spin on them
+            self.stop.wait(ADOPT_EVERY)
+        return taken > 0
 
     def _idle_wait(self, now: float) -> float:
         """How long an idle session may block: 1 s, or less when something it holds is due."""
@@ -174,52 +187,100 @@ class Session(Settling):
         due += [o.active_at + self.linger for o in self.owned.values() if not o.held]
         return max(0.01, min([*(t - now for t in due), 1.0]))
 
-    def _take(self, entry: str, now: float, wake: bool) -> None:
+    def _take(self, entry: str, now: float, wake: bool) -> bool:
         """A wake-up marks a partition this session owns; an announcement makes it the owner.
 
         A wake-up never makes an owner: it may be older than the partition's
         release, and its token is void then (the live one is announced).
+        Returns False for an announcement left to the other sessions: this
+        one owns its share of the lane already.
         """
         name, part, token = entry.rsplit("|", 2)
         owned = self.owned.get((name, int(part)))
         if wake:
             if owned is not None and not owned.lost and owned.token == token:
                 owned.wake = True
-            return
+            return True
         if owned is not None and owned.token == token:
-            return
+            return True
         lane = self.rt.lanes.get(name)
         if lane is None:
             log.error("session: a partition of unknown lane %s was announced; settings differ between processes?", name)
-            return
+            return True
+        if owned is None and self._owns(name) >= self._share(lane.parts, now):
+            return False
         if owned is not None:
             owned.lost = True  # its flag expired and was announced again: the new token is the live one
         # The old record, if any, only waits for its in-flight items; it acks nothing any more.
         self.owned[(name, int(part))] = Owned(lane, int(part), token, active_at=now)
+        return True
+
+    def _owns(self, lane: str) -> int:
+        return sum(1 for (name, _), o in self.owned.items() if name == lane and not o.lost)
+
+    def _share(self, parts: int, now: float) -> int:
+        """Partitions of one lane a session may own: an even share over the live sessions.
+
+        Without it the busiest session, which looks at the ready lists every
+        ADOPT_EVERY, took nearly every partition announced (7 of 8 measured)
+        while the other process's session waited on an empty list.  The
+        count of live sessions is the heartbeat's, read again when it is
+        older than a quarter second (only a session that owns a partition of
+        the lane asks: an idle one takes what comes, as at 10 chats/s).
+        """
+        share = -(-parts // self._live)
+        if now - self._counted_at > 0.25 and self._owns_any():
+            self._count_live(now)
+            share = -(-parts // self._live)
+        return share
+
+    def _owns_any(self) -> bool:
+        return any(not o.lost for o in self.owned.values())
+
+    def _count_live(self, now: float, beat: bool = False) -> None:
+        """Read how many sessions are live (a heartbeat within BUSY_TTL); ``beat``: this one's too."""
+        pipe = self.rt.conn.pipeline(transaction=False)
+        if beat:
+            pipe.zadd(self.rt.keys.sessions, {self.sid: time.time()})  # the housekeeper watches for silence
+        pipe.zcount(self.rt.keys.sessions, time.time() - BUSY_TTL, "+inf")
+        self._live, self._counted_at = max(1, int(pipe.execute()[-1])), now
 
     # -- starting tasks --------------------------------------------------------
 
     def _fill(self) -> None:
+        """Start what may start: sends first, then chats and events, oldest claimed first."""
         now = time.monotonic()
         for owned in self.owned.values():
             if not owned.lost:
                 self._claim(owned, now)
-        if not any(o.startable(now) for o in self.owned.values() if not o.lost):
+        free = {True: self.rt.settings.send_slots - self._running(work=False)}
+        free[False] = self.rt.settings.work_window - self._running(work=True)
+        if free[True] <= 0 and free[False] <= 0:
             return
         self.rt.switches.refresh()  # a switch flipped before this turn holds for what it starts
-        sends: dict[str, list[tuple[Owned, Task]]] = defaultdict(list)
-        for owned in sorted(self.owned.values(), key=lambda o: not is_outbox(o.lane.name)):
-            if owned.lost or self._off(owned):
+        # Across partitions too: one partition's items must not keep another's older ones
+        # waiting (a session's first partition took the whole window; the others' held items
+        # waited, so they were neither acked nor claimed from, for seconds).
+        ready: list[tuple[bool, int, Owned, Task]] = []
+        for owned in self.owned.values():
+            limit = free[is_outbox(owned.lane.name)]
+            if owned.lost or limit <= 0 or self._off(owned):
                 continue
-            for task in owned.startable(now):
-                if is_outbox(owned.lane.name):
-                    if self._may_send(owned, task, now, sum(len(v) for v in sends.values())):
-                        owned.start(task)
-                        sends[owned.lane.name.split(":", 1)[1]].append((owned, task))
-                elif self._running(work=True) < self.rt.settings.work_window:
+            out = is_outbox(owned.lane.name)
+            ready += [(not out, task.seq, owned, task) for task in owned.startable(now, limit)]
+        ready.sort(key=lambda r: r[:2])
+        sends: dict[str, list[tuple[Owned, Task]]] = defaultdict(list)
+        starting = 0
+        for work, _, owned, task in ready:
+            if not work:
+                if self._may_send(owned, task, now, starting):
                     owned.start(task)
-                    task.journal = []
-                    self._submit(owned, task, self._work, owned.lane.name, task.payload, task.journal)
+                    sends[owned.lane.name.split(":", 1)[1]].append((owned, task))
+                    starting += 1
+            elif self._running(work=True) < self.rt.settings.work_window:
+                owned.start(task)
+                task.journal = []
+                self._submit(owned, task, self._work, owned.lane.name, task.payload, task.journal)
         for transport, batch in sends.items():
             self._start_sends(transport, batch)
 
@@ -255,7 +316,8 @@ class Session(Settling):
             owned.active_at = now
         for raw in got:
             key, payload = decode(raw)
-            task = Task(raw, key, payload)
+            self._seq += 1
+            task = Task(raw, key, payload, seq=self._seq)
             owned.pending[key].append(task)
             owned.order.append(task)
         owned.held += len(got)
@@ -359,7 +421,7 @@ class Session(Settling):
         if now - self._beat < HEARTBEAT:
             return
         self._beat = now
-        self.rt.conn.zadd(self.rt.keys.sessions, {self.sid: time.time()})  # the housekeeper watches for silence
+        self._count_live(now, beat=True)
         owned = [o for o in self.owned.values() if not o.lost]
         if owned:
             keys = [self.rt.keys.lane(o.lane.name, o.part, "busy") for o in owned]
