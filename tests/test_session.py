@@ -98,6 +98,23 @@ def test_many_sends_in_flight_yet_one_at_a_time_and_in_order_per_recipient(redis
     assert rt.conn.hget(rt.keys.msg("m3-5"), "status") == b"sent"
 
 
+def test_a_sends_status_is_recorded_and_later_statuses_find_it_by_wamid(redis_url, namespace):
+    transport = Recorder()
+    rt = runtime(redis_url, namespace, transport)
+    outbox.push(rt, messages(recipients=3, each=1))
+    drain(rt)
+    fields = {k.decode(): v.decode() for k, v in rt.conn.hgetall(rt.keys.msg("m1-0")).items()}
+    assert fields | {"at": ""} == {
+        "status": "sent", "to": "8801700000001", "kind": "notify.x", "transport": "cloud",
+        "at": "", "wamid": "wamid.m1-0", "error": "",
+    }  # fmt: skip
+    assert 0 < rt.conn.ttl(rt.keys.msg("m1-0")) and 0 < rt.conn.ttl(rt.keys.wamid("wamid.m1-0"))
+    assert outbox.record_status(rt, "cloud", "wamid.m1-0", "delivered", None)
+    assert not outbox.record_status(rt, "cloud", "wamid.m1-0", "sent", None)  # never back
+    assert rt.conn.hget(rt.keys.msg("m1-0"), "status") == b"delivered"
+    assert not outbox.record_status(rt, "cloud", "wamid.unknown", "read", None)
+
+
 def test_the_shared_rate_is_never_exceeded_in_any_second_even_by_two_sessions(redis_url, namespace):
     limit = 20
     transport = Recorder(delay=(0.0, 0.01), mps=limit)

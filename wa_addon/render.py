@@ -31,8 +31,14 @@ def money(value: Any, lang: str = "en") -> str:
     whole taka drop ``.00`` (``৳50`` reads better on a phone); Bengali
     readers get Bengali digits.
     """
+    return _money(str(value), lang)
+
+
+@functools.lru_cache(maxsize=4096)
+def _money(value: str, lang: str) -> str:
+    """:func:`money`, remembered: Babel's pattern took ~3% of a worker's CPU at load."""
     try:
-        amount = Decimal(str(value)).quantize(PAISA)
+        amount = Decimal(value).quantize(PAISA)
     except (InvalidOperation, ValueError):
         return digits(value, lang)
     locale, whole, paisa = _number_format(lang)

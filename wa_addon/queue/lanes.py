@@ -69,10 +69,11 @@ class Scripts:
         self.touch = conn.register_script(lua.TOUCH)
         self.kick = conn.register_script(lua.KICK)
         self.reserve = conn.register_script(lua.RESERVE)
+        self.record = conn.register_script(lua.RECORD)
 
     def load(self) -> None:
         """Load every script, for pipelines that call them by bare EVALSHA (see :meth:`Lane.ack`)."""
-        for name in ("PUSH", "ACK"):
+        for name in ("PUSH", "ACK", "RECORD"):
             self.conn.script_load(getattr(lua, name))
 
 

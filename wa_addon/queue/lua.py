@@ -45,6 +45,23 @@ end
 return started
 """
 
+# Record sends' statuses (a flush's sends in one call: one client command,
+# not three per send).  KEYS: per send its message hash and its wamid key;
+# ARGV: ttl, then per send 8 values: message id, status, to, kind,
+# transport, at, wamid, error.  A send without a wamid sets no wamid key.
+RECORD = """
+local ttl = ARGV[1]
+for i = 1, #KEYS / 2 do
+  local a = 1 + 8 * (i - 1)
+  local msg = KEYS[2*i-1]
+  redis.call('HSET', msg, 'status', ARGV[a+2], 'to', ARGV[a+3], 'kind', ARGV[a+4], 'transport', ARGV[a+5],
+    'at', ARGV[a+6], 'wamid', ARGV[a+7], 'error', ARGV[a+8])
+  redis.call('EXPIRE', msg, ttl)
+  if ARGV[a+7] ~= '' then redis.call('SET', KEYS[2*i], ARGV[a+1], 'EX', ttl) end
+end
+return #KEYS / 2
+"""
+
 # Claim more of a partition.  KEYS: queue, proc, busy; ARGV: token, n, mode,
 # new token.  Returns {status, items...}: status 'lost' (another holds the
 # flag), 'gone' (mode 'release' and nothing queued or held: the flag is

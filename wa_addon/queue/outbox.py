@@ -73,30 +73,28 @@ def send(transport: Transport, msg: Outbound) -> SendResult:
     return result
 
 
-def record(
-    rt: Runtime, pipe: Any, transport: str, msg: Outbound, result: SendResult, ok_status: str = "sent"
-) -> dict[str, Any]:
-    """Queue a send's status on ``pipe``; returns its journal entry (written once per flush)."""
-    status = ok_status if result.ok else "failed"
-    fields = {
-        "status": status,
-        "to": msg.to,
-        "kind": msg.kind,
-        "transport": transport,
-        "at": f"{time.time():.3f}",
-        "wamid": result.wa_msg_id or "",
-        "error": result.error or "",
-    }
-    pipe.hset(rt.keys.msg(msg.id), mapping=fields)
-    pipe.expire(rt.keys.msg(msg.id), MSG_TTL)
-    if result.wa_msg_id:
-        pipe.set(rt.keys.wamid(result.wa_msg_id), msg.id, ex=MSG_TTL)
-    if not result.ok:
-        log.warning("send failed: msg=%s code=%s %s", msg.id, result.error_code, result.error)
-        pipe.rpush(rt.keys.failed(transport), msg.to_json())
-        tally.send_error(pipe, rt.keys, transport, result.error_code)
-    shown = "(hidden)" if msg.secret else msg.text
-    return {"id": msg.id, "to": msg.to, "text": shown, "kind": msg.kind, "status": status, "via": transport}
+def record(rt: Runtime, pipe: Any, sends: list[tuple[str, Outbound, SendResult, str]]) -> list[dict[str, Any]]:
+    """Queue sends' statuses on ``pipe`` (one script call: by bare EVALSHA, the caller has loaded
+    the scripts); ``sends``: (transport, message, result, the status a success records).
+    Returns their journal entries (written once per flush)."""
+    keys: list[str] = []
+    args: list[Any] = [MSG_TTL]
+    entries = []
+    at = f"{time.time():.3f}"
+    for transport, msg, result, ok_status in sends:
+        status = ok_status if result.ok else "failed"
+        keys += [rt.keys.msg(msg.id), rt.keys.wamid(result.wa_msg_id or "-")]
+        args += [msg.id, status, msg.to, msg.kind, transport, at, result.wa_msg_id or "", result.error or ""]
+        if not result.ok:
+            log.warning("send failed: msg=%s code=%s %s", msg.id, result.error_code, result.error)
+            pipe.rpush(rt.keys.failed(transport), msg.to_json())
+            tally.send_error(pipe, rt.keys, transport, result.error_code)
+        shown = "(hidden)" if msg.secret else msg.text
+        entry = {"id": msg.id, "to": msg.to, "text": shown, "kind": msg.kind, "status": status}
+        entries.append({**entry, "via": transport})
+    if keys:
+        pipe.evalsha(rt.lane_scripts.record.sha, len(keys), *keys, *args)
+    return entries
 
 
 def journal_out(rt: Runtime, pipe: Any, entries: list[dict[str, Any]]) -> None:

@@ -143,7 +143,7 @@ class Settling:
                 by_lane.setdefault(lane, []).extend(items)
         for lane, items in by_lane.items():
             rt.lanes[lane].push(items, pipe)
-        entries = [outbox.record(rt, pipe, t, m, r, s) for t, m, r, s in flush.records]
+        entries = outbox.record(rt, pipe, flush.records)
         if entries:
             outbox.journal_out(rt, pipe, entries)
         journal.write(pipe, flush.journal)
