@@ -6,6 +6,8 @@ Every figure is measured in this run, on this machine, beside its baselines:
 gunicorn gthread (keep-alive) + an asyncio fake Graph API with a latency.
 The load is signed Cloud API webhooks of `BAL` from 500 resellers (10 each);
 a reply's round trip is from its webhook's POST to its arrival at the Graph.
+One row measures the send path alone: the host's signed `message.send`
+hooks (any text to any number), from the hook's POST to the arrival.
 
 Baselines (benchmarks/baselines.py): a Falcon app that calls the host and
 the Graph inside the webhook request; one RQ job per message.
@@ -33,8 +35,10 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shape import APP_SECRET, Design, Shape, cpu_seconds, reseller_phone, rss_mb
+from shape import APP_SECRET, HOOK_SECRET, Design, Shape, cpu_seconds, reseller_phone, rss_mb
 
+from wa_addon.hooks.signing import HEADER as HOOK_HEADER
+from wa_addon.hooks.signing import sign as sign_hook
 from wa_addon.httpclient import keepalive_session
 from wa_addon.testing import cloud_payloads as cp
 
@@ -54,6 +58,12 @@ class Load:
                 sender = reseller_phone(r)
                 out.append((sender, cp.dumps(cp.messages_webhook(cp.text(sender, "BAL")))))
         return out
+
+    def url(self, design: Design) -> str:
+        return design.webhook
+
+    def headers(self, raw: bytes) -> dict[str, str]:
+        return {"X-Hub-Signature-256": cp.sign(APP_SECRET, raw), "Content-Type": "application/json"}
 
     def run(self, url: str) -> float:
         """Post everything; returns the seconds it took."""
@@ -78,7 +88,7 @@ class Load:
                     url,
                     body=raw,
                     timeout=60,
-                    headers={"X-Hub-Signature-256": cp.sign(APP_SECRET, raw), "Content-Type": "application/json"},
+                    headers=self.headers(raw),
                 )
                 if resp.status_code != 200:
                     self.refused += 1
@@ -93,6 +103,27 @@ class Load:
     @property
     def total(self) -> int:
         return self.resellers * self.each
+
+
+class HookLoad(Load):
+    """The host's ``message.send`` events (any text to any number), signed hooks to the add-on:
+    the send path without a chat's host call.  Round trips: from the hook's POST to the arrival."""
+
+    def bodies(self) -> list[tuple[str, bytes]]:
+        out = []
+        for k in range(self.each):
+            for r in range(self.resellers):
+                to = reseller_phone(r)
+                event = {"id": f"evt-{k}-{r}", "type": "message.send", "created_at": "2026-11-30T10:00:00Z"}
+                event["data"] = {"phone": to, "text": f"Offer {k}: 1 GB at 19 taka"}
+                out.append((to, json.dumps(event).encode()))
+        return out
+
+    def url(self, design: Design) -> str:
+        return design.webhook.replace("/webhooks/cloud", "/hooks")
+
+    def headers(self, raw: bytes) -> dict[str, str]:
+        return {HOOK_HEADER: sign_hook(HOOK_SECRET, raw), "Content-Type": "application/json"}
 
 
 def arrivals(design: Design, reset: bool = False) -> list[tuple[float, str]]:
@@ -159,7 +190,7 @@ def measure(design: Design, load: Load, timeout: float = 300, monitor: bool = Fa
     counted = Monitor(design) if monitor else None
     if counted:
         counted.__enter__()
-    post_s = load.run(design.webhook)
+    post_s = load.run(load.url(design))
     got = wait_delivered(design, load.total, timeout)
     if counted:
         counted.__exit__()
@@ -286,6 +317,7 @@ def run_all(
         **up,
         **slow,
     )
+    add("Graph 250 ms, MPS 1000, 2 workers, host's message.send", "ours", lambda: HookLoad(500, per), **up, **slow)
     add("Graph 250 ms, 1 worker, defaults (MPS 80)", "ours", lambda: Load(500, max(1, per // 2)), workers=1, **slow)
     add("Graph 250 ms, MPS 40", "ours", lambda: Load(500, max(1, per // 5)), mps=40, **slow)
     print("3. host answering in 100 ms, 1 worker process", flush=True)

@@ -30,6 +30,7 @@ ROOT = HERE.parent
 HOST_KEY = "bench-host-key"
 APP_SECRET = "bench-app-secret"
 TOKEN = "bench-graph-token"
+HOOK_SECRET = "bench-hook-secret"
 PHONE_ID = cp.PHONE_NUMBER_ID  # the webhooks are addressed to it; others are ignored
 FIRST_PHONE = 8801900000000
 
@@ -160,6 +161,7 @@ class Design:
             WA_CLOUD_PHONE_NUMBER_ID=PHONE_ID,
             WA_CLOUD_APP_SECRET=APP_SECRET,
             WA_CLOUD_VERIFY_TOKEN="v",
+            WA_HOOK_SECRET=HOOK_SECRET,
             WA_CLOUD_GRAPH_URL=self.graph,
             WA_CLOUD_MPS=str(o["mps"]),
             WA_ADMIN_NUMBERS="8801711000000",
