@@ -108,7 +108,7 @@ def test_a_sends_status_is_recorded_and_later_statuses_find_it_by_wamid(redis_ur
         "status": "sent", "to": "8801700000001", "kind": "notify.x", "transport": "cloud",
         "at": "", "wamid": "wamid.m1-0", "error": "",
     }  # fmt: skip
-    assert 0 < rt.conn.ttl(rt.keys.msg("m1-0")) and 0 < rt.conn.ttl(rt.keys.wamid("wamid.m1-0"))
+    assert rt.conn.ttl(rt.keys.msg("m1-0")) > 0 and rt.conn.ttl(rt.keys.wamid("wamid.m1-0")) > 0
     assert outbox.record_status(rt, "cloud", "wamid.m1-0", "delivered", None)
     assert not outbox.record_status(rt, "cloud", "wamid.m1-0", "sent", None)  # never back
     assert rt.conn.hget(rt.keys.msg("m1-0"), "status") == b"delivered"
