@@ -165,7 +165,7 @@ class Session(Settling):
             found = [(key, e) for key, batch in zip(self.lists, pipe.execute(), strict=True) if batch for e in batch]
         else:
             return True
-        back: dict[str, list[bytes]] = defaultdict(list)
+        back: dict[str, list[bytes | str]] = defaultdict(list)
         for key, entry in found:
             if not self._take(text(entry), now, wake=key == self.lists[0]):
                 back[key].append(entry)
