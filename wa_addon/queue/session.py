@@ -253,21 +253,21 @@ class Session(Settling):
         for owned in self.owned.values():
             if not owned.lost:
                 self._claim(owned, now)
-        free = {True: self.rt.settings.send_slots - self._running(work=False)}
+        free = {True: self.rt.settings.send_slots - self._running(work=False)}  # outboxes
         free[False] = self.rt.settings.work_window - self._running(work=True)
-        if free[True] <= 0 and free[False] <= 0:
+        found = [(o, o.startable(now, free[is_outbox(o.lane.name)])) for o in self.owned.values() if not o.lost]
+        if not any(tasks for _, tasks in found):
             return
         self.rt.switches.refresh()  # a switch flipped before this turn holds for what it starts
         # Across partitions too: one partition's items must not keep another's older ones
         # waiting (a session's first partition took the whole window; the others' held items
         # waited, so they were neither acked nor claimed from, for seconds).
-        ready: list[tuple[bool, int, Owned, Task]] = []
-        for owned in self.owned.values():
-            limit = free[is_outbox(owned.lane.name)]
-            if owned.lost or limit <= 0 or self._off(owned):
-                continue
-            out = is_outbox(owned.lane.name)
-            ready += [(not out, task.seq, owned, task) for task in owned.startable(now, limit)]
+        ready = [
+            (not is_outbox(owned.lane.name), task.seq, owned, task)
+            for owned, tasks in found
+            if not self._off(owned)
+            for task in tasks
+        ]
         ready.sort(key=lambda r: r[:2])
         sends: dict[str, list[tuple[Owned, Task]]] = defaultdict(list)
         starting = 0
