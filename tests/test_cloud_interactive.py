@@ -42,6 +42,49 @@ def test_the_text_form_when_it_does_not_fit_or_outside_the_window():
     assert build_body(template)["type"] == "template"
 
 
+def test_an_id_is_never_cut_and_nothing_repeats_or_it_goes_as_text():
+    long_id = "COMPLETE " + "9" * 300  # cut, a tap would send back another command
+    cases = [
+        [choice(long_id, "Complete"), choice("CANCEL 9", "Cancel")],
+        [choice("ACCEPT 5", "Accept"), choice("ACCEPT 5", "Accept again")],  # two taps, one command
+        [choice("PKG A", "A very long package title one"), choice("PKG B", "A very long package title two")],
+    ]
+    for choices in cases:  # the third: titles that are one once shortened to 20 characters
+        assert build_body(Outbound("m8", "8801711000000", "pick", choices=choices))["type"] == "text"
+    rows = [choice("PKG " + "X" * 200, "X"), choice("PKG Y", "Y")]
+    assert build_body(Outbound("m9", "8801822222222", "pick", choices=rows, menu="Packages"))["type"] == "text"
+    twice = [choice("PKG Y", "Y"), choice("PKG Y", "Y2")]
+    assert build_body(Outbound("m10", "8801822222222", "pick", choices=twice, menu="Packages"))["type"] == "text"
+
+
+def test_the_fake_graph_refuses_what_meta_refuses():
+    from wa_addon.testing.fake_graph import _invalid_interactive
+
+    def buttons(*pairs):
+        return {"type": "button", "body": {"text": "t"}, "action": {"buttons": [
+            {"type": "reply", "reply": {"id": i, "title": t}} for i, t in pairs
+        ]}}  # fmt: skip
+
+    def listed(rows, section="Packages"):
+        return {"type": "list", "body": {"text": "t"}, "action": {"button": "Packages", "sections": [
+            {"title": section, "rows": [{"id": i, "title": t} for i, t in rows]}
+        ]}}  # fmt: skip
+
+    assert _invalid_interactive(buttons(("A", "Yes"), ("B", "No"))) == ""
+    assert _invalid_interactive(buttons(("A", "Yes"), ("B", "Yes")))  # titles repeat
+    assert _invalid_interactive(buttons(("A", "Yes"), ("A", "No")))  # ids repeat
+    assert _invalid_interactive(buttons(("A" * 257, "Yes")))
+    assert _invalid_interactive(listed([("A", "a"), ("B", "b")])) == ""
+    assert _invalid_interactive(listed([("A", "a"), ("A", "b")]))
+    assert _invalid_interactive(listed([("A" * 201, "a")]))
+    assert _invalid_interactive(listed([("A", "a")], section="x" * 25))
+    for built in (
+        build_body(Outbound("m", "1", "t", choices=[choice("ACCEPT 5", "Accept"), choice("DENY 5", "Deny")])),
+        build_body(Outbound("m", "1", "t", choices=[choice(f"PKG {i}", "x" * 30) for i in range(12)], menu="y" * 30)),
+    ):
+        assert _invalid_interactive(built["interactive"]) == ""  # what we build, the fake takes
+
+
 def test_fit_keeps_short_text_and_cuts_long_text():
     assert fit("Accept", 20) == "Accept" and fit("a  b", 20) == "a b" and fit("abcdef", 4) == "abc…"
 

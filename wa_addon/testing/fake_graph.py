@@ -340,15 +340,24 @@ def _invalid_interactive(obj: Any) -> str:
     if obj.get("type") == "button":
         buttons = action.get("buttons") or []
         titles = [b.get("reply", {}).get("title", "") for b in buttons]
+        ids = [b.get("reply", {}).get("id", "") for b in buttons]
         if not 1 <= len(buttons) <= 3 or not all(0 < len(t) <= 20 for t in titles):
             return "1 to 3 buttons, each title 1 to 20 characters"
+        if not all(0 < len(i) <= 256 for i in ids) or len(set(ids)) < len(ids) or len(set(titles)) < len(titles):
+            return "button ids of 1 to 256 characters; ids and titles unique within the message"
         return ""
     if obj.get("type") == "list":
-        rows = [r for s in action.get("sections") or [] for r in s.get("rows") or []]
+        sections = action.get("sections") or []
+        rows = [r for s in sections for r in s.get("rows") or []]
         if not 0 < len(action.get("button", "")) <= 20 or not 1 <= len(rows) <= 10:
             return "a list button label of 1 to 20 characters and 1 to 10 rows"
         if not all(0 < len(r.get("title", "")) <= 24 and len(r.get("description", "")) <= 72 for r in rows):
             return "list row titles of 1 to 24 characters, descriptions of at most 72"
+        ids = [r.get("id", "") for r in rows]
+        if not all(0 < len(i) <= 200 for i in ids) or len(set(ids)) < len(ids):
+            return "row ids of 1 to 200 characters, unique within the message"
+        if not 1 <= len(sections) <= 10 or not all(len(s.get("title", "")) <= 24 for s in sections):
+            return "1 to 10 sections, titles of at most 24 characters"
         return ""
     return f"the fake does not accept interactive type {obj.get('type')}"
 

@@ -4,9 +4,14 @@
 Meta's ``interactive`` object.  Limits (Meta's documentation): 3 reply
 buttons with titles of at most 20 characters; a list of at most 10 rows
 (over all sections) whose titles hold 24 characters and descriptions 72,
-behind a button label of 20; ids of at most 256 characters (200 for rows);
-a body of at most 1024 characters.  Titles too long are shortened with
-"…"; a message whose text does not fit a body goes as plain text.
+behind a button label of 20, in sections titled in 24; ids of at most 256
+characters (200 for rows); a body of at most 1024 characters.  Button
+titles and ids, and row ids, are unique within a message.  Titles too long
+are shortened with "…"; an id is the command a tap sends back, so it is
+never cut: a message whose ids do not fit, repeat, or whose titles repeat
+once shortened, or whose text does not fit a body, goes as plain text (the
+text always says what to type).  A list holds the first 10 choices; its
+text lists them all.
 """
 
 from __future__ import annotations
@@ -35,17 +40,21 @@ def interactive(message: Outbound) -> dict[str, Any] | None:
         return _list(message)
     if len(message.choices) > MAX_BUTTONS:
         return None  # more than buttons can hold and no list label: the text says it all
-    buttons = [
-        {"type": "reply", "reply": {"id": c["id"][:BUTTON_ID], "title": fit(c["title"], BUTTON_TITLE)}}
-        for c in message.choices
-    ]
+    ids = [c["id"] for c in message.choices]
+    titles = [fit(c["title"], BUTTON_TITLE) for c in message.choices]
+    if not (_fits(ids, BUTTON_ID) and _unique(titles)):
+        return None
+    buttons = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in zip(ids, titles, strict=True)]
     return {"type": "button", "body": {"text": message.text}, "action": {"buttons": buttons}}
 
 
-def _list(message: Outbound) -> dict[str, Any]:
+def _list(message: Outbound) -> dict[str, Any] | None:
+    choices = message.choices[:MAX_ROWS]
+    if not _fits([c["id"] for c in choices], ROW_ID):
+        return None
     rows = []
-    for choice in message.choices[:MAX_ROWS]:
-        row = {"id": choice["id"][:ROW_ID], "title": fit(choice["title"], ROW_TITLE)}
+    for choice in choices:
+        row = {"id": choice["id"], "title": fit(choice["title"], ROW_TITLE)}
         if choice.get("description"):
             row["description"] = fit(choice["description"], ROW_DESCRIPTION)
         rows.append(row)
@@ -55,6 +64,15 @@ def _list(message: Outbound) -> dict[str, Any]:
         "body": {"text": message.text},
         "action": {"button": label, "sections": [{"title": fit(label, SECTION_TITLE), "rows": rows}]},
     }
+
+
+def _fits(ids: list[str], limit: int) -> bool:
+    """Ids a tap can send back whole: none empty or longer than ``limit``, none twice."""
+    return all(0 < len(i) <= limit for i in ids) and _unique(ids)
+
+
+def _unique(items: list[str]) -> bool:
+    return len(set(items)) == len(items)
 
 
 def fit(text: str, limit: int) -> str:
