@@ -124,7 +124,9 @@ def test_a_resend_after_a_failure_tells_the_reseller_without_the_old_reason(rt):
     run(rt, "request.updated", request("failed", note="operator down", previous_status="pending"))
     (msg,) = run(rt, "request.updated", request("pending", note="operator down", previous_status="failed"))
     assert (msg.to, msg.kind) == (RETAIL1, "notify.request_updated")
-    assert msg.text == ("🔁 Request #12 sent again\nFL 01712345678 — ৳50 held from your balance\nBalance: ৳2,500")
+    assert msg.text == (
+        "🔁 Request #12 sent again\nFL 01712345678 — ৳50 taken from your balance again\nBalance: ৳2,500"
+    )
     assert run(rt, "request.updated", request("pending", previous_status="failed")) == []  # said once
 
 

@@ -70,3 +70,31 @@ def test_times_are_shown_in_the_configured_zone_whatever_the_servers():
     assert local_time("2026-11-30T18:30:00", "Asia/Dhaka") == "2026-12-01 00:30"  # no offset: UTC
     assert local_time(0, "Asia/Dhaka", "%H:%M") == "06:00" and local_time(0, "Asia/Kolkata", "%H:%M") == "05:30"
     assert local_time(0, "Not/AZone", "%H:%M") == "00:00" and local_time(None, "Asia/Dhaka") == ""
+
+
+@pytest.mark.parametrize(
+    ("lang", "ages"),
+    [
+        ("en", ["just now", "1 min ago", "1 h ago", "2 d ago"]),
+        ("bn", ["এইমাত্র", "১ মিনিট আগে", "১ ঘণ্টা আগে", "২ দিন আগে"]),
+    ],
+)
+def test_an_open_requests_age_reads_naturally(lang, ages):
+    card = {"id": 1, "what": "FL", "number": "01712345678", "amount": "50", "status": "pending"}
+    requests = [{**card, "minutes": m} for m in (0, 1, 75, 2 * 1440 + 5)]
+    lines = Renderer().render(lang, "open_requests", requests=requests, more=0).splitlines()[1:]
+    assert [line.rpartition(" · ")[2] for line in lines] == ages
+
+
+def test_a_package_says_how_long_it_lasts_once():
+    from wa_addon.commands.catalog import _about, _package_line
+    from wa_addon.host import Package
+
+    named = Package("GP1", "GP", "1GB 7 days", "98", "7 days")
+    plain = Package("GP9", "GP", "2GB", "150", "30 days")
+    assert _about(named) == "1GB 7 days" and _about(plain) == "2GB · 30 days"
+    lines = [_package_line(p) for p in (named, plain)]
+    assert Renderer().render("en", "packages", operator="GP", packages=lines).splitlines()[1:3] == [
+        "• GP1 1GB 7 days ৳98",
+        "• GP9 2GB ৳150 (30 days)",
+    ]

@@ -147,7 +147,7 @@ def packages(ctx: Context, args: list[str]) -> Reply:
     found = ctx.host.list_packages(operator=code)
     # A reseller taps one to buy it: "PKG GP1" starts the guided purchase (number, then PIN).
     rows = (
-        [choice(f"PKG {p.code}", f"{p.code} · {money(p.price, ctx.lang)}", f"{p.name} · {p.validity}") for p in found]
+        [choice(f"PKG {p.code}", f"{p.code} · {money(p.price, ctx.lang)}", _about(p)) for p in found]
         if ctx.role == RESELLER
         else []
     )
@@ -174,4 +174,13 @@ def _operator_line(op: Operator) -> dict[str, object]:
 
 
 def _package_line(p: Package) -> dict[str, object]:
-    return {"code": p.code, "name": p.name, "price": p.price, "validity": p.validity}
+    return {"code": p.code, "name": p.name, "price": p.price, "validity": _validity(p)}
+
+
+def _validity(p: Package) -> str:
+    """How long a package lasts, unless its name says so already ("1GB 7 days", not "1GB 7 days (7 days)")."""
+    return "" if p.validity.lower() in p.name.lower() else p.validity
+
+
+def _about(p: Package) -> str:
+    return " · ".join(part for part in (p.name, _validity(p)) if part)
