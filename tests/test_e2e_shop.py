@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import ADMIN, DEALER1, RETAIL1, RETAIL2
+from conftest import ADMIN, DEALER1, DEALER2, RETAIL1, RETAIL2
 from helpers import extra_settings, host_db, live, relay, sandbox, stack_settings, wait_text  # noqa: F401  (fixtures)
 
 from wa_addon import journal
@@ -219,3 +219,132 @@ def test_help_is_a_list_of_what_the_sender_may_do(live):
     assert menu.choices[0] == {"id": "BAL", "title": "BAL", "description": "আপনার ব্যালেন্স"}
     tap(live, RETAIL2, "BAL", kind="list")
     assert wait_text(live, RETAIL2, "Salma Shop: ব্যালেন্স") == "Salma Shop: ব্যালেন্স ৳৫০০"
+
+
+# -- each item again in the other language (issue 11: "Bengali and English") ------------
+
+
+def test_a_bengali_reseller_hears_the_balance_now_and_the_package_by_its_name(live):
+    first = placed(live, RETAIL2, "FL 01712345678 50 5678", "✅ অনুরোধ")
+    package = placed(live, RETAIL2, "PKG GP1 01712345678 5678", "✅ অনুরোধ")
+    live.stack.say(ADMIN, f"COMPLETE {first} TRX9")
+    done = wait_text(live, RETAIL2, f"অনুরোধ #{bn(first)} সফল")
+    assert done.endswith("ট্রানজেকশন আইডি: TRX9\nব্যালেন্স: ৳৩৫২")  # 500 - 50 - 98: now
+    live.stack.say(ADMIN, f"CANCEL {package}")
+    cancelled = wait_text(live, RETAIL2, f"অনুরোধ #{bn(package)} বাতিল")
+    assert cancelled == f"🚫 অনুরোধ #{bn(package)} বাতিল করা হয়েছে\nGP1 — 1GB 7 days 01712345678 — ৳৯৮\nব্যালেন্স: ৳৪৫০"
+
+
+@pytest.mark.parametrize("extra_settings", [{"default_language": "en"}])
+def test_a_resend_in_english_tells_the_reseller_and_names_the_package(live):
+    rid = placed(live, RETAIL1, "PKG GP1 01712345678 4321", "✅ Request")
+    assert "GP1 — 1GB 7 days 01712***678 — ৳98" in wait_text(live, ADMIN, f"New request #{rid}")
+    live.db.act_on_request(rid, "fail", note="operator down")
+    assert "Reason: operator down\nBalance: ৳2,500" in wait_text(live, RETAIL1, f"Request #{rid} failed")
+    live.stack.say(ADMIN, f"RESEND {rid}")
+    resent = wait_text(live, RETAIL1, "sent again")
+    assert resent == (
+        f"🔁 Request #{rid} sent again\nGP1 — 1GB 7 days 01712345678 — ৳98 taken from your balance again\n"
+        "Balance: ৳2,402"
+    )
+    live.stack.say(RETAIL1, f"REQ {rid}")
+    status = wait_text(live, RETAIL1, f"Request #{rid}: pending")
+    assert "operator down" not in status and "Note" not in status
+
+
+def test_amounts_in_lakhs_in_both_languages(live):
+    replies_to(live, RETAIL1, ["BAL"])  # both open their 24-hour window: the notices come as text
+    replies_to(live, RETAIL2, ["BAL"])
+    (paid,) = replies_to(live, ADMIN, ["ADDBAL retail1 100000"])
+    assert paid == "💰 Karim Store (retail1)-কে ৳১,০০,০০০ দেওয়া হয়েছে\nতার ব্যালেন্স: ৳২,৫০০ → ৳১,০২,৫০০"
+    assert wait_text(live, RETAIL1, "added to your balance").endswith("New balance: ৳1,02,500")
+    live.stack.say(ADMIN, "ADDBAL retail2 250000.50")
+    assert wait_text(live, RETAIL2, "যোগ করেছেন").endswith("নতুন ব্যালেন্স: ৳২,৫০,৫০০.৫০")
+    (sent,) = replies_to(live, RETAIL1, ["BK 01812345678 1250.50 cashin 4321"])
+    assert "BK cashin 01812345678 — ৳1,250.50\nBalance: ৳1,02,500 → ৳1,01,249.50" in sent
+
+
+@pytest.mark.parametrize("extra_settings", [{"default_language": "en"}])
+def test_the_admins_english_taps_move_money_once(live):
+    rid = placed(live, RETAIL1, "FL 01712345678 50 4321", "✅ Request")
+    alert = sent_with_choices(live, ADMIN, f"CANCEL {rid}")
+    assert alert.choices == [{"id": f"COMPLETE {rid}", "title": "Complete"}, {"id": f"CANCEL {rid}", "title": "Cancel"}]
+    tap(live, ADMIN, f"COMPLETE {rid}")
+    tap(live, ADMIN, f"COMPLETE {rid}")  # pressed twice
+    assert wait_text(live, ADMIN, "cannot be") == f"Request #{rid} is successful: it cannot be completed."
+    assert wait_text(live, RETAIL1, f"Request #{rid} successful").endswith("Balance: ৳2,450")
+    br = live.db.create_balance_request(amount="300", actor=3)
+    asked = sent_with_choices(live, ADMIN, f"DENY {br['id']}")
+    assert asked.choices == [
+        {"id": f"ACCEPT {br['id']}", "title": "Accept"},
+        {"id": f"DENY {br['id']}", "title": "Deny"},
+    ]
+    tap(live, ADMIN, f"DENY {br['id']}")
+    assert wait_text(live, RETAIL1, "was denied") == f"Your balance request #{br['id']} for ৳300 was denied."
+    tap(live, ADMIN, f"ACCEPT {br['id']}")  # late: already denied
+    assert wait_text(live, ADMIN, "already") == f"Balance request #{br['id']} is already denied."
+    replies_to(live, RETAIL1, ["BAL"])  # a barrier: a second success notice would have come before this reply
+    assert sum(f"Request #{rid} successful" in t for t in live.graph.sent_to(RETAIL1)) == 1
+    assert live.db.get_reseller(3)["balance"] == "2450.00"
+
+
+def test_a_new_reseller_step_by_step_in_english_and_bengali(live):
+    asked = replies_to(live, DEALER2, ["ADDRS", "01700000011", "Nodi Telecom"])
+    assert [a.splitlines()[0] for a in asked] == ["ADDRS · 1/3", "ADDRS · 2/3", "ADDRS · 3/3"]
+    (added,) = replies_to(live, DEALER2, ["2468"])
+    assert added.startswith("👤 New reseller Nodi Telecom · level 2\nPhone: 01700000011\n")
+    asked = replies_to(live, ADMIN, ["ADDRS", "01700000012"])
+    assert asked[1] == "ADDRS · ২/২\nতার নাম?\nথামাতে বাতিল লিখুন।"
+    (added,) = replies_to(live, ADMIN, ["Tara Store"])
+    assert added.startswith("👤 নতুন রিসেলার Tara Store · লেভেল ")
+    assert live.db.get_reseller("8801700000011")["name"] == "Nodi Telecom"
+    assert live.db.get_reseller("8801700000012")["name"] == "Tara Store"
+
+
+@pytest.mark.parametrize("extra_settings", [{"default_language": "en"}])
+def test_the_admins_open_requests_and_low_balances_in_english(live):
+    first = placed(live, RETAIL2, "FL 01712345678 460 5678", "✅ অনুরোধ")  # Salma: 40 left, below 500
+    second = placed(live, RETAIL1, "PKG GP1 01712345678 4321", "✅ Request")
+    live.db.act_on_request(first, "process")
+    for text in ("REQ", "RS"):  # the admin's alerts of the new requests come in between
+        live.stack.say(ADMIN, text)
+    open_, low = (wait_text(live, ADMIN, head) for head in ("Open requests", "Below "))
+    lines = open_.splitlines()
+    assert lines[0] == "Open requests, oldest first:" and len(lines) == 3
+    assert lines[1].startswith(f"• #{first} FL GP prepaid 01712345678 ৳460 processing · ")
+    assert lines[2].startswith(f"• #{second} GP1 01712345678 ৳98 pending · ")
+    assert low.splitlines() == [
+        "Below ৳500 or suspended:",
+        "• Salma Shop (retail2) ৳40",
+        "• Nipa Mobile (retail3) ৳800 ⛔ suspended",
+    ]
+
+
+@pytest.fixture
+def server_zone(monkeypatch):
+    """The worker's machine on New York time: what the shop reads must not follow it."""
+    monkeypatch.setenv("TZ", "America/New_York")
+
+
+def test_a_bengali_lockout_and_req_show_dhaka_time_on_a_server_in_new_york(server_zone, live):
+    rid = placed(live, RETAIL2, "FL 01712345678 50 5678", "✅ অনুরোধ")
+    created = datetime.fromisoformat(live.db.get_request(rid)["created_at"].replace("Z", "+00:00"))
+    start = datetime.now(UTC)
+    status, *wrong, locked = replies_to(live, RETAIL2, [f"REQ {rid}"] + ["FL 01712345678 50 1111"] * 5)
+    end = datetime.now(UTC)
+    assert status.splitlines()[-1] == bn(in_zone(created, 6))
+    assert wrong[-1] == "ভুল পিন। আর ১ বার চেষ্টা করতে পারবেন।"
+    until = {bn(in_zone(t + timedelta(seconds=900), 6)[-5:]) for t in (start, end)}
+    assert locked.removeprefix("অনেকবার ভুল পিন। ").removesuffix(" পর্যন্ত বন্ধ।") in until
+
+
+def test_small_things_in_bengali_digits_one_reply_to_lang_and_an_unknown_operator(live):
+    texts = ["FL 01712345678 ৫০০০ postpaid ১১১১"] * 2 + ["ভাষা en", "PKGS XX", "ব্যালেন্স ৫৬৭৮"]
+    wrong, _, lang, unknown, bal = replies_to(live, RETAIL2, texts)
+    assert wrong == "ভুল পিন। আর ৪ বার চেষ্টা করতে পারবেন।"
+    assert lang == "Replies will be in English from now on."
+    assert unknown.startswith('No operator "XX". Operators: AT, BL, GP, RB, TT')
+    assert bal == "Salma Shop: balance ৳500"  # the PIN typed out of habit is no PIN to check
+    assert len(live.graph.sent_to(RETAIL2)) == 5  # LANG: one reply
+    audit = [e["command"] for e in journal.recent(live.rt.conn, live.rt.keys.audit)]
+    assert "FL 01712345678 5000 postpaid ****" in audit and not [a for a in audit if "1111" in a or "১১১১" in a]
