@@ -150,6 +150,8 @@ def test_the_command_list_speaks_the_persons_language_and_a_stranger_is_no_admin
     assert "BAL — আপনার ব্যালেন্স" in salma and "BAL — your balance" in karim
     stranger = client.simulate_get("/", params={"who": "8801799999999"}).text
     assert "unknown sender" in stranger and "COMPLETE" not in stranger and "not registered" in stranger
+    assert "+8801799999999</strong> · unknown sender" in stranger  # the number once, not "+880… · +880…"
+    assert f"Karim Store</strong> · +{RETAIL1} · reseller" in karim
     assert chat.account("8801799999999").role == "unknown"
 
 
