@@ -222,13 +222,29 @@ def host_db(tmp_path, relay):
     return db
 
 
+def without_summary(app):
+    """The sandbox app as a host that never added the optional ``GET /summary`` (it answers 404)."""
+
+    def older_host(environ, start_response):
+        if environ["PATH_INFO"].endswith("/summary"):
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"error": {"code": "not_found", "message": "no such route"}}']
+        return app(environ, start_response)
+
+    return older_host
+
+
 @pytest.fixture
-def sandbox(host_db):
-    """Overrides conftest's: the same seeded sandbox host, with its events wired."""
+def sandbox(request, host_db):
+    """Overrides conftest's: the same seeded sandbox host, with its events wired.
+
+    ``@pytest.mark.parametrize("sandbox", [False], indirect=True)``: a host without ``GET /summary``.
+    """
     from wa_addon.sandbox import create_sandbox_app
     from wa_addon.testing.wsgi_server import serve_in_thread
 
-    url, stop = serve_in_thread(create_sandbox_app(host_db, HOST_KEY))
+    app = create_sandbox_app(host_db, HOST_KEY)
+    url, stop = serve_in_thread(app if getattr(request, "param", True) else without_summary(app))
     yield url
     stop()
 

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from conftest import ADMIN, DEALER1, RETAIL1, open_chat
+from helpers import without_summary
 
 from wa_addon import otp
 from wa_addon.sealing import PREFIX, sealer
@@ -208,15 +209,7 @@ def test_a_host_without_totals_gets_a_helpful_line(redis_url, namespace, tmp_pat
 
     db = SandboxDB(str(tmp_path / "host.sqlite3"), kdf_cost=4)
     seed(db)
-    sandbox_app = create_sandbox_app(db, HOST_KEY)
-
-    def older_host(environ, start_response):  # the real sandbox, as a host that never added /summary
-        if environ["PATH_INFO"].endswith("/summary"):
-            start_response("404 Not Found", [("Content-Type", "application/json")])
-            return [b'{"error": {"code": "not_found", "message": "no such route"}}']
-        return sandbox_app(environ, start_response)
-
-    url, stop = serve_in_thread(older_host)
+    url, stop = serve_in_thread(without_summary(create_sandbox_app(db, HOST_KEY)))
     try:
         chat = next(open_chat(redis_url, namespace, url))
         line = "Your host gives no totals. RS <reseller> shows one reseller's balance; REQ lists the open requests."

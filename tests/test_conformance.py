@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from helpers import without_summary
 
 from wa_addon.host.conformance import CheckResult, format_report, run_checks
 from wa_addon.sandbox import SandboxDB, create_sandbox_app, seed
@@ -106,12 +107,6 @@ def test_the_summary_check_is_optional_but_checks_the_shape_when_offered(sandbox
         offered = next(r for r in run_checks(url, KEY) if r.name.startswith("summary"))
     assert offered.ok and "resellers" in offered.detail
 
-    def without_summary(environ, start_response):
-        if environ["PATH_INFO"].endswith("/summary"):
-            start_response("404 Not Found", [("Content-Type", "application/json")])
-            return [b'{"error": {"code": "not_found", "message": "no such route"}}']
-        return sandbox_app(environ, start_response)
-
-    with WSGIServerThread(without_summary) as url:
+    with WSGIServerThread(without_summary(sandbox_app)) as url:
         absent = next(r for r in run_checks(url, KEY) if r.name.startswith("summary"))
     assert absent.ok and "not offered" in absent.detail

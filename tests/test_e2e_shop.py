@@ -12,7 +12,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import ADMIN, DEALER1, DEALER2, RETAIL1, RETAIL2
-from helpers import extra_settings, host_db, live, relay, sandbox, stack_settings, wait_text  # noqa: F401  (fixtures)
+from helpers import (  # noqa: F401  (fixtures)
+    extra_settings,
+    host_db,
+    live,
+    relay,
+    sandbox,
+    stack_settings,
+    wait_text,
+)
 
 from wa_addon import journal
 from wa_addon.render import BN_DIGITS as BN
@@ -318,6 +326,20 @@ def test_the_admins_open_requests_and_low_balances_in_english(live):
         "• Salma Shop (retail2) ৳40",
         "• Nipa Mobile (retail3) ৳800 ⛔ suspended",
     ]
+
+
+NO_TOTALS = {
+    "bn": "আপনার হোস্ট মোট হিসাব দেয় না। একজন রিসেলারের ব্যালেন্স দেখতে RS <রিসেলার>; খোলা অনুরোধ দেখতে REQ লিখুন।",
+    "en": "Your host gives no totals. RS <reseller> shows one reseller's balance; REQ lists the open requests.",
+}
+
+
+@pytest.mark.parametrize("sandbox", [False], indirect=True, ids=["no-summary"])  # a host without GET /summary
+@pytest.mark.parametrize("extra_settings", [{"default_language": "bn"}, {"default_language": "en"}])
+def test_the_admins_bal_on_a_host_without_totals_is_a_helpful_line(live, extra_settings):
+    totals, low, one = replies_to(live, ADMIN, ["BAL", "RS", "RS retail1"])
+    assert totals == low == NO_TOTALS[extra_settings["default_language"]]
+    assert one.startswith("Karim Store (retail1)")
 
 
 @pytest.fixture
