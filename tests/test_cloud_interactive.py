@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wa_addon.messages import Outbound
 from wa_addon.render import choice
+from wa_addon.testing.fake_graph import _invalid_interactive
 from wa_addon.transports.cloud import build_body
 from wa_addon.transports.cloud_interactive import fit
 
@@ -58,8 +59,6 @@ def test_an_id_is_never_cut_and_nothing_repeats_or_it_goes_as_text():
 
 
 def test_the_fake_graph_refuses_what_meta_refuses():
-    from wa_addon.testing.fake_graph import _invalid_interactive
-
     def buttons(*pairs):
         return {"type": "button", "body": {"text": "t"}, "action": {"buttons": [
             {"type": "reply", "reply": {"id": i, "title": t}} for i, t in pairs
@@ -108,3 +107,19 @@ def test_a_phone_on_the_device_transport_gets_the_text_form():
     )
     wire = _leased(Leased("m7", "lease-1", msg, 0.0), sealer(Settings(hook_secret="x")))
     assert wire["text"] == msg.text and "choices" not in wire and "ACCEPT 5" in wire["text"]
+
+
+def test_help_and_the_package_list_fit_a_list_message_for_everyone_in_both_languages(chat):
+    from conftest import ADMIN, DEALER1, RETAIL1
+
+    for lang in ("bn", "en"):
+        for who in (ADMIN, DEALER1, RETAIL1):  # the admin's commands, and a reseller with every service
+            if who != ADMIN:
+                chat.reply(who, f"LANG {lang}")
+            else:
+                chat.configure(default_language=lang)
+            for text in ("HELP", "PKGS GP") if who != ADMIN else ("HELP",):
+                (out,) = chat.send(who, text)
+                body = build_body(out)
+                assert body["type"] == "interactive" and body["interactive"]["type"] == "list", (who, lang, text)
+                assert _invalid_interactive(body["interactive"]) == ""
