@@ -65,6 +65,19 @@ def test_a_dealer_pays_and_the_admin_adds_a_reseller_step_by_step(chat):
     assert added.startswith("👤 New reseller Nodi Telecom") and "PIN: " in added
 
 
+def test_a_guided_name_ending_in_a_digit_is_the_name_not_a_level(chat):
+    chat.reply(ADMIN, "ADDRS")
+    chat.reply(ADMIN, "01700000010")
+    added = sealer(chat.rt.settings).open(chat.reply(ADMIN, "Mobile Point 2"))
+    assert added.startswith("👤 New reseller Mobile Point 2 · level 1\n")  # typed on one line, 2 is the level
+    chat.reply(DEALER1, "ADDRS")
+    chat.reply(DEALER1, "01700000013")
+    chat.reply(DEALER1, "Shop 3")
+    added = sealer(chat.rt.settings).open(chat.reply(DEALER1, "1234"))
+    assert added.startswith("👤 নতুন রিসেলার Shop 3 · লেভেল ২\n")
+    assert chat.host.get_reseller("8801700000013").name == "Shop 3"
+
+
 def test_a_guide_times_out_with_its_redis_key(chat):
     chat.reply(RETAIL1, "FL")
     key = chat.rt.keys.guide("3")

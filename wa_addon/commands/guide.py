@@ -75,9 +75,10 @@ def _phone(ctx: Context, word: str, answer: str) -> list[str]:
 
 
 def _name(ctx: Context, word: str, answer: str) -> list[str]:
+    # One word, spaces and all: typed on one line, "Mobile Point 2" would end in a level (2).
     if not answer.split():
         raise Refused("guide_not_name")
-    return answer.split()
+    return [" ".join(answer.split())]
 
 
 NUMBER, AMOUNT, PIN = Step("number", _number), Step("amount", _amount), Step("pin", _pin)
