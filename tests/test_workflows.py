@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from functools import partial
@@ -93,6 +94,17 @@ def test_a_duplicate_and_an_illegal_jump_are_absorbed(rt):
     assert (duplicate.changed, duplicate.reason) == (False, DUPLICATE)
     assert (late.changed, late.reason, late.state) == (False, ILLEGAL, rq.SUCCESS)
     assert rq.LIFECYCLE.state(rt, 8) == rq.SUCCESS
+
+
+def test_only_a_hosts_event_that_does_not_fit_is_a_warning(rt, caplog):
+    """An admin's late tap is routine (INFO); a host's out-of-order event is worth a look (WARNING)."""
+    rq.LIFECYCLE.start(rt, 11, cause="evt_1")
+    rq.LIFECYCLE.apply(rt, 11, rq.SUCCESS, source="hook", cause="evt_2")
+    with caplog.at_level(logging.INFO, logger="wa_addon.workflows"):
+        rq.LIFECYCLE.apply(rt, 11, rq.CANCEL, source="admin", cause="chat_1")  # "Cancel" tapped after success
+        rq.LIFECYCLE.apply(rt, 11, rq.PROCESSING, source="hook", cause="evt_3")
+    levels = [(r.levelno, r.getMessage().split(" absorbed")[0]) for r in caplog.records]
+    assert levels == [(logging.INFO, f"request 11: {rq.CANCEL}"), (logging.WARNING, f"request 11: {rq.PROCESSING}")]
 
 
 def test_an_unknown_request_is_not_invented(rt):

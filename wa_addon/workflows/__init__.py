@@ -197,8 +197,10 @@ class Lifecycle:
     def _absorb(
         self, ident: str, state: str | None, wanted: str, reason: str, source: str, cause: str, version: int = 0
     ) -> Outcome:
-        # A duplicate is routine (hosts retry); anything else is worth a look.
-        level = logging.INFO if reason == DUPLICATE else logging.WARNING
+        # A duplicate is routine (hosts retry), and so is whatever a person or a timer asks too
+        # late (a button tapped again, a request already finished); a host's event that does not
+        # fit is worth a look.
+        level = logging.WARNING if reason != DUPLICATE and source == "hook" else logging.INFO
         log.log(
             level,
             "%s %s: %s absorbed in state %s (%s, source=%s, cause=%s)",
