@@ -99,6 +99,14 @@ class Procs:
         self.procs.clear()
 
 
+def host_argv(port: int, threads: int, keep_alive: int | None = None) -> list[str]:
+    """The sandbox host (``host_app.py``) under gunicorn gthread: 2 workers of ``threads`` threads."""
+    argv = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", str(threads)]
+    if keep_alive is not None:
+        argv += ["--keep-alive", str(keep_alive)]
+    return [*argv, "--bind", f"127.0.0.1:{port}", "--chdir", str(HERE), "host_app:app"]
+
+
 class Shape:
     """The shared pieces: Redis (AOF), the seeded host database, logs."""
 
@@ -185,24 +193,7 @@ class Design:
             "BENCH_HOST_LATENCY_MS": str(o["host_ms"]),
         }
         self.procs.start(
-            [
-                py,
-                "-m",
-                "gunicorn",
-                "-k",
-                "gthread",
-                "-w",
-                "2",
-                "--threads",
-                "32",
-                "--keep-alive",
-                "30",
-                "--bind",
-                f"127.0.0.1:{self.host_port}",
-                "--chdir",
-                str(HERE),
-                "host_app:app",
-            ],
+            host_argv(self.host_port, threads=32, keep_alive=30),
             host_env,
             self.log,
         )

@@ -28,7 +28,17 @@ from wa_addon.testing.faulty_proxy import FaultyProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from shape import APP_SECRET, HOST_KEY, PHONE_ID, TOKEN, Procs, _wait_http, reseller_phone, seed_resellers  # noqa: E402, F401
+from shape import (  # noqa: E402, F401
+    APP_SECRET,
+    HOST_KEY,
+    PHONE_ID,
+    TOKEN,
+    Procs,
+    _wait_http,
+    host_argv,
+    reseller_phone,
+    seed_resellers,
+)
 
 SPACING = 40  # fault i's chats come from resellers bench{40 i}..: up to 40 senders each
 
@@ -177,22 +187,7 @@ class Stack:
     def start_host(self, wait: bool = True) -> None:
         env = {**self.env(), "BENCH_HOST_DB": str(self.db), "BENCH_HOST_KEY": HOST_KEY}
         self.host_procs.start(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-k",
-                "gthread",
-                "-w",
-                "2",
-                "--threads",
-                "16",
-                "--bind",
-                f"127.0.0.1:{self.host_port}",
-                "--chdir",
-                str(ROOT / "benchmarks"),
-                "host_app:app",
-            ],
+            host_argv(self.host_port, threads=16),
             env,
             self.log,
         )
