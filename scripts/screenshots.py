@@ -39,18 +39,9 @@ from wa_addon.messages import Outbound
 from wa_addon.redis_server import free_port
 from wa_addon.render import Renderer, choice, label
 from wa_addon.settings import Settings
+from wa_addon.testing.chromium import CHROMIUM, FLAGS
 from wa_addon.transports.cloud import build_body
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 ADMIN, RETAIL1, RETAIL2 = "8801711000000", "8801822222222", "8801933333333"

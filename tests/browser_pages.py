@@ -1,7 +1,6 @@
-"""The browser tests' shared parts: Debian's Chromium, the web chat and admin page as objects, waits on the stack.
+"""The browser tests' shared parts: the web chat and admin page as objects, waits on the stack.
 
-Chromium is Debian's package (``/usr/bin/chromium``, installed by ``.ci/run``);
-Playwright never downloads a browser.
+The browser is Debian's Chromium (``wa_addon.testing.chromium``).
 """
 
 from __future__ import annotations
@@ -12,16 +11,6 @@ import time
 from wa_addon import demo as demo_mod
 from wa_addon.runtime import Runtime, out_lane
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]  # --headless and a fresh --user-data-dir: Playwright's own
 ADMIN, RETAIL1 = "8801711000000", "8801822222222"
 WAIT_MS = 45_000  # a reply crosses the worker, the host and the phone's long poll
 SWITCH_MAX_AGE = 1.0  # seconds a worker may use switches it read earlier (Runtime(cached_switches=True))

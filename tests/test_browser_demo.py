@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_pages import ADMIN, CHROMIUM, FLAGS, RETAIL1, AdminPage, Chat, settle, workers_see_switches
+from browser_pages import ADMIN, RETAIL1, AdminPage, Chat, settle, workers_see_switches
 from conftest import drop_namespace
 
 from wa_addon import demo as demo_mod
 from wa_addon.redis_server import free_port
 from wa_addon.settings import Settings
+from wa_addon.testing.chromium import CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"Debian's Chromium is not installed ({CHROMIUM}); apt-get install chromium"

@@ -17,13 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_pages import CHROMIUM, FLAGS, AdminPage, Chat, settle
+from browser_pages import AdminPage, Chat, settle
 from conftest import drop_namespace
 
 from wa_addon import demo as demo_mod
 from wa_addon.redis_server import free_port
 from wa_addon.sandbox import SandboxDB
 from wa_addon.settings import Settings
+from wa_addon.testing.chromium import CHROMIUM, FLAGS
 
 RETAIL2 = "8801933333333"
 # Each payload, if it runs, sets a global of its own named __x...; the host keeps names to 100 characters.
