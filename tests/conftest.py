@@ -239,9 +239,9 @@ class Chat:
         old.close()
 
 
-def open_chat(redis_url: str, namespace: str, sandbox: str) -> Iterator[Chat]:
-    """A :class:`Chat` on the test's Redis namespace and sandbox (the ``chat`` fixture, and tests that need two)."""
-    settings = Settings(
+def chat_settings(redis_url: str, namespace: str, sandbox: str) -> Settings:
+    """The settings of a :class:`Chat`: the test's Redis namespace, the sandbox host, ADMIN, English."""
+    return Settings(
         redis_url=redis_url,
         namespace=namespace,
         host_url=sandbox,
@@ -250,8 +250,12 @@ def open_chat(redis_url: str, namespace: str, sandbox: str) -> Iterator[Chat]:
         default_language="en",
         hook_secret=HOOK_SECRET,
     )
+
+
+def open_chat(redis_url: str, namespace: str, sandbox: str) -> Iterator[Chat]:
+    """A :class:`Chat` on the test's Redis namespace and sandbox (the ``chat`` fixture, and tests that need two)."""
     host = HttpHost(sandbox, HOST_KEY)
-    chat = Chat(Runtime(settings, host, transports={}), host)
+    chat = Chat(Runtime(chat_settings(redis_url, namespace, sandbox), host, transports={}), host)
     yield chat
     chat.rt.close()  # the one it has now (configure() builds another)
 

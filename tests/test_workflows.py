@@ -8,7 +8,7 @@ import time
 from functools import partial
 
 import pytest
-from conftest import ADMIN, HOST_KEY, RETAIL1, Chat
+from conftest import ADMIN, HOST_KEY, RETAIL1, Chat, chat_settings
 
 from wa_addon.hooks import events, notify, timers
 from wa_addon.host.http import HttpHost
@@ -270,17 +270,8 @@ class ExpiryMidDecision:
 
 @pytest.fixture
 def chat(redis_url, namespace, sandbox):
-    settings = Settings(
-        redis_url=redis_url,
-        namespace=namespace,
-        host_url=sandbox,
-        host_key=HOST_KEY,
-        admin_numbers=(ADMIN,),
-        default_language="en",
-        hook_secret="s",
-    )
     host = ExpiryMidDecision(HttpHost(sandbox, HOST_KEY))
-    runtime = Runtime(settings, host)
+    runtime = Runtime(chat_settings(redis_url, namespace, sandbox), host)
     host.rt = runtime
     yield Chat(runtime, host)
     runtime.close()
