@@ -141,17 +141,23 @@ def mask(number: Any) -> str:
     return text[:-6] + "***" + text[-3:]
 
 
+def environment(folder: str, *, html: bool) -> jinja2.Environment:
+    """Jinja for the package's ``folder``: strict about missing values; ``html`` escapes (pages),
+    plain text does not (messages)."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("wa_addon", folder),
+        undefined=jinja2.StrictUndefined,
+        autoescape=html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
 class Renderer:
     """Renders ``templates/<lang>/<name>.txt``."""
 
     def __init__(self) -> None:
-        self.env = jinja2.Environment(
-            loader=jinja2.PackageLoader("wa_addon", "templates"),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.env = environment("templates", html=False)
         self.env.filters.update(money=money, digits=digits, mask=mask)
 
     def render(self, lang: str, message: str, /, **context: Any) -> str:

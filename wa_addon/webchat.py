@@ -29,11 +29,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import falcon
-import jinja2
 
 from wa_addon.commands import registry  # the package's import registers every command
 from wa_addon.host import HostError
-from wa_addon.render import local_time
+from wa_addon.render import environment, local_time
 from wa_addon.sandbox.seed import RESELLERS
 from wa_addon.settings import Settings
 
@@ -134,13 +133,7 @@ class WebChat:
         self.admin_numbers = admin_numbers or (lambda: settings.admin_numbers)
         self.log = ChatLog()
         # HTML: autoescape on, its own environment (the messages' one is plain text).
-        self.env = jinja2.Environment(
-            loader=jinja2.PackageLoader("wa_addon", "templates/webchat"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.env = environment("templates/webchat", html=True)
 
     @property
     def accounts(self) -> list[Account]:

@@ -17,7 +17,6 @@ import time
 from typing import Any
 
 import falcon
-import jinja2
 
 from wa_addon.admin import dead_letters, views
 from wa_addon.admin.auth import (
@@ -37,7 +36,7 @@ from wa_addon.admin.auth import (
 )
 from wa_addon.http_errors import ApiError, read_body
 from wa_addon.queue import dead, outbox
-from wa_addon.render import LANGUAGES
+from wa_addon.render import LANGUAGES, environment
 from wa_addon.runtime import Runtime
 from wa_addon.switches import NOTIFICATION_KINDS
 from wa_addon.transports.device_tokens import DeviceError
@@ -79,13 +78,7 @@ class AdminSite:
         self.rt = rt
         self.auth = AdminAuth(rt.settings, rt.conn, rt.keys, admin_auth)
         # HTML, so autoescape is on: not the messages' plain-text environment.
-        self.env = jinja2.Environment(
-            loader=jinja2.PackageLoader("wa_addon", "templates/admin"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.env = environment("templates/admin", html=True)
         self.env.filters.update(ago=views.ago, clock=_clock)
         self.env.globals["min_token_length"] = MIN_TOKEN_LENGTH
 
