@@ -25,7 +25,8 @@ from wa_addon.httpclient import keepalive_session
 from wa_addon.messages import Inbound, Outbound
 from wa_addon.render import Renderer
 from wa_addon.settings import Settings
-from wa_addon.transports.cloud import SIGNATURE_HEADER, build_body, parse_webhook, verify_signature
+from wa_addon.transports.cloud import build_body
+from wa_addon.transports.cloud_webhook import SIGNATURE_HEADER, parse_webhook, verify_signature
 
 _state: dict[str, Any] = {}
 

@@ -16,8 +16,8 @@ from wa_addon.host.http import HttpHost
 from wa_addon.messages import NUMBER_CHANGED
 from wa_addon.settings import Settings
 from wa_addon.testing import cloud_payloads as cp
-from wa_addon.transports.cloud import parse_webhook
 from wa_addon.transports.cloud_resource import MAX_BODY, CloudWebhook
+from wa_addon.transports.cloud_webhook import parse_webhook
 
 RETAIL1 = "8801822222222"  # Karim Store, English
 NEW_PHONE = "8801822222299"

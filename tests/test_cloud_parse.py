@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wa_addon.testing import cloud_payloads as cp
-from wa_addon.transports.cloud import WebhookError, parse_webhook
+from wa_addon.transports.cloud_webhook import WebhookError, parse_webhook
 
 UPDATES = Path(__file__).parent / "data" / "updates"
 BSUID = "BD.13491208655302741918"

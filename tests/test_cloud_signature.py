@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wa_addon.testing.cloud_payloads import dumps, messages_webhook, sign, text
-from wa_addon.transports.cloud import signature_header, verify_signature
+from wa_addon.transports.cloud_webhook import signature_header, verify_signature
 
 SECRET = "app-secret-123"
 UPDATES = Path(__file__).parent / "data" / "updates"

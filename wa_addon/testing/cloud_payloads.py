@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from wa_addon.transports.cloud import SIGNATURE_HEADER, signature_header
+from wa_addon.transports.cloud_webhook import SIGNATURE_HEADER, signature_header
 
 __all__ = [
     "SIGNATURE_HEADER",

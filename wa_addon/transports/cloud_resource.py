@@ -16,7 +16,7 @@ from wa_addon.http_errors import ApiError, read_body
 from wa_addon.messages import Inbound, StatusUpdate
 from wa_addon.settings import Settings
 from wa_addon.store import DOWN, StoreUnavailable
-from wa_addon.transports.cloud import SIGNATURE_HEADER, WebhookError, parse_webhook, verify_signature
+from wa_addon.transports.cloud_webhook import SIGNATURE_HEADER, WebhookError, parse_webhook, verify_signature
 from wa_addon.transports.window import ServiceWindow
 
 log = logging.getLogger(__name__)
