@@ -28,8 +28,8 @@ from wa_addon.messages import Inbound, Outbound
 from wa_addon.runtime import Runtime
 from wa_addon.store import SEEN_TTL, Keys, text
 from wa_addon.transports.base import REENGAGE
-from wa_addon.transports.cloud import NAME as CLOUD
 from wa_addon.transports.cloud_errors import classify_error
+from wa_addon.transports.cloud_webhook import NAME as CLOUD
 
 log = logging.getLogger(__name__)
 
