@@ -153,6 +153,7 @@ NOTIFY_SAMPLES = {  # one context every notification template renders with
     "service": "FL",
     "what": "GP1 — 1GB 7 days",
     "type": "prepaid",
+    "operator": "GP",
     "number": "01712***678",
     "amount": "50.00",
     "name": "Karim Store",

@@ -89,7 +89,7 @@ def request(status="pending", **extra):
 def test_a_new_request_goes_to_the_admin_with_the_number_masked(rt):
     (msg,) = run(rt, "request.created", request())
     assert (msg.to, msg.kind, msg.language) == (ADMIN, "notify.request_created", "bn")
-    assert "01712***678" in msg.text and "01712345678" not in msg.text
+    assert "FL GP (prepaid) 01712***678" in msg.text and "01712345678" not in msg.text  # the operator: which SIM
     assert "CANCEL 12" in msg.text and "Karim Store" in msg.text
 
 

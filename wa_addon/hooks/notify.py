@@ -171,6 +171,7 @@ def _request_context(data: dict[str, Any], *, masked: bool, region: str = "BD") 
         "id": data["id"],
         "service": data.get("service") or "",
         "type": "" if package else data.get("type") or "",
+        "operator": "" if package else data.get("operator") or "",  # a package's name says it
         "what": data.get("what") or package or data.get("service") or "",
         "number": mask(number) if masked else number,
         "amount": data.get("amount"),
