@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -14,6 +15,17 @@ from wa_addon.queue.lanes import decode
 from wa_addon.queue.session import Session
 from wa_addon.runtime import Runtime
 from wa_addon.store import text
+
+
+def leaks(secret: str, text: str) -> bool:
+    """Whether ``secret`` stands in ``text`` as a word of its own.
+
+    A random four-digit PIN is also, by chance, part of a hex id or a timestamp
+    (``27e1d2844fda…`` held the PIN 2844, ``1796077387.2844`` could), which is no leak; a PIN that leaked
+    stands apart (``PIN 2844``, ``"pin": "2844"``).
+    """
+    word = rf"(?<![0-9A-Za-z])(?<![0-9]\.){re.escape(secret)}(?![0-9A-Za-z])(?!\.[0-9])"
+    return re.search(word, text) is not None
 
 
 def payloads(rt: Runtime, lane_name: str) -> list[str]:
