@@ -90,6 +90,7 @@ COMMAND_SAMPLES: dict[str, dict] = {  # the command replies' templates (test_com
     "no_summary": {},
     "guide_ask": {"what": "FL", "step": "amount", "n": 2, "total": 3, "problem": "A PIN is 4 to 8 digits."},
     "guide_stopped": {},
+    "guide_expired": {"what": "FL", "minutes": 5},
     "guide_not_pin": {},
     "guide_not_name": {},
     "guide_not_amount": {},

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 from conftest import ADMIN, DEALER1, RETAIL1, RETAIL2
 
 from wa_addon.commands import guide
@@ -81,6 +84,36 @@ def test_a_guided_name_ending_in_a_digit_is_the_name_not_a_level(chat):
 def test_a_guide_times_out_with_its_redis_key(chat):
     chat.reply(RETAIL1, "FL")
     key = chat.rt.keys.guide("3")
-    assert 290 <= chat.rt.conn.ttl(key) <= chat.rt.settings.guide_timeout == 300
-    chat.rt.conn.delete(key)  # what Redis does when the TTL runs out
+    assert chat.rt.settings.guide_timeout == 300
+    assert 3590 <= chat.rt.conn.ttl(key) <= 300 + guide.REMEMBER_EXPIRED  # the time out is remembered an hour
+    chat.rt.conn.delete(key)  # what Redis does when that hour is over too
     assert chat.reply(RETAIL1, "01712345678").startswith("Unknown command")
+
+
+def _time_out(chat, who: str) -> None:
+    """What the clock does to a guide: its question's time runs out (the key stays, as Redis keeps it)."""
+    key = chat.rt.keys.guide(who)
+    entry = json.loads(chat.rt.conn.get(key))
+    assert entry["until"] - time.time() > 290  # the question waits WA_GUIDE_TIMEOUT
+    chat.rt.conn.set(key, json.dumps({**entry, "until": time.time() - 1}), keepttl=True)
+
+
+def test_an_answer_after_the_time_out_is_told_so_and_not_taken(chat):
+    chat.reply(RETAIL1, "FL")
+    chat.reply(RETAIL1, "01712345678")
+    _time_out(chat, "3")
+    late = chat.reply(RETAIL1, "50")
+    assert late == "⏱ FL stopped: no answer in 5 min. Nothing was sent.\nSend FL to start again."
+    assert chat.reply(RETAIL1, "1234").startswith("Unknown command")  # told once; the guide is over
+    assert chat.host.list_requests(actor=3) == []  # nothing was placed
+
+
+def test_a_command_after_the_time_out_runs_and_a_fresh_guide_starts_clean(chat):
+    chat.reply(RETAIL2, "FL")
+    chat.reply(RETAIL2, "01712345678")
+    _time_out(chat, "4")
+    assert chat.reply(RETAIL2, "BAL").startswith("Salma Shop")  # a command: it runs, the guide is over
+    chat.reply(RETAIL2, "FL")
+    _time_out(chat, "4")
+    assert "থামানো হলো: ৫ মিনিটে উত্তর আসেনি" in chat.reply(RETAIL2, "01712345678")  # in the sender's language
+    assert chat.reply(RETAIL2, "FL").startswith("FL · ১/৩")  # and FL starts again

@@ -86,7 +86,8 @@ key                                    what / TTL
                                        token prefix (its hash); 15 min from
                                        the first
 ``{ns}:guide:{who}``                   a guided command's answers so far (never
-                                       a PIN); ``WA_GUIDE_TIMEOUT`` (300 s)
+                                       a PIN); ``WA_GUIDE_TIMEOUT`` (300 s) and
+                                       an hour (a late answer is told why)
 ``{ns}:adminpin``                      the admin PIN's salted scrypt hash; no TTL
 ``{ns}:csw:{number}:{user}``           when the user last wrote to our Cloud API
                                        number: its 24-hour window; TTL the
@@ -306,7 +307,7 @@ class Keys:
         return f"{self.ns}:adminfail:{client}"
 
     def guide(self, who: str) -> str:
-        """A sender's guided command in progress (``commands.guide``); TTL ``settings.guide_timeout``."""
+        """A sender's guided command in progress (``commands.guide``); TTL ``settings.guide_timeout`` + an hour."""
         return f"{self.ns}:guide:{who}"
 
     @property

@@ -4,8 +4,9 @@ python-telegram-bot's ``ConversationHandler`` is the model: :data:`FLOWS` is
 the table of states, each :class:`Step` a small function that reads one
 answer (or refuses it, and the same question is asked again).  The state is
 kept per sender in Redis (:class:`Guides`) for ``settings.guide_timeout``
-seconds; ``NO`` / ``বাতিল`` stops, and any other command ends the guide and
-runs.  When the last answer comes, the answers make the one-line command
+seconds (an answer later than that is told so, not taken); ``NO`` /
+``বাতিল`` stops, and any other command ends the guide and runs.  When the
+last answer comes, the answers make the one-line command
 (``FL 01712345678 50 <PIN>``), which then runs exactly as if it had been
 typed: the same PIN check, audit and idempotency key (the last message's).
 
@@ -17,6 +18,7 @@ redelivered message (or a retried job) applies to the same state again.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,8 @@ from wa_addon.commands.service import mobile_of, number_of
 from wa_addon.store import Keys, text
 
 STOP_WORDS = frozenset({"NO", "STOP", "CANCEL", "না", "বাতিল", "থামুন"})
+# Seconds a guide that timed out is remembered, so a late answer hears why it was not taken.
+REMEMBER_EXPIRED = 3600
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,9 @@ def steer(ctx: Context, tokens: list[str], resolve: Resolve) -> Reply | list[str
     if cmd is not None and cmd.name != "SERVICE":  # another command: the guide ends, the command runs
         _save(ctx, {"done": True}, found)
         return None
+    if found.get("until", float("inf")) <= time.time():  # a late answer: not taken, and said why
+        _save(ctx, {"done": True}, found)
+        return Reply("guide_expired", {"what": found["word"], "minutes": max(1, round(ctx.kit.guides.timeout / 60))})
     return _answer(ctx, found, " ".join(tokens), found)
 
 
@@ -174,6 +181,10 @@ def _question(ctx: Context, state: dict[str, Any], problem: str = "") -> Reply:
 class Guides:
     """Each sender's open guide in Redis: ``{ns}:guide:{who}`` (``store.Keys.guide``), JSON, never a PIN.
 
+    An entry holds ``until``, the Unix time its question stops waiting; the key
+    lives REMEMBER_EXPIRED longer, so an answer that comes late is told the
+    guide timed out instead of being read as a command of its own.
+
     Args:
         conn: Redis.
         keys: the namespace's key builder.
@@ -189,7 +200,8 @@ class Guides:
         return json.loads(text(raw)) if raw else None
 
     def save(self, who: str, entry: dict[str, Any]) -> None:
-        self.conn.set(self.keys.guide(who), json.dumps(entry), ex=self.timeout)
+        entry = {**entry, "until": time.time() + self.timeout}
+        self.conn.set(self.keys.guide(who), json.dumps(entry), ex=self.timeout + REMEMBER_EXPIRED)
 
 
 def _state(ctx: Context) -> dict[str, Any] | None:
