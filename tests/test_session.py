@@ -149,12 +149,16 @@ def test_a_pair_rate_error_holds_back_that_recipient_only_and_keeps_its_order(re
 def test_a_throughput_error_pauses_the_transport_for_every_session(redis_url, namespace):
     transport = Recorder()
     who = "8801700000001"
-    transport.answers[who] = [SendResult(RETRY, retry_after=0.5, error_code="130429")]
+    transport.answers[who] = [SendResult(RETRY, retry_after=2.0, error_code="130429")]
     rt = runtime(redis_url, namespace, transport, outbox_partitions=1)
     outbox.push(rt, messages(recipients=2, each=2))
     session = Session(rt, PROCESSORS, burst=True)
-    session._turn()  # one turn: both recipients' first messages start; one answers "slow down"
-    session._turn()
+    # Both recipients' first messages start; one answers "slow down".  Turns until that answer is
+    # settled (two on a quiet machine; a loaded one may need more), whose flush writes the pause.
+    for _ in range(200):
+        session._turn()
+        if "cloud" in session._paused:
+            break
     assert rt.conn.pttl(rt.keys.pause("cloud")) > 0  # shared: other processes' sessions see it too
     session.run()
     assert transport.to(who) == ["1:0", "1:1"] and len(transport.sent) == 4
