@@ -221,6 +221,31 @@ def test_a_session_takes_its_share_of_a_lanes_partitions_and_leaves_the_rest(red
     assert len(transport.sent) == 160 and len({m.id for _, m in transport.sent}) == 160
 
 
+def test_a_hand_over_at_the_budgets_end_keeps_the_process_counted_so_the_other_keeps_its_share(redis_url, namespace):
+    """Live is counted per process: the next session of a process that handed over is still due."""
+    transport = Recorder()
+    rt = runtime(redis_url, namespace, transport, outbox_partitions=8)
+    outbox.push(rt, messages(recipients=80, each=1))
+    first, second = Session(rt, PROCESSORS, budget=0), Session(rt, PROCESSORS, budget=0)
+    first.member, second.member = "host-a:1", "host-b:2"  # two worker processes
+    rt.conn.zadd(rt.keys.sessions, {first.member: time.time(), second.member: time.time()})
+    for session in (first, second):
+        for _ in range(4):
+            session._adopt()  # waiting on the lists, a session takes one announcement at a time
+    assert len(first.owned) == len(second.owned) == 4
+    first.run()  # its budget is spent: it finishes and hands its four back
+    assert rt.conn.llen(rt.keys.ready("hi")) == 4 and rt.conn.zscore(rt.keys.sessions, "host-a:1")
+    second._counted_at = 0.0  # whenever it next counts
+    second._adopt()
+    assert len([o for o in second.owned.values() if not o.lost]) == 4  # before: all 8, for a minute
+    assert rt.conn.llen(rt.keys.ready("hi")) == 4  # for process a's next session
+    stopping = Session(rt, PROCESSORS, stop=threading.Event(), budget=0)
+    stopping.member = "host-a:1"
+    stopping.stop.set()
+    stopping.run()  # a worker asked to stop runs no next session: its process leaves the count
+    assert rt.conn.zscore(rt.keys.sessions, "host-a:1") is None
+
+
 def test_a_session_whose_partition_was_taken_over_leaves_it_to_the_new_owner(redis_url, namespace):
     transport = Recorder(delay=(0.05, 0.05))
     rt = runtime(redis_url, namespace, transport, outbox_partitions=1)

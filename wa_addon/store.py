@@ -16,9 +16,10 @@ key                                    what / TTL
 ``{ns}:ready:hi`` / ``ready:lo``       lists of partitions with work and a
                                        new owner-to-be ("lane|part|token"):
                                        outboxes / work lanes; no TTL
-``{ns}:sessions``                       zset session id -> last heartbeat; a
-                                       session leaves it when it ends, the
-                                       housekeeper when it went silent
+``{ns}:sessions``                       zset ``host:pid`` -> its session's last
+                                       heartbeat; a worker process leaves it
+                                       when it stops, the housekeeper when it
+                                       went silent
 ``{ns}:wake:{session}``                partitions with new work, for the
                                        session that owns them; no TTL
                                        (emptied by its owner)
@@ -204,7 +205,7 @@ class Keys:
 
     @property
     def sessions(self) -> str:
-        """Live sessions: zset session id -> its last heartbeat (Unix time)."""
+        """Worker processes running sessions: zset ``host:pid`` -> its session's last heartbeat (Unix time)."""
         return f"{self.ns}:sessions"
 
     def wake(self, session: str) -> str:
