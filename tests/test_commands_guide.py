@@ -34,7 +34,7 @@ def test_fl_alone_asks_for_the_number_the_amount_and_the_pin_then_places_it_once
     assert placed.startswith("✅ Request #") and "FL GP prepaid 01712345678 — ৳50" in placed
     again = chat.reply(RETAIL1, "4321", msg_id=last)  # the same message redelivered: the same request
     assert again == placed and chat.balance("retail1") == "2450.00"
-    assert b"4321" not in chat.rt.conn.get(chat.rt.keys.guide("3"))  # a PIN is never kept
+    assert b"4321" not in chat.rt.conn.get(chat.rt.keys.guide(RETAIL1))  # a PIN is never kept
     assert chat.reply(RETAIL1, "4321").startswith("Unknown command")  # the guide is over
     assert "FL 01712345678 50 ****" in [e["command"] for e in chat.audit()]
 
@@ -83,7 +83,7 @@ def test_a_guided_name_ending_in_a_digit_is_the_name_not_a_level(chat):
 
 def test_a_guide_times_out_with_its_redis_key(chat):
     chat.reply(RETAIL1, "FL")
-    key = chat.rt.keys.guide("3")
+    key = chat.rt.keys.guide(RETAIL1)
     assert chat.rt.settings.guide_timeout == 300
     assert 3590 <= chat.rt.conn.ttl(key) <= 300 + guide.REMEMBER_EXPIRED  # the time out is remembered an hour
     chat.rt.conn.delete(key)  # what Redis does when that hour is over too
@@ -101,7 +101,7 @@ def _time_out(chat, who: str) -> None:
 def test_an_answer_after_the_time_out_is_told_so_and_not_taken(chat):
     chat.reply(RETAIL1, "FL")
     chat.reply(RETAIL1, "01712345678")
-    _time_out(chat, "3")
+    _time_out(chat, RETAIL1)
     late = chat.reply(RETAIL1, "50")
     assert late == "⏱ FL stopped: no answer in 5 min. Nothing was sent.\nSend FL to start again."
     assert chat.reply(RETAIL1, "1234").startswith("Unknown command")  # told once; the guide is over
@@ -111,9 +111,9 @@ def test_an_answer_after_the_time_out_is_told_so_and_not_taken(chat):
 def test_a_command_after_the_time_out_runs_and_a_fresh_guide_starts_clean(chat):
     chat.reply(RETAIL2, "FL")
     chat.reply(RETAIL2, "01712345678")
-    _time_out(chat, "4")
+    _time_out(chat, RETAIL2)
     assert chat.reply(RETAIL2, "BAL").startswith("Salma Shop")  # a command: it runs, the guide is over
     chat.reply(RETAIL2, "FL")
-    _time_out(chat, "4")
+    _time_out(chat, RETAIL2)
     assert "থামানো হলো: ৫ মিনিটে উত্তর আসেনি" in chat.reply(RETAIL2, "01712345678")  # in the sender's language
     assert chat.reply(RETAIL2, "FL").startswith("FL · ১/৩")  # and FL starts again

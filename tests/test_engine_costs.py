@@ -2,6 +2,8 @@
 
 - a chat's journal and audit entries are written in the session's flush,
   once per chat even when the chat is run again after an outage;
+- the chats a session starts together read their guided commands' states in
+  one call, each current when its chat starts;
 - the web intake records the sender's 24-hour window in its queueing script;
 - the HTTP client answers and fails like the ``requests`` session it replaced
   (callers tell "never sent" from "maybe sent" by it);
@@ -23,8 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from conftest import RETAIL1, open_chat
-from helpers import drain
+from conftest import DEALER1, DEALER2, RETAIL1, RETAIL2, open_chat
+from helpers import drain, queued
 
 from wa_addon import inbound, journal
 from wa_addon.commands import dispatch
@@ -79,6 +81,41 @@ def test_a_chat_run_again_after_a_host_outage_is_journaled_and_audited_once(redi
         ins = [e for e in journal.recent(rt.conn, rt.keys.log("in")) if e["id"] == msg.dedupe_id]
         audits = [e for e in journal.recent(rt.conn, rt.keys.audit) if e.get("msg") == msg.dedupe_id]
         assert len(ins) == 1 and len(audits) == 1  # ...journaled and audited once
+        rt.close()
+
+
+class CountingReads:
+    """A Redis connection that notes its GET and MGET calls."""
+
+    def __init__(self, conn):
+        self.conn, self.calls = conn, []
+
+    def __getattr__(self, name):
+        found = getattr(self.conn, name)
+        if name not in ("get", "mget"):
+            return found
+
+        def noted(*args, **kwargs):
+            self.calls.append(name)
+            return found(*args, **kwargs)
+
+        return noted
+
+
+def test_chats_started_together_read_their_guides_in_one_call_each_current_at_its_start(redis_url, namespace, sandbox):
+    for chat in open_chat(redis_url, namespace, sandbox):
+        rt = Runtime(chat.rt.settings, chat.host)  # with the cloud outbox
+        guides = rt.command_kit.guides
+        guides.conn = reads = CountingReads(guides.conn)
+        texts = [(RETAIL1, "FL"), (RETAIL1, "01712345678"), (DEALER1, "BAL"), (DEALER2, "BAL"), (RETAIL2, "BAL")]
+        sent = [Inbound("cloud", f"wamid.{uuid.uuid4().hex}", who, text) for who, text in texts]
+        inbound.Intake(rt).submit(sent, [])
+        assert drain(rt, classes=("lo",)) == 5
+        replies = [m.text for m in queued(rt, "out:cloud") if m.to == RETAIL1]
+        # The number was read as the FL's answer: its chat read the guide FL had saved, not one read before.
+        assert [r.split("\n")[0] for r in replies] == ["FL · 1/3", "FL · 2/3"]
+        assert "get" not in reads.calls  # no chat asked Redis on its own
+        assert 1 <= reads.calls.count("mget") <= 2  # the first four chats at once; RETAIL1's number after its FL
         rt.close()
 
 

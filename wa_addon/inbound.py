@@ -13,6 +13,7 @@ import logging
 from rq.timeouts import BaseTimeoutException
 
 from wa_addon import commands, journal, tally
+from wa_addon.commands import guide
 from wa_addon.commands.grammar import redact
 from wa_addon.host import HostUnavailable
 from wa_addon.messages import Inbound, Outbound, StatusUpdate
@@ -70,6 +71,22 @@ def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
     return msg.transport, _message(rt, msg)
 
 
+def prepare(rt: Runtime, raws: list[str]) -> None:
+    """Before a session starts these items: read their chats' guided commands in one call."""
+    chats = {}
+    for raw in raws:
+        try:
+            kind, v = (entry := json.loads(raw))["k"], entry["v"]
+            if kind == "msg" and (who := guide.who(v["sender"], v.get("user_id"))):
+                chats[(v["transport"], v["msg_id"])] = who
+        except (ValueError, KeyError, TypeError):
+            continue  # unreadable: process() sends it to the dead letters
+    rt.command_kit.guides.read_ahead(chats)
+
+
+process.prepare = prepare  # type: ignore[attr-defined]  # the session's hook (queue.session.Processor)
+
+
 def _message(rt: Runtime, msg: Inbound) -> list[Outbound]:
     journal.log_messages(
         rt.conn,
@@ -85,3 +102,5 @@ def _message(rt: Runtime, msg: Inbound) -> list[Outbound]:
         log.exception("command failed for message %s", msg.dedupe_id)
         text = rt.renderer.render(rt.switches.default_language(), "error")
         return [Outbound(id=msg.reply_id, to=msg.sender or msg.user_id or "", text=text)]
+    finally:
+        rt.command_kit.guides.forget((msg.transport, msg.msg_id))  # read ahead and never asked for

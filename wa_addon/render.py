@@ -150,6 +150,7 @@ def environment(folder: str, *, html: bool) -> jinja2.Environment:
         autoescape=html,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # package files do not change under a running process (a stat per render: 0.9 %)
     )
 
 

@@ -61,7 +61,9 @@ ADOPT_EVERY = 0.05  # seconds between looks at the ready and wake lists while wo
 HEARTBEAT = BUSY_TTL / 4  # seconds between renewals of the owned partitions' flags
 FINISH_WAIT = 30.0  # seconds a finishing session waits for what is in flight
 
-# (runtime, payload) -> (transport name or None for the default, messages to send)
+# (runtime, payload) -> (transport name or None for the default, messages to send).  A processor
+# may have a ``prepare(runtime, payloads)`` attribute: called once for the items of its lane a
+# turn is about to start, before any of them runs (the chats read their guides in one call).
 Processor = Callable[[Runtime, str], tuple[str | None, list[Outbound]]]
 
 
@@ -277,19 +279,34 @@ class Session(Settling):
         ]
         ready.sort(key=lambda r: r[:2])
         sends: dict[str, list[tuple[Owned, Task]]] = defaultdict(list)
-        starting = 0
+        works: list[tuple[Owned, Task]] = []
+        starting, room = 0, self.rt.settings.work_window - self._running(work=True)
         for work, _, owned, task in ready:
             if not work:
                 if self._may_send(owned, task, now, starting):
                     owned.start(task)
                     sends[owned.lane.name.split(":", 1)[1]].append((owned, task))
                     starting += 1
-            elif self._running(work=True) < self.rt.settings.work_window:
-                owned.start(task)
-                task.journal = []
-                self._submit(owned, task, self._work, owned.lane.name, task.payload, task.journal)
+            elif len(works) < room:
+                works.append((owned, task))
+        self._start_work(works)
         for transport, batch in sends.items():
             self._start_sends(transport, batch)
+
+    def _start_work(self, works: list[tuple[Owned, Task]]) -> None:
+        by_lane: dict[str, list[Task]] = defaultdict(list)
+        for owned, task in works:
+            by_lane[owned.lane.name].append(task)
+        for lane, tasks in by_lane.items():
+            if prepare := getattr(self.processors.get(lane), "prepare", None):
+                try:
+                    prepare(self.rt, [t.payload for t in tasks])
+                except Exception as exc:  # a read ahead only: the items run without it
+                    log.warning("lane %s: prepare failed (%s); starting without it", lane, type(exc).__name__)
+        for owned, task in works:
+            owned.start(task)
+            task.journal = []
+            self._submit(owned, task, self._work, owned.lane.name, task.payload, task.journal)
 
     def _claim(self, owned: Owned, now: float) -> None:
         """Take more of the partition when there is reason to: never by polling.
