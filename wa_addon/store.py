@@ -16,7 +16,7 @@ key                                    what / TTL
 ``{ns}:ready:hi`` / ``ready:lo``       lists of partitions with work and a
                                        new owner-to-be ("lane|part|token"):
                                        outboxes / work lanes; no TTL
-``{ns}:sessions``                       zset ``host:pid`` -> its session's last
+``{ns}:sessions``                       zset ``host:pid:random`` -> its session's last
                                        heartbeat; a worker process leaves it
                                        when it stops, the housekeeper when it
                                        went silent
@@ -205,7 +205,7 @@ class Keys:
 
     @property
     def sessions(self) -> str:
-        """Worker processes running sessions: zset ``host:pid`` -> its session's last heartbeat (Unix time)."""
+        """Worker processes running sessions: zset ``host:pid:random`` -> its session's last heartbeat (Unix time)."""
         return f"{self.ns}:sessions"
 
     def wake(self, session: str) -> str:
