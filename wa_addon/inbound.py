@@ -13,7 +13,6 @@ import logging
 from rq.timeouts import BaseTimeoutException
 
 from wa_addon import commands, journal, tally
-from wa_addon.commands import guide
 from wa_addon.commands.grammar import redact
 from wa_addon.host import HostUnavailable
 from wa_addon.messages import Inbound, Outbound, StatusUpdate
@@ -44,7 +43,7 @@ class Intake:
 
     def submit(self, inbound: list[Inbound], statuses: list[StatusUpdate]) -> int:
         """Queue new messages and statuses; raises StoreUnavailable if Redis is down."""
-        items = [Item(_wrap("msg", m.to_json()), m.sender or m.user_id or m.msg_id, m.dedupe_id) for m in inbound]
+        items = [Item(_wrap("msg", m.to_json()), m.chat or m.msg_id, m.dedupe_id) for m in inbound]
         items += [Item(_wrap("status", s.to_json()), s.wa_msg_id) for s in statuses]
         cloud = [m for m in inbound if m.transport == window.CLOUD]
         marks = self.windows.marks(cloud) if self.windows is not None and cloud else None
@@ -56,31 +55,35 @@ def _wrap(kind: str, body: str) -> str:
     return f'{{"k":"{kind}","v":{body}}}'
 
 
+def _decode(raw: str) -> Inbound | StatusUpdate:
+    entry = json.loads(raw)
+    return StatusUpdate(**entry["v"]) if entry["k"] == "status" else Inbound(**entry["v"])
+
+
 def process(rt: Runtime, raw: str) -> tuple[str | None, list[Outbound]]:
     """One queued item: a chat message (run its command) or a delivery status."""
-    entry = json.loads(raw)
-    if entry["k"] == "status":
-        status = StatusUpdate(**entry["v"])
+    item = _decode(raw)
+    if isinstance(item, StatusUpdate):
+        status = item
         ours = outbox.record_status(rt, status.transport, status.wa_msg_id, status.status, status.error)
         if status.status == "failed":  # 131047 reported late: its template goes, or the failed list
             if ours:  # a message we sent: its error counts in /metrics
                 tally.late_send_error(rt.conn, rt.keys, status.transport, status.wa_msg_id, status.error)
             return status.transport, window.after_failure(rt, status.transport, status.wa_msg_id, status.error)
         return None, []
-    msg = Inbound(**entry["v"])
-    return msg.transport, _message(rt, msg)
+    return item.transport, _message(rt, item)
 
 
 def prepare(rt: Runtime, raws: list[str]) -> None:
     """Before a session starts these items: read their chats' guided commands in one call."""
-    chats = {}
+    chats = []
     for raw in raws:
         try:
-            kind, v = (entry := json.loads(raw))["k"], entry["v"]
-            if kind == "msg" and (who := guide.who(v["sender"], v.get("user_id"))):
-                chats[(v["transport"], v["msg_id"])] = who
+            item = _decode(raw)
         except (ValueError, KeyError, TypeError):
             continue  # unreadable: process() sends it to the dead letters
+        if isinstance(item, Inbound):
+            chats.append(item)
     rt.command_kit.guides.read_ahead(chats)
 
 
@@ -101,6 +104,6 @@ def _message(rt: Runtime, msg: Inbound) -> list[Outbound]:
     except Exception:  # a bug must not jam the queue: answer, log (no text: it may hold a PIN)
         log.exception("command failed for message %s", msg.dedupe_id)
         text = rt.renderer.render(rt.switches.default_language(), "error")
-        return [Outbound(id=msg.reply_id, to=msg.sender or msg.user_id or "", text=text)]
+        return [Outbound(id=msg.reply_id, to=msg.chat, text=text)]
     finally:
-        rt.command_kit.guides.forget((msg.transport, msg.msg_id))  # read ahead and never asked for
+        rt.command_kit.guides.forget(msg)  # read ahead and never asked for

@@ -47,6 +47,11 @@ class Inbound:
     via: str = ""
 
     @property
+    def chat(self) -> str:
+        """Whom the chat is with: the sender's phone, or the user id a transport gives without one."""
+        return self.sender or self.user_id or ""
+
+    @property
     def dedupe_id(self) -> str:
         """A short stable id for dedupe keys and RQ-safe job ids."""
         return short_hash(f"{self.transport}:{self.msg_id}")

@@ -86,7 +86,7 @@ key                                    what / TTL
                                        address, and from one address with one
                                        token prefix (its hash); 15 min from
                                        the first
-``{ns}:guide:{who}``                   a guided command's answers so far (never
+``{ns}:guide:{chat}``                  a guided command's answers so far (never
                                        a PIN); ``WA_GUIDE_TIMEOUT`` (300 s) and
                                        an hour (a late answer is told why)
 ``{ns}:adminpin``                      the admin PIN's salted scrypt hash; no TTL
@@ -307,9 +307,9 @@ class Keys:
         """Failed admin-page sign-ins from one client address (throttle); TTL ``ADMIN_LOGIN_WINDOW``."""
         return f"{self.ns}:adminfail:{client}"
 
-    def guide(self, who: str) -> str:
-        """A sender's guided command in progress (``commands.guide``); TTL ``settings.guide_timeout`` + an hour."""
-        return f"{self.ns}:guide:{who}"
+    def guide(self, chat: str) -> str:
+        """A chat's guided command in progress (``commands.guide``); TTL ``settings.guide_timeout`` + an hour."""
+        return f"{self.ns}:guide:{chat}"
 
     @property
     def admin_pin(self) -> str:

@@ -131,7 +131,7 @@ def _audit(ctx: Context, cmd: Command, tokens: list[str], outcome: str) -> None:
 
 def _once(kit: Kit, msg: Inbound, template: str, lang: str | None = None) -> list[Outbound]:
     """Answer ``template`` at most once an hour per sender (no reply loops; ``marks.ONCE_TTL``)."""
-    if not kit.marks.once(template, msg.sender or msg.user_id or ""):
+    if not kit.marks.once(template, msg.chat):
         return []
     ctx = Context(kit, msg, "", None, lang or kit.switches.default_language())
     return _outbound(ctx, Reply(template, kind=template))
@@ -143,7 +143,7 @@ def _outbound(ctx: Context, reply: Reply) -> list[Outbound]:
     out = [
         Outbound(
             id=msg.reply_id,
-            to=msg.sender or msg.user_id or "",
+            to=msg.chat,
             text=text,
             kind=reply.kind,
             language=ctx.lang,

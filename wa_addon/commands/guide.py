@@ -28,6 +28,7 @@ import redis
 from wa_addon.commands import catalog, common, grammar
 from wa_addon.commands.registry import ADMIN, RESELLER, Command, Context, Refused, Reply
 from wa_addon.commands.service import mobile_of, number_of
+from wa_addon.messages import Inbound
 from wa_addon.store import Keys, text
 
 STOP_WORDS = frozenset({"NO", "STOP", "CANCEL", "না", "বাতিল", "থামুন"})
@@ -180,7 +181,11 @@ def _question(ctx: Context, state: dict[str, Any], problem: str = "") -> Reply:
 
 
 class Guides:
-    """Each sender's open guide in Redis: ``{ns}:guide:{who}`` (``store.Keys.guide``), JSON, never a PIN.
+    """Each chat's open guide in Redis: ``{ns}:guide:{chat}`` (``store.Keys.guide``), JSON, never a PIN.
+
+    Kept per chat (``Inbound.chat``), not per reseller, so its key is known
+    before the host is asked, and a session can read the guides of the chats
+    it starts in one call.
 
     An entry holds ``until``, the Unix time its question stops waiting; the key
     lives REMEMBER_EXPIRED longer, so an answer that comes late is told the
@@ -194,48 +199,51 @@ class Guides:
 
     def __init__(self, conn: redis.Redis, keys: Keys, timeout: int):
         self.conn, self.keys, self.timeout = conn, keys, timeout
-        # (transport, message id) -> (who, entry): read ahead for chats about to start.
-        self._ahead: dict[tuple[str, str], tuple[str, Any]] = {}
+        # A message's (transport, id) -> its entry: read ahead for chats about to start.
+        self._ahead: dict[tuple[str, str], Any] = {}
 
-    def read_ahead(self, chats: dict[tuple[str, str], str]) -> None:
-        """Read the entries of chats a session is about to start, in one ``MGET``.
+    def read_ahead(self, msgs: list[Inbound]) -> None:
+        """Read the entries of the chats a session is about to start, in one ``MGET``.
 
-        ``chats``: (transport, message id) -> who.  A worker's profile had
-        the one ``GET`` per chat at 7.6 % of its time; a session starts many
-        chats at once at load.  Read at start, a chat's entry is current:
-        the chat before it from the same sender has finished (one at a time
-        per sender), and nothing else writes it.
+        A worker's profile had the one ``GET`` per chat at 7.6 % of its time;
+        a session starts many chats at once at load.  Read at start, a chat's
+        entry is current: the chat before it from the same sender has
+        finished (one at a time per sender), and nothing else writes it.
         """
-        if not chats:
+        msgs = [m for m in msgs if m.chat]
+        if not msgs:
             return
-        raws = self.conn.mget([self.keys.guide(who) for who in chats.values()])
+        raws = self.conn.mget([self.keys.guide(m.chat) for m in msgs])
         if len(self._ahead) > READ_AHEAD_MAX:  # chats that never asked (see forget): bounded
             self._ahead.clear()
-        for (ref, who), raw in zip(chats.items(), raws, strict=True):
-            self._ahead[ref] = (who, raw)
+        for msg, raw in zip(msgs, raws, strict=True):
+            self._ahead[_ref(msg)] = raw
 
-    def forget(self, ref: tuple[str, str]) -> None:
+    def forget(self, msg: Inbound) -> None:
         """A chat is done: drop what was read ahead for it, if it never asked (unknown sender, paused...)."""
-        self._ahead.pop(ref, None)
+        self._ahead.pop(_ref(msg), None)
 
-    def load(self, who: str, ref: tuple[str, str] | None = None) -> dict[str, Any] | None:
-        """The entry last saved for ``who``, or None (none, or its time ran out).
+    def load(self, msg: Inbound) -> dict[str, Any] | None:
+        """The entry last saved for ``msg``'s chat, or None (none, or its time ran out).
 
-        ``ref``: the chat asking, (transport, message id); what was read ahead
-        for it is used once, else Redis is asked.
+        What was read ahead for this very message is used once, else Redis is asked.
         """
-        ahead = self._ahead.pop(ref, None) if ref else None
-        raw = ahead[1] if ahead is not None and ahead[0] == who else self.conn.get(self.keys.guide(who))
+        ref = _ref(msg)
+        raw = self._ahead.pop(ref) if ref in self._ahead else self.conn.get(self.keys.guide(msg.chat))
         return json.loads(text(raw)) if raw else None
 
-    def save(self, who: str, entry: dict[str, Any]) -> None:
+    def save(self, msg: Inbound, entry: dict[str, Any]) -> None:
         entry = {**entry, "until": time.time() + self.timeout}
-        self.conn.set(self.keys.guide(who), json.dumps(entry), ex=self.timeout + REMEMBER_EXPIRED)
+        self.conn.set(self.keys.guide(msg.chat), json.dumps(entry), ex=self.timeout + REMEMBER_EXPIRED)
+
+
+def _ref(msg: Inbound) -> tuple[str, str]:
+    return (msg.transport, msg.msg_id)
 
 
 def _state(ctx: Context) -> dict[str, Any] | None:
     """The sender's open guide, as it was before this message (a re-run applies to the same state)."""
-    saved = ctx.kit.guides.load(_who(ctx), (ctx.msg.transport, ctx.msg.msg_id))
+    saved = ctx.kit.guides.load(ctx.msg)
     if saved is not None and saved.get("by") == ctx.msg.dedupe_id:
         saved = saved.get("prev")  # this very message ran before: start from what it found
     if saved is None or saved.get("done"):
@@ -246,17 +254,4 @@ def _state(ctx: Context) -> dict[str, Any] | None:
 def _save(ctx: Context, state: dict[str, Any], previous: dict[str, Any] | None) -> None:
     if previous is not None:
         previous = {k: v for k, v in previous.items() if k not in ("by", "prev")}
-    ctx.kit.guides.save(_who(ctx), {**state, "by": ctx.msg.dedupe_id, "prev": previous})
-
-
-def _who(ctx: Context) -> str:
-    return who(ctx.msg.sender, ctx.msg.user_id)
-
-
-def who(sender: str, user_id: str | None) -> str:
-    """Whose guide: the chat's (its phone, or the user id a transport gives without one).
-
-    Per chat, not per reseller, so it is known before the host is asked, and
-    a session can read the guides of the chats it starts in one call.
-    """
-    return sender or user_id or ""
+    ctx.kit.guides.save(ctx.msg, {**state, "by": ctx.msg.dedupe_id, "prev": previous})

@@ -292,14 +292,14 @@ class Session(Settling):
         ready.sort(key=lambda r: r[:2])
         sends: dict[str, list[tuple[Owned, Task]]] = defaultdict(list)
         works: list[tuple[Owned, Task]] = []
-        starting, room = 0, self.rt.settings.work_window - self._running(work=True)
+        starting = 0
         for work, _, owned, task in ready:
             if not work:
                 if self._may_send(owned, task, now, starting):
                     owned.start(task)
                     sends[owned.lane.name.split(":", 1)[1]].append((owned, task))
                     starting += 1
-            elif len(works) < room:
+            elif len(works) < free[False]:
                 works.append((owned, task))
         self._start_work(works)
         for transport, batch in sends.items():
